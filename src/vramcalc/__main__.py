@@ -1,0 +1,3 @@
+from vramcalc.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Pure calculations: inventory × format × request → numbers. No I/O, no printing."""

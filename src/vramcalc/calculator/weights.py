@@ -1,0 +1,161 @@
+"""Weight bytes: from a bare parameter count (nominal bits per weight) or tensor by tensor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from math import ceil, prod
+
+from vramcalc.components import TensorClass, classify, is_linear_weight
+from vramcalc.inventory import Inventory, TensorInfo
+from vramcalc.registry import FormatSpec, Registry
+
+
+def count_bytes(n_params: int, spec: FormatSpec, registry: Registry) -> int:
+    """Bytes for n weights all stored in `spec`, at its asymptotic bits per weight (a mix: its base type)."""
+    bpw = effective_spec(spec, registry).bits_per_weight
+    return ceil(n_params * bpw / 8)
+
+
+def effective_spec(spec: FormatSpec, registry: Registry) -> FormatSpec:
+    """The layout a format stores a typical linear weight in (a gguf_mix → its base type)."""
+    if spec.family == "gguf_mix" and spec.base_type:
+        return registry.get(spec.base_type)
+    return spec
+
+
+def tensor_bytes(spec: FormatSpec, shape: tuple[int, ...]) -> int:
+    """Exact bytes of one tensor stored in `spec`. Rows run along the last dimension (GGUF ne0,
+    the input features of a PyTorch Linear), so blocks and groups are counted per row."""
+    numel = prod(shape)
+    if numel == 0:
+        return 0
+    cols = shape[-1] if shape else 1
+    rows = numel // cols
+    bits = spec.payload * numel
+    blocks_per_row = ceil(cols / spec.block_size) if spec.block_size else 1
+    for o in spec.overhead:
+        if o.per == "block":
+            bits += o.bits * blocks_per_row * rows
+        elif o.per == "blocks":
+            bits += o.bits * ceil(blocks_per_row * rows / (o.every or 1))
+        elif o.per == "row":
+            bits += o.bits * rows
+        elif o.per == "column":
+            bits += o.bits * cols
+        elif o.per == "tile" and o.tile is not None:
+            bits += o.bits * ceil(rows / o.tile[0]) * ceil(cols / o.tile[1])
+        elif o.per == "tensor":
+            bits += o.bits
+    return ceil(bits / 8)
+
+
+@dataclass
+class TensorPlan:
+    """What one tensor becomes in the target format."""
+
+    tensor: TensorInfo
+    cls: TensorClass
+    spec: FormatSpec | None  # None: kept as stored
+    kept_dtype: str
+    nbytes: int
+    reason: str = ""
+
+
+@dataclass
+class ClassTotal:
+    cls: TensorClass
+    params: int = 0
+    bytes: int = 0
+    tensors: int = 0
+    types: dict[str, int] = field(default_factory=dict)  # storage type → params
+
+
+@dataclass
+class WeightPlan:
+    spec: FormatSpec
+    tensors: list[TensorPlan]
+
+    @property
+    def params(self) -> int:
+        return sum(p.tensor.numel for p in self.tensors)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(p.nbytes for p in self.tensors)
+
+    @property
+    def bits_per_weight(self) -> Fraction:
+        return Fraction(self.nbytes * 8, self.params) if self.params else Fraction(0)
+
+    def by_class(self) -> list[ClassTotal]:
+        totals: dict[TensorClass, ClassTotal] = {}
+        for p in self.tensors:
+            t = totals.setdefault(p.cls, ClassTotal(p.cls))
+            t.params += p.tensor.numel
+            t.bytes += p.nbytes
+            t.tensors += 1
+            key = p.spec.name if p.spec is not None else p.kept_dtype
+            t.types[key] = t.types.get(key, 0) + p.tensor.numel
+        return sorted(totals.values(), key=lambda t: -t.bytes)
+
+    @property
+    def kept(self) -> list[TensorPlan]:
+        return [p for p in self.tensors if p.spec is None]
+
+
+# A hook for per-tensor type choice (llama.cpp mixes, fallbacks for indivisible rows): given the target
+# format and a tensor, return the format that tensor is stored in, or None to keep it as it is.
+TensorTypeChooser = Callable[[FormatSpec, TensorInfo, TensorClass], "FormatSpec | None"]
+
+
+def default_chooser(registry: Registry) -> TensorTypeChooser:
+    def choose(spec: FormatSpec, tensor: TensorInfo, cls: TensorClass) -> FormatSpec | None:
+        if not wants_tensor(spec, tensor, cls):
+            return None
+        return effective_spec(spec, registry)
+
+    return choose
+
+
+def wants_tensor(spec: FormatSpec, tensor: TensorInfo, cls: TensorClass) -> bool:
+    """Whether `spec` converts this tensor at all (the rest keeps its dtype, or `keep_dtype`)."""
+    if spec.quantizes == "none":
+        return False
+    if spec.quantizes == "all":
+        return _is_float(tensor.dtype)
+    if cls == "embeddings":
+        return spec.quantize_embeddings and len(tensor.shape) >= 2
+    if cls == "lm_head":
+        return spec.quantize_lm_head and len(tensor.shape) >= 2
+    return is_linear_weight(tensor.name, tensor.shape)
+
+
+def _is_float(dtype: str) -> bool:
+    return dtype.upper() in {"F64", "F32", "F16", "BF16"}
+
+
+def kept_bytes(tensor: TensorInfo, spec: FormatSpec, registry: Registry) -> tuple[str, int]:
+    """Bytes of a tensor the format leaves alone: as stored, or cast to the format's `keep_dtype`."""
+    if spec.keep_dtype == "source" or not _is_float(tensor.dtype):
+        return tensor.dtype, tensor.nbytes
+    keep = registry.get(spec.keep_dtype)
+    return keep.name.upper() if keep.storage_dtypes else keep.name, tensor_bytes(keep, tensor.shape)
+
+
+def plan_weights(
+    inventory: Inventory, spec: FormatSpec, registry: Registry, chooser: TensorTypeChooser | None = None
+) -> WeightPlan:
+    """Re-price every tensor of a real (or config-derived) inventory in the target format."""
+    choose = chooser or default_chooser(registry)
+    plans = []
+    for t in inventory.tensors:
+        cls = classify(t.name)
+        target = choose(spec, t, cls)
+        if target is None:
+            dtype, nbytes = kept_bytes(t, spec, registry)
+            plans.append(TensorPlan(t, cls, None, dtype, nbytes, "not quantized by this format"))
+        else:
+            plans.append(TensorPlan(t, cls, target, target.name, tensor_bytes(target, t.shape)))
+    return WeightPlan(spec, plans)

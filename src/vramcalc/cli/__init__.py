@@ -1,0 +1,1 @@
+"""The command-line shell: typer commands, rich rendering, errors → `Error:` lines and exit codes."""

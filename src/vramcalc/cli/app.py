@@ -1,0 +1,172 @@
+"""vramcalc's commands. Thin: parse flags, call the pure core, hand the report to a renderer."""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from vramcalc import __version__
+from vramcalc.errors import UsageError, VramcalcError
+
+app = typer.Typer(
+    name="vramcalc",
+    help="Model size and GPU memory (VRAM) estimates, from a parameter count, a label, a config.json, "
+    "a checkpoint, a GGUF or a Hub repo — with the arithmetic shown.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+DEBUG_ENV = "VRAMCALC_DEBUG"
+
+
+class UnitsChoice(str, Enum):
+    gb = "gb"
+    gib = "gib"
+
+
+FormatsOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--formats", help="extra formats TOML (repeatable); also $VRAMCALC_FORMATS", metavar="FILE"),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print the report as JSON (stdout) for scripts")]
+UnitsOpt = Annotated[
+    UnitsChoice, typer.Option("--units", help="gb = 10^9 bytes (as file sizes are shown), gib = 2^30 bytes")
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"vramcalc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version")
+    ] = False,
+) -> None:
+    pass
+
+
+@app.command()
+def estimate(
+    model: Annotated[str, typer.Argument(help='count ("12B"), label ("32B-Q4_K_M", "8x7B", "30B-A3B"), '
+                                              "config.json, checkpoint, GGUF or Hub id")],
+    dtype: Annotated[
+        list[str] | None,
+        typer.Option("--dtype", "-d", help="format row to show (repeatable); default: a common set",
+                     metavar="FORMAT"),
+    ] = None,
+    units: UnitsOpt = UnitsChoice.gb,
+    explain: Annotated[bool, typer.Option("--explain", help="print the arithmetic behind each number")] = False,
+    group_size: Annotated[
+        int | None, typer.Option("--group-size", help="group size for configurable formats (q4, q8 …)", min=1)
+    ] = None,
+    scale_bits: Annotated[
+        int | None, typer.Option("--scale-bits", help="scale width in bits for configurable formats", min=1)
+    ] = None,
+    revision: Annotated[str | None, typer.Option("--revision", help="Hub revision (branch, tag, commit)")] = None,
+    token: Annotated[str | None, typer.Option("--token", help="Hub token (else $HF_TOKEN)", show_default=False)] = None,
+    formats: FormatsOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Weights and VRAM per format for a model."""
+    from vramcalc.estimate import EstimateRequest, FormatOptions, estimate_count, estimate_inventory
+    from vramcalc.registry import load_registry
+    from vramcalc.resolve import resolve_model
+    from vramcalc.units import ModelLabel
+
+    registry = load_registry(formats)
+    request = EstimateRequest(
+        formats=list(dtype or []), units=units.value, explain=explain,
+        options=FormatOptions(group_size=group_size, scale_bits=scale_bits),
+    )
+    source = resolve_model(model, revision=revision, token=token)
+    if isinstance(source, ModelLabel):
+        report = estimate_count(source, request, registry)
+    else:
+        report = estimate_inventory(source, request, registry)
+    _emit(report, json_out, "render_estimate")
+
+
+@app.command("formats")
+def formats_cmd(
+    formats: FormatsOpt = None,
+    family: Annotated[str | None, typer.Option("--family", help="only this family (gguf_type, gptq …)")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List the format registry: bits per weight from each block layout, what stays unquantized, notes."""
+    from vramcalc.formats_report import build_formats_report
+    from vramcalc.registry import load_registry
+
+    report = build_formats_report(load_registry(formats), family)
+    _emit(report, json_out, "render_formats")
+
+
+@app.command()
+def schema(
+    command: Annotated[str, typer.Argument(help="command whose JSON report schema to print")],
+) -> None:
+    """Print the JSON Schema of a command's --json report."""
+    import json
+
+    from vramcalc.reports import REPORTS
+
+    if command not in REPORTS:
+        raise UsageError(f"no JSON report for {command!r}", f"choose one of: {', '.join(sorted(REPORTS))}")
+    print(json.dumps(REPORTS[command].model_json_schema(), indent=2))
+
+
+def _emit(report: object, json_out: bool, renderer: str) -> None:
+    from pydantic import BaseModel
+
+    assert isinstance(report, BaseModel)
+    if json_out:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+        return
+    from vramcalc.cli import render
+
+    getattr(render, renderer)(report)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    sys.stderr.write(f"Error: {message}\n")
+    sys.stderr.flush()
+    raise SystemExit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import click
+
+    try:
+        app(args=argv, prog_name="vramcalc", standalone_mode=False)
+    except VramcalcError as e:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        _fail(str(e), e.exit_code)
+    except click.exceptions.NoArgsIsHelpError as e:
+        sys.stderr.write(e.ctx.get_help() + "\n" if e.ctx else "")
+        raise SystemExit(2) from None
+    except click.UsageError as e:
+        hint = f" — run `{e.ctx.command_path} --help`" if e.ctx else ""
+        _fail(f"{e.format_message()}{hint}", 2)
+    except click.exceptions.Exit as e:
+        raise SystemExit(e.exit_code) from None
+    except click.Abort:
+        _fail("interrupted", 130)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except BrokenPipeError:
+        # `vramcalc … | head`: the reader left; not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(0) from None

@@ -1,0 +1,90 @@
+"""Rich renderers: each takes a report object and prints it to stdout. People-facing hints go to stderr."""
+
+from __future__ import annotations
+
+import os
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from vramcalc.reports import EstimateReport, FormatsReport
+from vramcalc.units import UNIT_LABEL, format_bytes, format_count
+
+
+def stdout_console() -> Console:
+    width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else None
+    return Console(highlight=False, soft_wrap=False, width=width)
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def _other_units(units: str) -> str:
+    return "gib" if units == "gb" else "gb"
+
+
+def render_estimate(report: EstimateReport, console: Console | None = None) -> None:
+    console = console or stdout_console()
+    u = report.units
+    m = report.model
+    title = f"{m.source}: {format_count(m.params)} parameters ({m.params:,})"
+    if m.active_params:
+        title += f", {format_count(m.active_params)} active"
+    table = Table(title=title, title_justify="left", header_style="bold")
+    table.add_column("Format")
+    table.add_column("Bits/weight", justify="right")
+    table.add_column(f"Weights ({UNIT_LABEL[u]})", justify="right")
+    table.add_column(f"({UNIT_LABEL[_other_units(u)]})", justify="right", style="dim")
+    show_kv = any(r.kv_cache_bytes for r in report.rows)
+    show_act = any(r.activation_bytes for r in report.rows)
+    if show_kv:
+        table.add_column("KV cache", justify="right")
+    if show_act:
+        table.add_column("Activations", justify="right")
+    table.add_column("Overhead", justify="right")
+    table.add_column(f"VRAM ({UNIT_LABEL[u]})", justify="right", style="bold")
+    for r in report.rows:
+        cells = [
+            r.format, f"{r.bits_per_weight:.4g}",
+            format_bytes(r.weight_bytes, u), format_bytes(r.weight_bytes, _other_units(u)),
+        ]
+        if show_kv:
+            cells.append(format_bytes(r.kv_cache_bytes, u))
+        if show_act:
+            cells.append(format_bytes(r.activation_bytes, u))
+        cells += [format_bytes(r.overhead_bytes, u), format_bytes(r.total_bytes, u)]
+        table.add_row(*cells)
+    console.print(table)
+    overheads = ", ".join(f"{h.name} {format_bytes(h.value, u)}" for h in report.heuristics)
+    if overheads:
+        console.print(Text(f"Overhead = {overheads} (see --explain for sources). "
+                           f"{UNIT_LABEL[u]} = {'10^9' if u == 'gb' else '2^30'} bytes.", style="dim"))
+    caveats = sorted({k for r in report.rows for k in r.kept})
+    for c in caveats:
+        console.print(Text(f"• {c}", style="dim"))
+    for note in report.notes:
+        console.print(note)
+    if report.explain:
+        console.print(Text("\nHow these numbers were computed:", style="bold"))
+        for line in report.explain:
+            console.print(Text(line))
+        for h in report.heuristics:
+            console.print(Text(f"  {h.name} = {h.value:,.0f} {h.unit} — {h.source}", style="dim"))
+
+
+def render_formats(report: FormatsReport, console: Console | None = None) -> None:
+    console = console or stdout_console()
+    table = Table(header_style="bold", show_lines=False)
+    table.add_column("Name", no_wrap=True)
+    table.add_column("Aliases")
+    table.add_column("Family")
+    table.add_column("Bits/weight", justify="right")
+    table.add_column("Layout")
+    table.add_column("Keeps")
+    table.add_column("Notes")
+    for f in report.formats:
+        bpw = f"{f.bits_per_weight:.6g}" if f.bits_per_weight is not None else "—"
+        table.add_row(f.name, ", ".join(f.aliases), f.family, bpw, f.layout, f.keeps, f.notes)
+    console.print(table)

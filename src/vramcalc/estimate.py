@@ -1,0 +1,185 @@
+"""Build an EstimateReport: what a model needs in each format. Pure: callers pass what was read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from vramcalc.calculator.weights import count_bytes, effective_spec, plan_weights
+from vramcalc.heuristics import CUDA_CONTEXT, Heuristic
+from vramcalc.inventory import Inventory
+from vramcalc.registry import FormatSpec, Registry
+from vramcalc.reports import ClassBreakdown, EstimateReport, FormatRow, HeuristicUse, ModelSummary
+from vramcalc.units import ModelLabel, format_bytes, format_count
+
+_BYTES_WORDS = {32: "4 bytes", 16: "2 bytes", 8: "1 byte"}
+
+
+@dataclass
+class FormatOptions:
+    """User tweaks applied to every configurable format (`--group-size`, `--scale-bits`)."""
+
+    group_size: int | None = None
+    scale_bits: int | None = None
+
+    def apply(self, spec: FormatSpec) -> FormatSpec:
+        gs = self.group_size if "group_size" in spec.configurable else None
+        sb = self.scale_bits if "scale_bits" in spec.configurable else None
+        return spec.with_options(group_size=gs, scale_bits=sb) if (gs or sb) else spec
+
+
+@dataclass
+class EstimateRequest:
+    formats: list[str] = field(default_factory=list)
+    units: str = "gb"
+    explain: bool = False
+    options: FormatOptions = field(default_factory=FormatOptions)
+
+
+def pick_formats(
+    request: EstimateRequest, registry: Registry, label: ModelLabel | None = None
+) -> list[FormatSpec]:
+    names = request.formats or ([label.format_name] if label and label.format_name else registry.default_rows)
+    seen: dict[str, FormatSpec] = {}
+    for name in names:
+        spec = request.options.apply(registry.get(name))
+        seen.setdefault(spec.name, spec)
+    return list(seen.values())
+
+
+def _heuristic_use(h: Heuristic) -> HeuristicUse:
+    return HeuristicUse(name=h.name, value=h.value, unit=h.unit, source=h.source)
+
+
+def estimate_count(label: ModelLabel, request: EstimateRequest, registry: Registry) -> EstimateReport:
+    """Rows for a bare parameter count: every weight at the format's nominal bits per weight."""
+    specs = pick_formats(request, registry, label)
+    n = label.total_params
+    overhead = CUDA_CONTEXT.as_int()
+    rows, explain = [], []
+    for spec in specs:
+        eff = effective_spec(spec, registry)
+        nbytes = count_bytes(n, spec, registry)
+        rows.append(FormatRow(
+            format=spec.name, family=spec.family, params=n,
+            bits_per_weight=float(Fraction(nbytes * 8, n)), weight_bytes=nbytes,
+            overhead_bytes=overhead, total_bytes=nbytes + overhead,
+            kept=_count_caveats(spec),
+        ))
+        if request.explain:
+            explain += _explain_count(n, spec, eff, nbytes, request.units)
+    notes = _label_notes(label, specs, rows, request.units)
+    if request.explain:
+        explain.append(
+            f"runtime overhead: {CUDA_CONTEXT.name} = {format_bytes(overhead, request.units)} "
+            f"({CUDA_CONTEXT.source})"
+        )
+    return EstimateReport(
+        model=ModelSummary(
+            source=label.text, kind="label" if label.format_name or label.is_moe else "count",
+            params=n, active_params=label.active_params, experts=label.experts,
+        ),
+        units=request.units,  # type: ignore[arg-type]
+        rows=rows, heuristics=[_heuristic_use(CUDA_CONTEXT)], notes=notes, explain=explain,
+    )
+
+
+def _count_caveats(spec: FormatSpec) -> list[str]:
+    out = []
+    if spec.family == "gguf_mix":
+        out.append(
+            f"priced as all {spec.base_type}; the mix keeps some tensors in higher types — give a config, "
+            "checkpoint or GGUF for the per-tensor figure"
+        )
+    if spec.quantizes == "linear":
+        out.append("a bare count prices every weight quantized; real models keep norms (and often embeddings) "
+                   "in higher precision")
+    if spec.shape_dependent_overhead:
+        out.append("per-row/column/tensor overhead not included: it needs tensor shapes")
+    return out
+
+
+def _explain_count(n: int, spec: FormatSpec, eff: FormatSpec, nbytes: int, units: str) -> list[str]:
+    lines = []
+    if eff is not spec:
+        lines.append(f"{spec.name}: a llama.cpp mix, priced here at its base type {eff.name}")
+    bpw = eff.bits_per_weight
+    if eff.block_size:
+        block_bits = bpw * eff.block_size
+        lines.append(
+            f"{eff.name}: one block = {eff.block_size} weights × {eff.payload_bits:g} bits + "
+            + " + ".join(f"{o.bits} bits {o.name}" for o in eff.overhead if o.per in ("block", "blocks"))
+            + f" = {float(block_bits):g} bits ({float(block_bits / 8):g} bytes) → {float(bpw):g} bits per weight"
+        )
+    lines.append(
+        f"{spec.name}: {n:,} parameters × {float(bpw):g} bits ÷ 8 = {nbytes:,} bytes "
+        f"= {format_bytes(nbytes, 'gb')} = {format_bytes(nbytes, 'gib')}"
+    )
+    return lines
+
+
+def _label_notes(label: ModelLabel, specs: list[FormatSpec], rows: list[FormatRow], units: str) -> list[str]:
+    notes = []
+    for spec, row in zip(specs, rows, strict=True):
+        if spec.family == "float" and spec.block_size is None and spec.payload_bits in _BYTES_WORDS:
+            bits = int(spec.payload_bits)
+            notes.append(
+                f"{format_count(label.total_params)} parameters at {_BYTES_WORDS[bits]} each ({spec.name}) need "
+                f"about {format_bytes(row.weight_bytes, 'gb', 1)} for the weights alone"
+                + (f", not {format_bytes(label.total_params, 'gb', 1)}" if bits == 16 else "")
+                + ": a parameter count is not a byte count."
+            )
+            break
+    if label.experts is not None and label.expert_params is not None:
+        notes.append(
+            f"{label.text} names {label.experts} experts of {format_count(label.expert_params)}: attention, "
+            f"embeddings and norms are shared, so the true total is smaller than "
+            f"{format_count(label.total_params)} (Mixtral 8x7B has 46.7B). Run `vramcalc inspect` on the model "
+            "(a config.json, checkpoint or Hub id) for the exact count."
+        )
+    if label.active_params is not None:
+        notes.append(
+            f"{format_count(label.total_params)} total, {format_count(label.active_params)} active per token: "
+            "every expert must still be in memory, so memory follows the total; the active count sets speed."
+        )
+    return notes
+
+
+def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry: Registry) -> EstimateReport:
+    """Rows for real tensors: each format re-prices every tensor; what it does not quantize keeps its dtype."""
+    from vramcalc.calculator.quantize import tensor_chooser
+
+    specs = pick_formats(request, registry)
+    overhead = CUDA_CONTEXT.as_int()
+    rows, explain = [], []
+    chooser = tensor_chooser(inventory, registry)
+    for spec in specs:
+        plan = plan_weights(inventory, spec, registry, chooser)
+        kept = sorted({f"{p.cls} stay {p.kept_dtype}" for p in plan.kept})
+        breakdown = [
+            ClassBreakdown(tensor_class=c.cls, params=c.params, bytes=c.bytes, types=c.types)
+            for c in plan.by_class()
+        ]
+        rows.append(FormatRow(
+            format=spec.name, family=spec.family, params=plan.params,
+            bits_per_weight=float(plan.bits_per_weight), weight_bytes=plan.nbytes,
+            overhead_bytes=overhead, total_bytes=plan.nbytes + overhead, kept=kept, breakdown=breakdown,
+        ))
+        if request.explain:
+            explain.append(f"{spec.name}: {plan.params:,} parameters → {plan.nbytes:,} bytes "
+                           f"({float(plan.bits_per_weight):.4f} bits per weight)")
+            for c in breakdown:
+                types = ", ".join(f"{k} {format_count(v)}" for k, v in c.types.items())
+                explain.append(f"  {c.tensor_class:<15} {format_count(c.params):>7} params  "
+                               f"{format_bytes(c.bytes, request.units):>11}  [{types}]")
+    dtypes: dict[str, int] = {}
+    for t in inventory.tensors:
+        dtypes[t.dtype] = dtypes.get(t.dtype, 0) + t.numel
+    return EstimateReport(
+        model=ModelSummary(
+            source=inventory.source, kind=inventory.kind, params=inventory.total_params,
+            stored_bytes=inventory.total_bytes if inventory.kind != "config" else None, stored_dtypes=dtypes,
+        ),
+        units=request.units,  # type: ignore[arg-type]
+        rows=rows, heuristics=[_heuristic_use(CUDA_CONTEXT)], notes=list(inventory.warnings), explain=explain,
+    )

@@ -1,0 +1,40 @@
+"""The `vramcalc formats` report: the registry as rows."""
+
+from __future__ import annotations
+
+from vramcalc.registry import Registry
+from vramcalc.reports import FormatEntry, FormatsReport
+
+
+def _keeps(spec_quantizes: str, keep_dtype: str, emb: bool, head: bool) -> str:
+    if spec_quantizes == "all":
+        return "nothing (every float tensor converted)"
+    if spec_quantizes == "none":
+        return "everything"
+    kept = ["norms", "biases", "routers"]
+    if not emb:
+        kept.append("embeddings")
+    if not head:
+        kept.append("lm_head")
+    where = "as stored" if keep_dtype == "source" else f"in {keep_dtype}"
+    return f"{', '.join(kept)} {where}"
+
+
+def build_formats_report(registry: Registry, family: str | None = None) -> FormatsReport:
+    entries = []
+    for spec in registry:
+        if family and spec.family != family:
+            continue
+        eff = registry.get(spec.base_type) if spec.base_type else spec
+        bpw = eff.bits_per_weight
+        block_bytes = eff.block_bytes
+        entries.append(FormatEntry(
+            name=spec.name, aliases=spec.aliases, family=spec.family,
+            bits_per_weight=float(bpw), bits_per_weight_exact=str(bpw),
+            block_size=eff.block_size, block_bytes=float(block_bytes) if block_bytes is not None else None,
+            layout=spec.layout_text(),
+            quantizes=spec.quantizes,
+            keeps=_keeps(spec.quantizes, spec.keep_dtype, spec.quantize_embeddings, spec.quantize_lm_head),
+            base_type=spec.base_type, notes=spec.notes, source=spec.source,
+        ))
+    return FormatsReport(registry_files=registry.sources, formats=entries)

@@ -1,0 +1,80 @@
+"""The one model every reader returns: tensors (name, dtype, shape, bytes), files, metadata, config."""
+
+from __future__ import annotations
+
+from math import prod
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SourceKind = Literal["safetensors", "folder", "hf-cache", "hub", "gguf", "config", "count"]
+
+
+class TensorInfo(BaseModel):
+    """One stored tensor. `dtype` is a safetensors dtype name ("BF16") or a GGML type name ("Q4_K")."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    nbytes: int = Field(description="exact bytes on disk")
+    component: str = Field("", description="pipeline component (diffusers: transformer, vae, …)")
+    file: str | None = None
+
+    @property
+    def numel(self) -> int:
+        return prod(self.shape)
+
+
+class FileInfo(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    size: int = Field(description="file size in bytes")
+    header_bytes: int = Field(description="bytes before the tensor data (header, metadata, padding)")
+    tensors: int
+    component: str = ""
+
+
+class QuantizationInfo(BaseModel):
+    """A packed quantized checkpoint recognised from its tensors and quantization_config."""
+
+    model_config = ConfigDict(frozen=True)
+
+    scheme: str = Field(description="gptq, awq, bitsandbytes-4bit, compressed-tensors, fp8-block, …")
+    bits: float | None = None
+    group_size: int | None = None
+    details: dict[str, Any] = {}
+
+
+class Inventory(BaseModel):
+    """Everything read from a source, without the weights themselves."""
+
+    source: str
+    kind: SourceKind
+    tensors: list[TensorInfo] = []
+    files: list[FileInfo] = []
+    config: dict[str, Any] | None = Field(None, description="config.json (or the GGUF metadata mapped to it)")
+    metadata: dict[str, Any] = Field({}, description="safetensors __metadata__ or GGUF key/values")
+    quantization: QuantizationInfo | None = None
+    true_params: int | None = Field(
+        None, description="parameter count when it differs from stored elements (packed checkpoints)"
+    )
+    warnings: list[str] = []
+
+    @property
+    def stored_elements(self) -> int:
+        return sum(t.numel for t in self.tensors)
+
+    @property
+    def total_params(self) -> int:
+        return self.true_params if self.true_params is not None else self.stored_elements
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(t.nbytes for t in self.tensors)
+
+    @property
+    def components(self) -> list[str]:
+        return sorted({t.component for t in self.tensors})

@@ -1,0 +1,314 @@
+"""The format registry: `formats.toml` loaded and validated with pydantic.
+
+Each format describes how a weight is *stored*: payload bits per element and the per-block (or per-row,
+per-tensor, per-tile) overhead of scales, zero points and second-level scales. Bits per weight are
+computed from that layout, never typed in. Users add or override formats with their own TOML
+(`--formats FILE` or `VRAMCALC_FORMATS`), validated the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from fractions import Fraction
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from vramcalc.errors import RegistryError, UnknownFormatError
+
+FORMATS_ENV = "VRAMCALC_FORMATS"
+
+Family = Literal[
+    "float", "int", "fp8", "microscaling", "gguf_type", "gguf_mix", "gptq", "awq", "bitsandbytes",
+    "onnx", "hqq", "aqlm", "quip", "exl2", "compressed_tensors",
+]
+# Where an overhead term is paid: once per block of `block_size` weights along a row; once per `every`
+# blocks (second-level scales); once per row (output channel) or column (input feature); once per
+# tile of `tile` = [rows, cols]; once per tensor; or once per quantized layer (AQLM codebooks).
+Per = Literal["block", "blocks", "row", "column", "tile", "tensor"]
+Scope = Literal["all", "linear", "none"]
+
+
+class Overhead(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="what the bits hold, e.g. 'fp16 scale d'")
+    bits: Annotated[int, Field(ge=0)]
+    per: Per
+    every: Annotated[int, Field(ge=1)] | None = Field(None, description="blocks per second-level group")
+    tile: tuple[int, int] | None = None
+
+    @model_validator(mode="after")
+    def _check_shape_fields(self) -> Overhead:
+        if self.per == "blocks" and self.every is None:
+            raise ValueError("per = 'blocks' needs `every` (how many blocks share it)")
+        if self.per == "tile" and self.tile is None:
+            raise ValueError("per = 'tile' needs `tile = [rows, cols]`")
+        return self
+
+
+class FormatSpec(BaseModel):
+    """One weight storage format."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    aliases: list[str] = []
+    family: Family
+    payload_bits: Annotated[float, Field(gt=0, le=64)] | None = Field(
+        None, description="bits per stored element; a gguf_mix takes its base type's layout"
+    )
+    block_size: Annotated[int, Field(ge=1)] | None = None
+    overhead: list[Overhead] = []
+    quantizes: Scope = "all"
+    keep_dtype: str = Field("source", description="dtype of tensors this format leaves alone")
+    quantize_embeddings: bool = False
+    quantize_lm_head: bool = False
+    storage_dtypes: list[str] = Field([], description="safetensors dtype names stored in this format")
+    ggml_type: int | None = None
+    base_type: str | None = Field(None, description="gguf_mix: the llama.cpp default tensor type")
+    configurable: list[Literal["group_size", "scale_bits", "bits"]] = []
+    notes: str = ""
+    source: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_plain(cls, v: str) -> str:
+        if not v.strip() or any(c.isspace() for c in v):
+            raise ValueError("name must be a non-empty word without spaces")
+        return v
+
+    @model_validator(mode="after")
+    def _check_layout(self) -> FormatSpec:
+        if any(o.per in ("block", "blocks") for o in self.overhead) and self.block_size is None:
+            raise ValueError("overhead per block needs `block_size`")
+        if self.family == "gguf_mix" and self.base_type is None:
+            raise ValueError("a gguf_mix needs `base_type`")
+        if self.family != "gguf_mix" and self.payload_bits is None:
+            raise ValueError("`payload_bits` is required (only a gguf_mix may leave it to its base_type)")
+        return self
+
+    @cached_property
+    def payload(self) -> Fraction:
+        if self.payload_bits is None:
+            raise ValueError(f"{self.name} is a mix: price it through its base type {self.base_type}")
+        return Fraction(str(self.payload_bits))
+
+    @cached_property
+    def bits_per_weight(self) -> Fraction:
+        """Asymptotic bits per weight from the layout: payload + per-block and per-tile overhead.
+
+        Per-row, per-column and per-tensor terms depend on the tensor's shape; they are priced per
+        tensor by the calculator and listed by `shape_dependent_overhead`.
+        """
+        bpw = self.payload
+        for o in self.overhead:
+            if o.per == "block":
+                bpw += Fraction(o.bits, self.block_size or 1)
+            elif o.per == "blocks":
+                bpw += Fraction(o.bits, (self.block_size or 1) * (o.every or 1))
+            elif o.per == "tile" and o.tile is not None:
+                bpw += Fraction(o.bits, o.tile[0] * o.tile[1])
+        return bpw
+
+    @property
+    def shape_dependent_overhead(self) -> list[Overhead]:
+        return [o for o in self.overhead if o.per in ("row", "column", "tensor")]
+
+    @property
+    def block_bytes(self) -> Fraction | None:
+        """Bytes of one block (GGUF types: exact integers, e.g. Q4_0 = 18)."""
+        if self.block_size is None:
+            return None
+        return self.bits_per_weight * self.block_size / 8
+
+    def layout_text(self) -> str:
+        if self.family == "gguf_mix":
+            return f"mix of llama.cpp types, mostly {self.base_type}"
+        if self.block_size is None:
+            parts = [f"{_fmt_bits(self.payload)}-bit"]
+        else:
+            parts = [f"{_fmt_bits(self.payload)}-bit × {self.block_size}"]
+        for o in self.overhead:
+            where = {
+                "block": "per block",
+                "blocks": f"per {o.every} blocks",
+                "row": "per row",
+                "column": "per column",
+                "tile": f"per {o.tile[0]}×{o.tile[1]} tile" if o.tile else "per tile",
+                "tensor": "per tensor",
+            }[o.per]
+            parts.append(f"{o.bits}b {o.name} {where}")
+        return " + ".join(parts)
+
+    def with_options(
+        self, group_size: int | None = None, scale_bits: int | None = None, bits: float | None = None
+    ) -> FormatSpec:
+        """A copy with a user-chosen group size, scale width or payload bits (`--group-size 32`)."""
+        update: dict[str, Any] = {}
+        if group_size is not None:
+            update["block_size"] = group_size
+            update["name"] = f"{self.name}-g{group_size}"
+        if scale_bits is not None:
+            update["overhead"] = [
+                o.model_copy(update={"bits": scale_bits}) if "scale" in o.name and o.per == "block" else o
+                for o in self.overhead
+            ]
+        if bits is not None:
+            update["payload_bits"] = bits
+            update["name"] = f"{update.get('name', self.name)}-{_fmt_bits(Fraction(str(bits)))}b"
+        return FormatSpec.model_validate({**self.model_dump(), **update})
+
+
+def _fmt_bits(bits: Fraction) -> str:
+    return str(int(bits)) if bits.denominator == 1 else f"{float(bits):g}"
+
+
+def lookup_key(name: str) -> str:
+    """Case-insensitive, with '-', ' ' and '_' treated alike: "Q4-K-M" finds Q4_K_M."""
+    return name.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+class RegistryFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    format: list[FormatSpec] = []
+    default_rows: list[str] | None = None
+
+
+class Registry:
+    """All known formats, looked up case-insensitively by name or alias."""
+
+    def __init__(self, formats: list[FormatSpec], default_rows: list[str], sources: list[str]) -> None:
+        self.formats = formats
+        self.default_rows = default_rows
+        self.sources = sources
+        self._index: dict[str, FormatSpec] = {}
+        for spec in formats:
+            for key in [spec.name, *spec.aliases]:
+                self._index[lookup_key(key)] = spec
+        self._by_dtype = {d.upper(): s for s in formats for d in s.storage_dtypes}
+        self._by_ggml = {s.ggml_type: s for s in formats if s.ggml_type is not None}
+
+    def get(self, name: str) -> FormatSpec:
+        spec = self._index.get(lookup_key(name))
+        if spec is None:
+            close = self.suggest(name)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            raise UnknownFormatError(
+                f"unknown format {name!r}", f"{hint}run `vramcalc formats` for the list"
+            )
+        return spec
+
+    def find(self, name: str) -> FormatSpec | None:
+        return self._index.get(lookup_key(name))
+
+    def suggest(self, name: str, n: int = 3) -> list[str]:
+        import difflib
+
+        names = {lookup_key(s.name): s.name for s in self.formats}
+        return [names[k] for k in difflib.get_close_matches(lookup_key(name), list(names), n=n, cutoff=0.6)]
+
+    def for_storage_dtype(self, dtype: str) -> FormatSpec | None:
+        """The format of a safetensors dtype name ("BF16", "F8_E4M3"), if known."""
+        return self._by_dtype.get(dtype.upper())
+
+    def for_ggml_type(self, type_id: int) -> FormatSpec | None:
+        return self._by_ggml.get(type_id)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.formats)
+
+    def __len__(self) -> int:
+        return len(self.formats)
+
+
+def shipped_formats_path() -> Path:
+    """formats.toml inside the installed package, else at the repository root (editable installs)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "formats.toml", here.parents[1] / "formats.toml"):
+        if candidate.is_file():
+            return candidate
+    raise RegistryError(
+        "the shipped formats.toml is missing", "reinstall vramcalc (pip install --force-reinstall vramcalc)"
+    )
+
+
+def _read_file(path: Path) -> RegistryFile:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise RegistryError(f"formats file {path} does not exist", "check the path") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise RegistryError(f"cannot read formats file {path}: {e}", "check the file") from e
+    except tomllib.TOMLDecodeError as e:
+        raise RegistryError(f"{path} is not valid TOML: {e}", "fix the syntax") from e
+    try:
+        return RegistryFile.model_validate(data)
+    except ValidationError as e:
+        raise RegistryError(_describe_validation(path, data, e), "fix the entry and try again") from e
+
+
+def _describe_validation(path: Path, data: Any, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = list(err["loc"])
+        where = ".".join(str(p) for p in loc)
+        if len(loc) >= 2 and loc[0] == "format" and isinstance(loc[1], int):
+            entry = data["format"][loc[1]] if isinstance(data.get("format"), list) else {}
+            ename = entry.get("name", f"#{loc[1] + 1}") if isinstance(entry, dict) else f"#{loc[1] + 1}"
+            field = ".".join(str(p) for p in loc[2:]) or "(entry)"
+            where = f"format {ename!r}, field {field!r}"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        lines.append(f"{where}: {msg}")
+    return f"{path}: " + "; ".join(lines)
+
+
+def load_registry(extra: list[Path] | None = None) -> Registry:
+    """The shipped registry, then each user file (from VRAMCALC_FORMATS, then `extra`) in order.
+
+    A user entry whose name matches an existing format replaces it; otherwise it is added.
+    """
+    paths = [shipped_formats_path()]
+    env = os.environ.get(FORMATS_ENV)
+    if env:
+        paths += [Path(p) for p in env.split(os.pathsep) if p]
+    paths += list(extra or [])
+    formats: dict[str, FormatSpec] = {}
+    default_rows: list[str] = []
+    for path in paths:
+        reg = _read_file(path)
+        for spec in reg.format:
+            formats[lookup_key(spec.name)] = spec
+        if reg.default_rows:
+            default_rows = reg.default_rows
+    registry = Registry(list(formats.values()), default_rows, [str(p) for p in paths])
+    _check_consistency(registry)
+    return registry
+
+
+def _check_consistency(registry: Registry) -> None:
+    seen: dict[str, str] = {}
+    for spec in registry.formats:
+        for key in [spec.name, *spec.aliases]:
+            k = lookup_key(key)
+            if k in seen and seen[k] != spec.name:
+                raise RegistryError(
+                    f"format {spec.name!r}: alias {key!r} is already used by {seen[k]!r}",
+                    "rename one of them",
+                )
+            seen[k] = spec.name
+        if spec.base_type is not None and registry.find(spec.base_type) is None:
+            raise RegistryError(
+                f"format {spec.name!r}, field 'base_type': {spec.base_type!r} is not a known format",
+                "name a gguf_type entry",
+            )
+    for row in registry.default_rows:
+        if registry.find(row) is None:
+            raise RegistryError(f"default_rows names unknown format {row!r}", "fix default_rows")

@@ -1,0 +1,94 @@
+"""Report models: the one object each command builds. The table renders it; `--json` dumps it.
+
+Bytes and parameter counts are integers. `schema_version` changes when a field changes meaning or goes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+SCHEMA_VERSION = 1
+
+
+class HeuristicUse(BaseModel):
+    name: str
+    value: float
+    unit: str
+    source: str
+
+
+class ModelSummary(BaseModel):
+    source: str = Field(description="what the user asked about: a count, a label, a path or a repo id")
+    kind: str = Field(description="count, label, safetensors, folder, hf-cache, hub, gguf or config")
+    params: int = Field(description="total parameters (true count for packed quantized checkpoints)")
+    active_params: int | None = Field(None, description="parameters used per token (MoE)")
+    experts: int | None = None
+    stored_bytes: int | None = Field(None, description="bytes of the tensors as stored, when read from files")
+    stored_dtypes: dict[str, int] = Field({}, description="parameters per stored dtype")
+    architecture: dict[str, Any] = {}
+
+
+class ClassBreakdown(BaseModel):
+    """Where a format row's bytes go, per tensor class."""
+
+    tensor_class: str
+    params: int
+    bytes: int
+    types: dict[str, int] = Field(description="storage type → parameters in it")
+
+
+class FormatRow(BaseModel):
+    format: str
+    family: str
+    params: int
+    bits_per_weight: float = Field(description="weight bytes × 8 ÷ parameters, overhead of scales included")
+    weight_bytes: int
+    kv_cache_bytes: int = 0
+    activation_bytes: int = 0
+    overhead_bytes: int = Field(0, description="runtime overhead (CUDA context, allocator), see heuristics")
+    total_bytes: int = Field(description="VRAM to hold the weights plus the parts above")
+    kept: list[str] = Field([], description="what this format leaves unquantized, in plain words")
+    breakdown: list[ClassBreakdown] = []
+
+
+class EstimateReport(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    command: Literal["estimate"] = "estimate"
+    model: ModelSummary
+    units: Literal["gb", "gib"] = "gb"
+    engine: str = "weights+context"
+    rows: list[FormatRow]
+    heuristics: list[HeuristicUse] = []
+    notes: list[str] = Field([], description="plain-words remarks about the result")
+    explain: list[str] = Field([], description="the arithmetic, line by line (filled with --explain)")
+
+
+class FormatEntry(BaseModel):
+    name: str
+    aliases: list[str]
+    family: str
+    bits_per_weight: float | None = Field(description="asymptotic bits per weight from the layout")
+    bits_per_weight_exact: str | None = Field(description="the same as an exact fraction, e.g. '17/2'")
+    block_size: int | None
+    block_bytes: float | None
+    layout: str
+    quantizes: str
+    keeps: str
+    base_type: str | None = None
+    notes: str
+    source: str
+
+
+class FormatsReport(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    command: Literal["formats"] = "formats"
+    registry_files: list[str]
+    formats: list[FormatEntry]
+
+
+REPORTS: dict[str, type[BaseModel]] = {
+    "estimate": EstimateReport,
+    "formats": FormatsReport,
+}

@@ -1,0 +1,174 @@
+"""Parse what people type ("12B", "7.6b", "24 GiB", "32B-Q4_K_M", "8x7B", "30B-A3B") and format numbers.
+
+All parsing is exact: decimal strings go through `Decimal`, never through binary floats, so "7.6B" is
+7,600,000,000 and not 7,599,999,999.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Literal
+
+from vramcalc.errors import UsageError
+
+COUNT_SUFFIXES = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9, "t": 10**12}
+_COUNT_RE = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)\s*([kmbgt]?)\s*$", re.IGNORECASE)
+
+SIZE_UNITS = {
+    "": 1, "b": 1,
+    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}
+_SIZE_RE = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
+
+Units = Literal["gb", "gib"]
+UNIT_DIVISOR: dict[str, int] = {"gb": 10**9, "gib": 2**30}
+UNIT_LABEL: dict[str, str] = {"gb": "GB", "gib": "GiB"}
+
+COUNT_EXAMPLES = '"12B", "7.6B", "135M", "350k", "1.5T", "12e9" or "12,000,000,000"'
+
+
+def _to_int(value: Decimal) -> int:
+    return int(value.to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
+def parse_count(text: str, what: str = "parameter count") -> int:
+    """"12B" → 12_000_000_000. Decimal suffixes (k, M, B/G, T); commas and underscores as separators."""
+    m = _COUNT_RE.match(text)
+    if not m:
+        raise UsageError(f"cannot read {what} {text!r}", f"write it like {COUNT_EXAMPLES}")
+    digits, suffix = m.groups()
+    if "," in digits and not re.fullmatch(r"[0-9]{1,3}(,[0-9]{3})*(\.[0-9]+)?(e[+-]?[0-9]+)?", digits, re.I):
+        raise UsageError(f"cannot read {what} {text!r}: misplaced comma", "write 12,000,000,000 or 12B")
+    try:
+        value = Decimal(digits.replace(",", "").replace("_", "")) * COUNT_SUFFIXES[suffix.lower()]
+    except InvalidOperation as e:  # pragma: no cover - the regex admits only valid decimals
+        raise UsageError(f"cannot read {what} {text!r}", f"write it like {COUNT_EXAMPLES}") from e
+    if value <= 0:
+        raise UsageError(f"{what} must be positive, got {text!r}", f"write it like {COUNT_EXAMPLES}")
+    if value > 10**16:
+        raise UsageError(f"{what} {text!r} is beyond any model (over 10 quadrillion)", "check the suffix")
+    return _to_int(value)
+
+
+def parse_size(text: str, what: str = "size") -> int:
+    """"24GB" → 24e9 bytes, "24 GiB" → 24·2^30, "80G" → 80e9 (a bare G is decimal, as on spec sheets)."""
+    m = _SIZE_RE.match(text)
+    if not m or m.group(2).lower() not in SIZE_UNITS:
+        raise UsageError(f"cannot read {what} {text!r}", 'write it like "24GB", "24 GiB", "80G" or "512MiB"')
+    value = Decimal(m.group(1).replace(",", "").replace("_", "")) * SIZE_UNITS[m.group(2).lower()]
+    if value <= 0:
+        raise UsageError(f"{what} must be positive, got {text!r}", 'write it like "24GB"')
+    return _to_int(value)
+
+
+def format_count(n: int) -> str:
+    """Human form with three significant digits: 12_000_000_000 → "12B", 7_615_616_512 → "7.62B"."""
+    for suffix, scale in (("T", 10**12), ("B", 10**9), ("M", 10**6), ("k", 10**3)):
+        if abs(n) >= scale:
+            value = n / scale
+            text = f"{value:.3g}" if value < 1000 else f"{value:.0f}"
+            return f"{text}{suffix}"
+    return str(n)
+
+
+def format_count_exact(n: int) -> str:
+    """Shortest exact form: 12_000_000_000 → "12B", 7_615_616_512 → "7.615616512B". Parses back to n."""
+    for suffix, scale in (("T", 10**12), ("B", 10**9), ("M", 10**6), ("k", 10**3)):
+        if abs(n) >= scale:
+            whole, frac = divmod(n, scale)
+            digits = len(str(scale)) - 1
+            tail = f"{frac:0{digits}d}".rstrip("0")
+            return f"{whole}.{tail}{suffix}" if tail else f"{whole}{suffix}"
+    return str(n)
+
+
+def format_bytes(n: int | float, units: str = "gb", digits: int = 2) -> str:
+    """Bytes in GB (10^9) or GiB (2^30), with the unit. Small values switch to MB/MiB."""
+    divisor = UNIT_DIVISOR[units]
+    label = UNIT_LABEL[units]
+    if abs(n) < divisor / 10 and n != 0:
+        small = divisor // (1000 if units == "gb" else 1024)
+        return f"{n / small:,.{digits}f} {'MB' if units == 'gb' else 'MiB'}"
+    return f"{n / divisor:,.{digits}f} {label}"
+
+
+@dataclass(frozen=True)
+class ModelLabel:
+    """What a label such as "32B-Q4_K_M", "8x7B" or "30B-A3B" says about a model."""
+
+    text: str
+    total_params: int
+    active_params: int | None = None
+    experts: int | None = None
+    expert_params: int | None = None  # the "7B" in "8x7B"
+    format_name: str | None = None
+
+    @property
+    def is_moe(self) -> bool:
+        return self.experts is not None or self.active_params is not None
+
+
+_NUM = r"[0-9][0-9_,]*(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?\s*[kmbgt]?"
+_MOE_RE = re.compile(rf"^\s*([0-9]+)\s*x\s*({_NUM})\s*$", re.IGNORECASE)
+_ACTIVE_RE = re.compile(rf"^\s*({_NUM})\s*[-_]\s*a\s*({_NUM})\s*$", re.IGNORECASE)
+
+
+def parse_label(text: str) -> ModelLabel:
+    """Split a label into its count part and an optional format part.
+
+    "32B-Q4_K_M" → 32e9 params, format Q4_K_M; "8x7B" → 8 experts of 7B (56B nominal);
+    "30B-A3B" → 30B total, 3B active; "70B-FP16" → format FP16. The format part is returned as typed;
+    the registry resolves it.
+    """
+    raw = text.strip()
+    if not raw:
+        raise UsageError("empty model label", f"give a parameter count such as {COUNT_EXAMPLES}")
+    # Try the MoE forms on the whole text first, then on the text before the last separator.
+    candidates: list[tuple[str, str | None]] = [(raw, None)]
+    for sep in ("-", ":", "@", " "):
+        if sep in raw:
+            head, _, tail = raw.rpartition(sep)
+            candidates.append((head, tail))
+    # "30B-A3B": the hyphen belongs to the count, so try the first separator too.
+    if raw.count("-") >= 2:
+        first, _, rest = raw.partition("-")
+        mid, _, tail = rest.partition("-")
+        candidates.append((f"{first}-{mid}", tail))
+    for head, fmt in candidates:
+        label = _try_count_forms(head, raw, fmt)
+        if label is not None:
+            return label
+    raise UsageError(
+        f"cannot read model {raw!r}",
+        f'give a parameter count ({COUNT_EXAMPLES}), a label such as "32B-Q4_K_M", "8x7B" or "30B-A3B", '
+        "or a path to a config.json, checkpoint or GGUF",
+    )
+
+
+def _try_count_forms(head: str, raw: str, fmt: str | None) -> ModelLabel | None:
+    if fmt is not None and not fmt.strip():
+        return None
+    fmt = fmt.strip() if fmt else None
+    m = _MOE_RE.match(head)
+    if m:
+        experts = int(m.group(1))
+        per_expert = parse_count(m.group(2))
+        if experts < 1:
+            return None
+        return ModelLabel(raw, experts * per_expert, experts=experts, expert_params=per_expert, format_name=fmt)
+    m = _ACTIVE_RE.match(head)
+    if m:
+        total, active = parse_count(m.group(1)), parse_count(m.group(2), "active parameter count")
+        if active > total:
+            raise UsageError(
+                f"active parameters ({m.group(2)}) exceed the total ({m.group(1)}) in {raw!r}",
+                'write total first, as in "30B-A3B"',
+            )
+        return ModelLabel(raw, total, active_params=active, format_name=fmt)
+    if _COUNT_RE.match(head):
+        return ModelLabel(raw, parse_count(head), format_name=fmt)
+    return None
