@@ -112,6 +112,12 @@ def formats_cmd(
     _emit(report, json_out, "render_formats")
 
 
+from vramcalc.cli import compare_cmd, inspect_cmd  # noqa: E402  (commands live in their own modules)
+
+app.command("inspect")(inspect_cmd.inspect)
+app.command("compare")(compare_cmd.compare)
+
+
 @app.command()
 def schema(
     command: Annotated[str, typer.Argument(help="command whose JSON report schema to print")],
