@@ -79,7 +79,7 @@ def estimate_count(label: ModelLabel, request: EstimateRequest, registry: Regist
             source=label.text, kind="label" if label.format_name or label.is_moe else "count",
             params=n, active_params=label.active_params, experts=label.experts,
         ),
-        units=request.units,  # type: ignore[arg-type]
+        units=request.units,
         rows=rows, heuristics=[_heuristic_use(CUDA_CONTEXT)], notes=notes, explain=explain,
     )
 
@@ -180,6 +180,6 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
             source=inventory.source, kind=inventory.kind, params=inventory.total_params,
             stored_bytes=inventory.total_bytes if inventory.kind != "config" else None, stored_dtypes=dtypes,
         ),
-        units=request.units,  # type: ignore[arg-type]
+        units=request.units,
         rows=rows, heuristics=[_heuristic_use(CUDA_CONTEXT)], notes=list(inventory.warnings), explain=explain,
     )

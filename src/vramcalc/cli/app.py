@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -27,7 +27,7 @@ app = typer.Typer(
 DEBUG_ENV = "VRAMCALC_DEBUG"
 
 
-class UnitsChoice(str, Enum):
+class UnitsChoice(StrEnum):
     gb = "gb"
     gib = "gib"
 
@@ -150,26 +150,35 @@ def _fail(message: str, code: int) -> NoReturn:
     raise SystemExit(code)
 
 
-def main(argv: list[str] | None = None) -> None:
-    import click
+def _click_exceptions() -> Any:
+    """typer ≥ 0.20 vendors click as typer._click; older typer uses click itself."""
+    import importlib
 
+    try:
+        return importlib.import_module("typer._click.exceptions")
+    except ImportError:  # pragma: no cover - older typer
+        return importlib.import_module("click.exceptions")
+
+
+def main(argv: list[str] | None = None) -> None:
+    # pydantic scans installed distributions for plugins on first use (~20 ms); a CLI needs none.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "1")
+    exc = _click_exceptions()
     try:
         app(args=argv, prog_name="vramcalc", standalone_mode=False)
     except VramcalcError as e:
         if os.environ.get(DEBUG_ENV):
             raise
         _fail(str(e), e.exit_code)
-    except click.exceptions.NoArgsIsHelpError as e:
+    except exc.NoArgsIsHelpError as e:
         sys.stderr.write(e.ctx.get_help() + "\n" if e.ctx else "")
         raise SystemExit(2) from None
-    except click.UsageError as e:
+    except exc.UsageError as e:
         hint = f" — run `{e.ctx.command_path} --help`" if e.ctx else ""
         _fail(f"{e.format_message()}{hint}", 2)
-    except click.exceptions.Exit as e:
+    except exc.Exit as e:
         raise SystemExit(e.exit_code) from None
-    except click.Abort:
-        _fail("interrupted", 130)
-    except KeyboardInterrupt:
+    except (exc.Abort, KeyboardInterrupt):
         _fail("interrupted", 130)
     except BrokenPipeError:
         # `vramcalc … | head`: the reader left; not an error of ours.
