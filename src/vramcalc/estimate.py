@@ -69,11 +69,6 @@ def estimate_count(label: ModelLabel, request: EstimateRequest, registry: Regist
         if request.explain:
             explain += _explain_count(n, spec, eff, nbytes, request.units)
     notes = _label_notes(label, specs, rows, request.units)
-    if request.explain:
-        explain.append(
-            f"runtime overhead: {CUDA_CONTEXT.name} = {format_bytes(overhead, request.units)} "
-            f"({CUDA_CONTEXT.source})"
-        )
     return EstimateReport(
         model=ModelSummary(
             source=label.text, kind="label" if label.format_name or label.is_moe else "count",
