@@ -170,6 +170,15 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
     dtypes: dict[str, int] = {}
     for t in inventory.tensors:
         dtypes[t.dtype] = dtypes.get(t.dtype, 0) + t.numel
+    if inventory.kind != "config" and not request.formats:
+        # What the files hold now, as the first row: the baseline every other row is compared with.
+        stored = inventory.total_bytes
+        rows.insert(0, FormatRow(
+            format="as stored", family="stored", params=inventory.total_params,
+            bits_per_weight=float(Fraction(stored * 8, inventory.total_params or 1)), weight_bytes=stored,
+            overhead_bytes=overhead, total_bytes=stored + overhead,
+            kept=[f"as stored: {', '.join(sorted(dtypes))}"],
+        ))
     return EstimateReport(
         model=ModelSummary(
             source=inventory.source, kind=inventory.kind, params=inventory.total_params,
