@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from vramcalc.calculator.weights import count_bytes, effective_spec, plan_weights
 from vramcalc.heuristics import CUDA_CONTEXT, Heuristic
-from vramcalc.inventory import Inventory
-from vramcalc.registry import FormatSpec, Registry
 from vramcalc.reports import ClassBreakdown, EstimateReport, FormatRow, HeuristicUse, ModelSummary
 from vramcalc.units import ModelLabel, format_bytes, format_count
+
+if TYPE_CHECKING:
+    from vramcalc.inventory import Inventory
+    from vramcalc.registry import FormatSpec, Registry
 
 _BYTES_WORDS = {32: "4 bytes", 16: "2 bytes", 8: "1 byte"}
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vramcalc.errors import UsageError
-from vramcalc.inventory import Inventory
 from vramcalc.units import ModelLabel, parse_label
+
+if TYPE_CHECKING:
+    from vramcalc.inventory import Inventory
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 

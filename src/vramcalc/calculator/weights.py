@@ -6,10 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from math import ceil, prod
+from typing import TYPE_CHECKING
 
 from vramcalc.components import TensorClass, classify, is_linear_weight
-from vramcalc.inventory import Inventory, TensorInfo
-from vramcalc.registry import FormatSpec, Registry
+
+if TYPE_CHECKING:  # the count-only path never builds an inventory; keep its import off start-up
+    from vramcalc.inventory import Inventory, TensorInfo
+    from vramcalc.registry import FormatSpec, Registry
 
 
 def count_bytes(n_params: int, spec: FormatSpec, registry: Registry) -> int:
@@ -107,7 +110,7 @@ class WeightPlan:
 
 # A hook for per-tensor type choice (llama.cpp mixes, fallbacks for indivisible rows): given the target
 # format and a tensor, return the format that tensor is stored in, or None to keep it as it is.
-TensorTypeChooser = Callable[[FormatSpec, TensorInfo, TensorClass], "FormatSpec | None"]
+TensorTypeChooser = Callable[["FormatSpec", "TensorInfo", TensorClass], "FormatSpec | None"]
 
 
 def default_chooser(registry: Registry) -> TensorTypeChooser:
