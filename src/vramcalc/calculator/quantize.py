@@ -1,11 +1,452 @@
-"""Per-tensor type choice for a target format (llama.cpp mixes and fallbacks live here)."""
+"""Per-tensor type choice for a target format.
+
+Most formats say everything in registry data: which tensors they quantize (`quantizes`, `quantize_embeddings`,
+`quantize_lm_head`) and what the rest is stored in (`keep_dtype`). Code here holds only the rules a tool applies
+that data cannot express:
+
+- llama.cpp `llama-quantize` mixes: the type of each tensor follows `llama_tensor_get_type` in
+  `src/llama-quant.cpp` (ggml-org/llama.cpp, read at commit 007dbbf, 2026: the CURRENT rules — its fallback for
+  Q2_K/Q3_K rows not divisible by 256 is Q4_0, where 2025 code used IQ4_NL). The tensor walk is simulated as
+  the tool does it: non-block tensors first, then blk.0, blk.1, … (names sorted within a block), counting
+  attn_v-like and ffn_down tensors on the way.
+- ONNX exports untie the LM head: the embedding table (Gather) and a separate LM head (MatMul) are both
+  stored even when the Hugging Face model ties them (`plan_format` adds that tensor).
+- GPTQ/AWQ-style quantizers touch only the decoder: a vision tower keeps its dtype.
+- EXL2 stores the LM head at 6 bits (exllamav2 `convert.py` default `-hb 6`).
+"""
 
 from __future__ import annotations
 
-from vramcalc.calculator.weights import TensorTypeChooser, default_chooser
-from vramcalc.inventory import Inventory
-from vramcalc.registry import Registry
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from vramcalc.calculator.gguf_names import gguf_name, layer_of
+from vramcalc.calculator.weights import TensorTypeChooser, default_chooser, plan_weights
+from vramcalc.components import classify
+from vramcalc.errors import RegistryError
+from vramcalc.inventory import Inventory, TensorInfo
+
+if TYPE_CHECKING:
+    from vramcalc.calculator.weights import WeightPlan
+    from vramcalc.components import TensorClass
+    from vramcalc.registry import FormatSpec, Registry
+
+# llama.cpp file type → the default tensor type (`llama_ftype_get_default_type`).
+FTYPE_DEFAULT: dict[str, str] = {
+    "Q4_0": "Q4_0", "Q4_1": "Q4_1", "Q5_0": "Q5_0", "Q5_1": "Q5_1", "Q8_0": "Q8_0",
+    "Q1_0": "Q1_0", "Q2_0": "Q2_0", "MXFP4_MOE": "MXFP4", "NVFP4": "NVFP4",
+    "Q2_K_S": "Q2_K", "Q2_K": "Q2_K", "IQ3_XS": "IQ3_S",
+    "Q3_K_S": "Q3_K", "Q3_K_M": "Q3_K", "Q3_K_L": "Q3_K",
+    "Q4_K_S": "Q4_K", "Q4_K_M": "Q4_K", "Q5_K_S": "Q5_K", "Q5_K_M": "Q5_K", "Q6_K": "Q6_K",
+    "TQ1_0": "TQ1_0", "TQ2_0": "TQ2_0", "IQ2_XXS": "IQ2_XXS", "IQ2_XS": "IQ2_XS", "IQ2_S": "IQ2_XS",
+    "IQ2_M": "IQ2_S", "IQ3_XXS": "IQ3_XXS", "IQ1_S": "IQ1_S", "IQ1_M": "IQ1_M", "IQ4_NL": "IQ4_NL",
+    "IQ4_XS": "IQ4_XS", "IQ3_S": "IQ3_S", "IQ3_M": "IQ3_S",
+}
+# `llama-quantize` accepts these type names as file types (tools/quantize/quantize.cpp QUANT_OPTIONS).
+FTYPE_ALIASES = {"Q4_K": "Q4_K_M", "Q5_K": "Q5_K_M", "Q3_K": "Q3_K_M"}
+# Without an importance matrix llama-quantize refuses these (tensor_requires_imatrix): a published file of
+# such a type was made with one, and the rules differ with one.
+_NEEDS_IMATRIX = {"IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "Q2_K_S"}
+_LOW_IQ = {"IQ2_XXS", "IQ2_XS", "IQ1_S", "IQ2_S", "IQ2_M", "IQ1_M"}
+
+# Fallback when a row (ne0) is not a multiple of the block (`tensor_type_fallback`).
+_FALLBACK = {
+    **dict.fromkeys(("IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ3_XXS", "IQ3_S", "IQ4_XS"), "IQ4_NL"),
+    **dict.fromkeys(("Q2_0", "Q2_K", "Q3_K", "TQ1_0", "TQ2_0"), "Q4_0"),
+    "Q4_K": "Q5_0", "Q5_K": "Q5_1", "Q6_K": "Q8_0",
+}
+
+# Substrings that keep a ≥2-D weight out of quantization (`tensor_allows_quantization`).
+_NOT_QUANTIZED = (
+    "_norm.weight", "ffn_gate_inp.weight", "ffn_gate_tid2eid.weight", "altup", "laurel", "per_layer_model_proj",
+    "ssm_conv1d", "shortconv.conv.weight", "indexer.k_proj.weight", "indexer.q_proj.weight", "time_mix_first.weight",
+    "time_mix_w0.weight", "time_mix_w1.weight", "time_mix_w2.weight", "time_mix_v0.weight", "time_mix_v1.weight",
+    "time_mix_v2.weight", "time_mix_a0.weight", "time_mix_a1.weight", "time_mix_a2.weight", "time_mix_g1.weight",
+    "time_mix_g2.weight", "time_mix_decay_w1.weight", "time_mix_decay_w2.weight", "time_mix_lerp_fused.weight",
+    "attn_rel_b.weight", ".position_embd", "sam.pos_embd", "sam.neck.", "sam.net_", ".rel_pos", ".patch_embd",
+    ".patch_merger", "a.rvq.codebook", "mm.a.code_embd",
+)
+_NOT_QUANTIZED_EXACT = ("position_embd.weight", "token_types.weight")
+
+# config.json model_type → llama.cpp architecture, where the converter maps them together.
+_ARCH = {"mistral": "llama", "mixtral": "llama", "llama": "llama", "falcon": "falcon"}
+
+
+@dataclass(frozen=True)
+class LlamaHParams:
+    """The hyper-parameters llama.cpp's type rules read."""
+
+    arch: str
+    n_layer: int
+    n_head: int = 1
+    n_head_kv: int = 1
+    n_expert: int = 0
+
+    @property
+    def n_gqa(self) -> int:
+        return self.n_head // self.n_head_kv if self.n_head_kv > 0 else 0
+
+    @property
+    def is_70b(self) -> bool:
+        # llama-model.cpp: LLaMA with 80 layers is "70B" when it uses GQA (else 65B).
+        return self.arch == "llama" and self.n_layer == 80 and self.n_head != self.n_head_kv
+
+
+def _first_int(v: Any) -> int | None:
+    if isinstance(v, list):
+        v = next((x for x in v if x), v[0] if v else None)
+    return int(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def hparams_from_inventory(inventory: Inventory) -> LlamaHParams:
+    """From config.json keys (a `text_config` wins for multimodal models) or GGUF metadata."""
+    meta = inventory.metadata or {}
+    arch = meta.get("general.architecture") if inventory.kind == "gguf" else None
+    if isinstance(arch, str):
+        def g(key: str) -> int | None:
+            return _first_int(meta.get(f"{arch}.{key}"))
+
+        n_layer = g("block_count") or _count_layers(inventory)
+        return LlamaHParams(arch, n_layer, g("attention.head_count") or 1,
+                            g("attention.head_count_kv") or g("attention.head_count") or 1, g("expert_count") or 0)
+    cfg = dict(inventory.config or {})
+    if isinstance(cfg.get("text_config"), dict):
+        cfg = {**cfg, **cfg["text_config"]}
+    model_type = str(cfg.get("model_type") or "")
+    n_head = _first_int(cfg.get("num_attention_heads") or cfg.get("n_head")) or 1
+    n_kv = _first_int(cfg.get("num_key_value_heads") or cfg.get("num_kv_heads")) or n_head
+    n_layer = _first_int(cfg.get("num_hidden_layers") or cfg.get("n_layer")) or _count_layers(inventory)
+    n_expert = _first_int(cfg.get("num_local_experts") or cfg.get("num_experts") or cfg.get("n_routed_experts")) or 0
+    return LlamaHParams(_ARCH.get(model_type, model_type), n_layer, n_head, n_kv, n_expert)
+
+
+def _count_layers(inventory: Inventory) -> int:
+    layers = {layer_of(n.name) for t in inventory.tensors if (n := gguf_name(t.name)) is not None}
+    return max(layers, default=-1) + 1
+
+
+def _use_more_bits(i: int, n: int) -> bool:
+    return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
+
+
+def _category(name: str) -> str:
+    if name == "output.weight":
+        return "output"
+    if name in ("token_embd.weight", "per_layer_token_embd.weight"):
+        return "token_embd"
+    for key, cat in (("attn_qkv.weight", "attn_qkv"), ("attn_kv_b.weight", "attn_kv_b"), ("attn_v.weight", "attn_v"),
+                     ("attn_k.weight", "attn_k"), ("attn_q.weight", "attn_q"), ("attn_output.weight", "attn_output"),
+                     ("ffn_up", "ffn_up"), ("ffn_gate", "ffn_gate"), ("ffn_down", "ffn_down")):
+        if key in name:
+            return cat
+    return "other"
+
+
+def _allows_quantization(name: str, n_dims: int) -> bool:
+    if n_dims < 2 or not name.endswith("weight"):
+        return False
+    return not any(s in name for s in _NOT_QUANTIZED) and name not in _NOT_QUANTIZED_EXACT
+
+
+@dataclass
+class GGUFTensor:
+    """A tensor as llama-quantize sees it (experts already merged into one 3-D tensor)."""
+
+    name: str
+    ne0: int
+    n_dims: int
+    ne2: int = 1
+
+
+class LlamaQuantRules:
+    """`llama_tensor_get_type` for one file type, walking the tensors in llama.cpp's order."""
+
+    def __init__(self, ftype: str, hp: LlamaHParams, block_size: dict[str, int], imatrix: bool | None = None):
+        self.ftype = FTYPE_ALIASES.get(ftype, ftype)
+        if self.ftype not in FTYPE_DEFAULT:
+            raise RegistryError(f"{ftype!r} is not a llama.cpp file type",
+                                f"choose one of {', '.join(sorted(FTYPE_DEFAULT))}")
+        self.default = FTYPE_DEFAULT[self.ftype]
+        self.hp = hp
+        self.block = block_size
+        self.imatrix = self.ftype in _NEEDS_IMATRIX if imatrix is None else imatrix
+
+    def blck(self, type_name: str) -> int:
+        if type_name not in self.block:
+            raise RegistryError(f"ggml type {type_name} is not in the format registry",
+                                f"add a gguf_type entry named {type_name} (see storage-formats.md §1)")
+        return self.block[type_name]
+
+    def types(self, tensors: list[GGUFTensor]) -> dict[str, str | None]:
+        """ggml type per tensor name; None = not quantized (kept as converted: F32 for norms and routers)."""
+        order = sorted(tensors, key=lambda t: (layer_of(t.name), t.name))
+        self.tied = not any(t.name == "output.weight" for t in order)
+        self.n_attn_v = sum(_category(t.name) in ("attn_v", "attn_qkv", "attn_kv_b") for t in order)
+        self.n_ffn = self.hp.n_layer
+        self.i_attn_v = self.i_ffn_down = self.i_ffn_gate = self.i_ffn_up = 0
+        out: dict[str, str | None] = {}
+        for t in order:
+            if not _allows_quantization(t.name, t.n_dims):
+                out[t.name] = None
+                continue
+            new = self._impl(t, _category(t.name)) if self._is_quantized(self.default) else self.default
+            out[t.name] = self._fallback(t, new)
+        return out
+
+    @staticmethod
+    def _is_quantized(type_name: str) -> bool:
+        return type_name not in ("F32", "F16", "BF16")
+
+    def _fallback(self, t: GGUFTensor, new: str) -> str:
+        if not self._is_quantized(new) or t.ne0 % self.blck(new) == 0:
+            return new
+        if new not in _FALLBACK:
+            raise RegistryError(f"llama.cpp has no fallback for {new} on {t.name} (row of {t.ne0})",
+                                "choose another type")
+        alt = _FALLBACK[new]
+        return alt if t.ne0 % self.blck(alt) == 0 else "F16"
+
+    def _layer(self, t: GGUFTensor, counter: int) -> int:
+        # With experts the converter's tensor order is not by layer: llama.cpp reads the layer from the name.
+        return layer_of(t.name) if max(1, self.hp.n_expert) > 1 else counter
+
+    def _impl(self, t: GGUFTensor, cat: str) -> str:  # noqa: C901 - one branch per llama.cpp rule
+        f, hp, new = self.ftype, self.hp, self.default
+        attn_v_like = cat in ("attn_v", "attn_qkv", "attn_kv_b")
+        if cat == "output" or (self.tied and cat == "token_embd"):
+            if f == "MXFP4_MOE" or hp.arch == "falcon" or t.ne0 % self.blck(new) != 0:
+                return "Q8_0"
+            if f in ("IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S", "IQ2_S", "IQ2_M", "IQ1_M"):
+                return "Q5_K"
+            return "Q6_K" if new != "Q8_0" else new
+        if f == "MXFP4_MOE":
+            return "MXFP4" if t.ne2 > 1 else "Q8_0"
+        if cat == "token_embd":
+            if f in ("IQ2_XXS", "IQ2_XS", "IQ1_S", "IQ1_M"):
+                return "Q2_K"
+            if f in ("IQ2_S", "IQ2_M", "IQ3_XXS"):
+                return "IQ3_S"
+            if f in ("TQ1_0", "TQ2_0", "Q2_0"):
+                return "Q4_K"
+            return new
+        if f in _LOW_IQ:
+            if attn_v_like:
+                self.i_attn_v += 1
+                if hp.n_gqa >= 4 or hp.n_expert >= 4:
+                    return "Q4_K"
+                return "IQ3_S" if f in ("IQ2_S", "IQ2_M") else "Q2_K"
+            if hp.n_expert == 8 and cat == "attn_k":
+                return "Q4_K"
+            if cat == "ffn_down":
+                if self.i_ffn_down < self.n_ffn // 8:
+                    new = "IQ3_S" if f in ("IQ2_S", "IQ2_M") else "Q2_K"
+                self.i_ffn_down += 1
+                return new
+            if cat == "attn_output":
+                if hp.n_expert == 8:
+                    return "Q5_K"
+                if f in ("IQ1_S", "IQ1_M"):
+                    return "IQ2_XXS"
+                if f in ("IQ2_S", "IQ2_M"):
+                    return "IQ3_S"
+            return new
+        if attn_v_like:
+            i, n, gqa = self.i_attn_v, self.n_attn_v, hp.n_gqa
+            if f == "Q2_K":
+                new = "Q4_K" if gqa >= 4 else "Q3_K"
+            elif f == "Q2_K_S" and gqa >= 4:
+                new = "Q4_K"
+            elif f == "IQ3_XXS":
+                new = "Q4_K" if gqa >= 4 else ("IQ3_S" if not self.imatrix else "IQ3_XXS")
+            elif f in ("IQ3_XS", "IQ3_S") and gqa >= 4:
+                new = "Q4_K"
+            elif f == "IQ3_M":
+                new = "Q4_K"
+            elif f == "Q3_K_M":
+                new = "Q5_K" if i < 2 else "Q4_K"
+            elif f == "Q3_K_L":
+                new = "Q5_K"
+            elif f in ("IQ4_NL", "IQ4_XS") and gqa >= 4:
+                new = "Q5_K"
+            elif f in ("Q4_K_M", "Q5_K_M") and _use_more_bits(i, n):
+                new = "Q6_K"
+            elif f == "Q4_K_S" and i < 4:
+                new = "Q5_K"
+            if hp.is_70b and new in ("Q3_K", "Q4_K"):
+                # 8 heads share attn_v in the 70B: more bits cost almost nothing.
+                new = "Q5_K"
+            if hp.n_expert == 8:
+                new = "Q8_0"
+            self.i_attn_v += 1
+            return new
+        if cat == "attn_k":
+            if hp.n_expert == 8:
+                return "Q8_0"
+            return {"IQ3_XS": "IQ3_XXS", "IQ3_XXS": "IQ2_S"}.get(f, new)
+        if cat == "attn_q":
+            return {"IQ3_XS": "IQ3_XXS", "IQ3_XXS": "IQ2_S"}.get(f, new)
+        if cat == "ffn_down":
+            i, n = self._layer(t, self.i_ffn_down), self.n_ffn
+            falcon = hp.arch == "falcon"
+            if f == "Q2_K":
+                new = "Q3_K"
+            elif f == "Q2_K_S":
+                if i < n // 8:
+                    new = "Q4_K"
+            elif f == "IQ3_XXS" and not self.imatrix:
+                new = "Q4_K" if i < n // 8 else "Q3_K"
+            elif f == "Q3_K_M":
+                new = "Q5_K" if i < n // 16 else ("Q4_K" if not falcon or _use_more_bits(i, n) else "Q3_K")
+            elif f == "IQ3_M" and (i < n // 8 or (hp.n_expert == 8 and _use_more_bits(i, n))):
+                new = "Q4_K"
+            elif f == "Q3_K_L":
+                new = "Q4_K" if falcon else "Q5_K"
+            elif f == "Q4_K_M":
+                if falcon:
+                    new = "Q6_K" if i < n // 16 else ("Q5_K" if _use_more_bits(i, n) else "Q4_K")
+                elif _use_more_bits(i, n):
+                    new = "Q6_K"
+            elif i < n // 8 and f in ("IQ4_NL", "IQ4_XS") and not self.imatrix:
+                new = "Q5_K"
+            elif f == "Q5_K_M" and _use_more_bits(i, n):
+                new = "Q6_K"
+            elif f == "Q4_K_S" and not falcon and i < n // 8:
+                new = "Q5_K"
+            elif f in ("Q4_0", "Q5_0") and self.imatrix and i < n // 8:
+                new = "Q4_1" if f == "Q4_0" else "Q5_1"
+            self.i_ffn_down += 1
+            return new
+        if cat == "attn_output":
+            if hp.arch != "falcon":
+                if hp.n_expert == 8:
+                    if f in ("Q2_K", "IQ3_XS", "IQ3_XXS", "Q3_K_S", "Q3_K_M", "IQ4_NL", "Q4_K_S", "Q4_K_M",
+                             "IQ3_S", "IQ3_M", "IQ4_XS"):
+                        new = "Q5_K"
+                else:
+                    new = {"Q2_K": "Q3_K", "IQ3_XXS": "IQ3_S", "Q3_K_M": "Q4_K", "Q3_K_L": "Q5_K",
+                           "IQ3_M": "Q4_K"}.get(f, new)
+            elif f == "Q3_K_L":
+                new = "Q4_K"
+            return new
+        if cat in ("ffn_gate", "ffn_up"):
+            counter = self.i_ffn_gate if cat == "ffn_gate" else self.i_ffn_up
+            i, n = self._layer(t, counter), self.n_ffn
+            if f == "IQ3_XS" and n // 8 <= i < 7 * n // 8:
+                new = "IQ3_XXS"
+            if cat == "ffn_gate":
+                self.i_ffn_gate += 1
+            else:
+                self.i_ffn_up += 1
+            return new
+        return new
+
+
+def llamacpp_ftype(spec: FormatSpec) -> str | None:
+    """The llama.cpp file type a format stands for, or None when llama-quantize's rules do not apply."""
+    if spec.family == "gguf_mix":
+        return spec.name.upper()
+    if spec.family == "gguf_type":
+        name = FTYPE_ALIASES.get(spec.name.upper(), spec.name.upper())
+        return name if name in FTYPE_DEFAULT else None
+    return None
+
+
+def gguf_view(inventory: Inventory) -> tuple[list[GGUFTensor], dict[str, str]]:
+    """The inventory as llama-quantize would see it after conversion: GGUF tensors, and each source tensor's
+    GGUF name. Unmapped names are kept (they are quantized by the generic rules, as category "other")."""
+    model_type = str((inventory.config or {}).get("model_type") or "")
+    merged: dict[str, GGUFTensor] = {}
+    names: dict[str, str] = {}
+    for t in inventory.tensors:
+        g = gguf_name(t.name, model_type)
+        name = g.name if g else t.name
+        names[t.name] = name
+        n_dims = len(t.shape)
+        if name in merged:
+            merged[name].ne2 += 1
+            merged[name].n_dims = max(merged[name].n_dims, 3)
+            continue
+        merged[name] = GGUFTensor(name, t.shape[-1] if t.shape else 1, n_dims,
+                                  t.shape[0] if n_dims >= 3 else 1)
+    return list(merged.values()), names
 
 
 def tensor_chooser(inventory: Inventory, registry: Registry) -> TensorTypeChooser:
-    return default_chooser(registry)
+    """The type each tensor of `inventory` gets in a target format (None: kept as stored / `keep_dtype`)."""
+    base = default_chooser(registry)
+    hp = hparams_from_inventory(inventory)
+    cache: dict[str, dict[str, str | None]] = {}
+    view: list[tuple[list[GGUFTensor], dict[str, str]]] = []
+
+    def llamacpp(spec: FormatSpec, ftype: str) -> dict[str, str | None]:
+        if spec.name not in cache:
+            if not view:
+                view.append(gguf_view(inventory))
+            tensors, names = view[0]
+            blocks = {s.name.upper(): s.block_size or 1 for s in registry.formats if s.family == "gguf_type"}
+            blocks.update({"F32": 1, "F16": 1, "BF16": 1})
+            types = LlamaQuantRules(ftype, hp, blocks).types(tensors)
+            cache[spec.name] = {src: types.get(g) for src, g in names.items()}
+        return cache[spec.name]
+
+    def choose(spec: FormatSpec, tensor: TensorInfo, cls: TensorClass) -> FormatSpec | None:
+        ftype = llamacpp_ftype(spec)
+        if ftype is not None:
+            type_name = llamacpp(spec, ftype).get(tensor.name)
+            if type_name is None:
+                return None
+            found = registry.find(type_name)
+            if found is None:
+                raise RegistryError(f"ggml type {type_name} (chosen by llama.cpp for {tensor.name}) is not in the "
+                                    "format registry", f"add a gguf_type entry named {type_name}")
+            return found
+        if spec.family in _DECODER_ONLY and cls in ("vision", "projector"):
+            return None
+        if spec.family == "exl2" and cls == "lm_head" and len(tensor.shape) >= 2:
+            return spec.with_options(bits=EXL2_HEAD_BITS)
+        return base(spec, tensor, cls)
+
+    return choose
+
+
+# Quantizers that walk the decoder blocks only (AutoGPTQ/GPTQModel, AutoAWQ, exllamav2, AQLM, QuIP#).
+_DECODER_ONLY = {"gptq", "awq", "exl2", "aqlm", "quip"}
+EXL2_HEAD_BITS = 6  # exllamav2 convert.py `-hb` default
+
+_TOKEN_EMBED = re.compile(r"(embed_tokens|(^|\.)wte|word_embeddings|tok_embeddings|^token_embd)\.weight$")
+
+
+def untied_lm_head(inventory: Inventory) -> TensorInfo | None:
+    """The LM head an ONNX export stores on its own when the model ties it to the embedding table."""
+    if any(classify(t.name) == "lm_head" for t in inventory.tensors):
+        return None
+    emb = [t for t in inventory.tensors if _TOKEN_EMBED.search(t.name) and len(t.shape) == 2]
+    if not emb:
+        return None
+    e = max(emb, key=lambda t: t.numel)
+    return TensorInfo(name="lm_head.weight", dtype=e.dtype, shape=e.shape, nbytes=e.nbytes,
+                      component=e.component)
+
+
+def plan_format(
+    inventory: Inventory, spec: FormatSpec, registry: Registry, chooser: TensorTypeChooser | None = None
+) -> WeightPlan:
+    """`plan_weights` plus what the target tool does to the tensor list itself: an ONNX export stores an
+    untied LM head; a text GGUF leaves the vision tower to a separate mmproj file."""
+    tensors = list(inventory.tensors)
+    if spec.family == "onnx":
+        head = untied_lm_head(inventory)
+        if head is not None:
+            tensors.append(head)
+    elif llamacpp_ftype(spec) is not None:
+        tensors = [t for t in tensors if classify(t.name) not in ("vision", "projector")]
+    if len(tensors) != len(inventory.tensors) or tensors != inventory.tensors:
+        inventory = inventory.model_copy(update={"tensors": tensors})
+    return plan_weights(inventory, spec, registry, chooser or tensor_chooser(inventory, registry))
+
+
+__all__ = [
+    "FTYPE_DEFAULT", "GGUFTensor", "LlamaHParams", "LlamaQuantRules", "gguf_view", "hparams_from_inventory",
+    "llamacpp_ftype", "plan_format", "tensor_chooser", "untied_lm_head",
+]

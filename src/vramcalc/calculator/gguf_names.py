@@ -1,0 +1,106 @@
+"""Hugging Face tensor names → the names llama.cpp's converter gives them in a GGUF.
+
+llama.cpp's quantization rules (`llama_tensor_get_type`) look at GGUF names ("blk.7.attn_v.weight"), so a
+checkpoint or config-derived inventory is first renamed the way `convert_hf_to_gguf.py` would. Per-expert
+Linears ("mlp.experts.5.down_proj") become ONE 3-D tensor per layer ("blk.3.ffn_down_exps.weight"):
+the rules see one ffn_down_exps per layer, not one per expert. Names are mapped for the common decoder
+families (Llama/Mistral/Qwen/Gemma/Phi-3/Mixtral/Qwen-MoE/DeepSeek/GPT-2/Falcon); anything else keeps no GGUF
+name and is treated as an "other" tensor.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_LAYER = re.compile(r"(?:^|\.)(?:layers|h|blocks|block)\.(\d+)\.(.+)$")
+
+# Top-level (non-block) tensors, matched on the name's tail.
+_TOP: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"(?:^|\.)(?:embed_tokens|wte|word_embeddings|tok_embeddings)\.(weight)$"), "token_embd"),
+    (re.compile(r"(?:^|\.)(?:wpe|embed_positions|position_embeddings)\.(weight)$"), "position_embd"),
+    (re.compile(r"^(?:lm_head|output|embed_out)\.(weight|bias)$"), "output"),
+    (re.compile(r"(?:^|\.)(?:lm_head)\.(weight|bias)$"), "output"),
+    (re.compile(r"^(?:model\.|transformer\.|model\.language_model\.|language_model\.model\.)?"
+                r"(?:norm|ln_f|final_layernorm|final_layer_norm)\.(weight|bias)$"), "output_norm"),
+]
+
+# Inside a decoder block: HF module path (without .weight/.bias) → GGUF tensor stem.
+_BLOCK: dict[str, str] = {
+    "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
+    "self_attn.o_proj": "attn_output", "self_attn.qkv_proj": "attn_qkv", "self_attn.dense": "attn_output",
+    "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm",
+    "self_attn.q_a_proj": "attn_q_a", "self_attn.q_a_layernorm": "attn_q_a_norm", "self_attn.q_b_proj": "attn_q_b",
+    "self_attn.kv_a_proj_with_mqa": "attn_kv_a_mqa", "self_attn.kv_a_layernorm": "attn_kv_a_norm",
+    "self_attn.kv_b_proj": "attn_kv_b",
+    "attn.c_attn": "attn_qkv", "attn.c_proj": "attn_output",
+    "self_attention.query_key_value": "attn_qkv", "self_attention.dense": "attn_output",
+    "input_layernorm": "attn_norm", "ln_1": "attn_norm", "ln_2": "ffn_norm", "ln_attn": "attn_norm",
+    "ln_mlp": "ffn_norm", "post_attention_layernorm": "ffn_norm",
+    "pre_feedforward_layernorm": "ffn_norm", "post_feedforward_layernorm": "post_ffw_norm",
+    "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down",
+    "mlp.gate_up_proj": "ffn_up", "mlp.c_fc": "ffn_up", "mlp.c_proj": "ffn_down",
+    "mlp.dense_h_to_4h": "ffn_up", "mlp.dense_4h_to_h": "ffn_down",
+    "mlp.fc1": "ffn_up", "mlp.fc2": "ffn_down",
+    "mlp.gate": "ffn_gate_inp", "block_sparse_moe.gate": "ffn_gate_inp", "mlp.router": "ffn_gate_inp",
+    "mlp.shared_expert_gate": "ffn_gate_inp_shexp",
+    "mlp.shared_expert.gate_proj": "ffn_gate_shexp", "mlp.shared_expert.up_proj": "ffn_up_shexp",
+    "mlp.shared_expert.down_proj": "ffn_down_shexp",
+    "mlp.shared_experts.gate_proj": "ffn_gate_shexp", "mlp.shared_experts.up_proj": "ffn_up_shexp",
+    "mlp.shared_experts.down_proj": "ffn_down_shexp",
+}
+# Gemma 2/3 have a norm after attention AND one before the MLP; the converter keeps them apart.
+_GEMMA_BLOCK = {"post_attention_layernorm": "post_attention_norm"}
+
+_EXPERT = re.compile(r"^(?:mlp|block_sparse_moe|moe)\.experts\.(\d+)\.(\w+)$")
+_EXPERT_PROJ = {"gate_proj": "gate", "up_proj": "up", "down_proj": "down", "w1": "gate", "w3": "up", "w2": "down"}
+# Checkpoints that already store experts fused (one 3-D tensor per projection).
+_FUSED_EXPERTS = re.compile(r"^(?:mlp|block_sparse_moe|moe)\.experts\.(gate_up_proj|gate_proj|up_proj|down_proj)$")
+
+
+@dataclass(frozen=True)
+class GGUFName:
+    """Where an HF tensor lands in a GGUF."""
+
+    name: str  # "blk.3.ffn_down_exps.weight"
+    layer: int | None  # block index, None for non-block tensors
+    merged_experts: bool = False  # one of several HF tensors merged into one 3-D GGUF tensor
+
+
+def gguf_name(hf_name: str, model_type: str | None = None) -> GGUFName | None:
+    """The GGUF name `convert_hf_to_gguf.py` gives this tensor, or None if this family is not mapped."""
+    if hf_name.startswith(("blk.", "token_embd.", "output.", "output_norm.", "rope_freqs.", "position_embd.")):
+        m = re.match(r"^blk\.(\d+)\.", hf_name)
+        return GGUFName(hf_name, int(m.group(1)) if m else None, "_exps." in hf_name)
+    m = _LAYER.search(hf_name)
+    if m is None:
+        for pattern, top in _TOP:
+            t = pattern.search(hf_name)
+            if t:
+                return GGUFName(f"{top}.{t.group(1)}", None)
+        return None
+    layer, rest = int(m.group(1)), m.group(2)
+    module, _, suffix = rest.rpartition(".")
+    if suffix not in ("weight", "bias"):
+        return None
+    e = _EXPERT.match(module)
+    if e:
+        proj = _EXPERT_PROJ.get(e.group(2))
+        return GGUFName(f"blk.{layer}.ffn_{proj}_exps.{suffix}", layer, True) if proj else None
+    f = _FUSED_EXPERTS.match(module)
+    if f:
+        proj = {"gate_up_proj": "up", "gate_proj": "gate", "up_proj": "up", "down_proj": "down"}[f.group(1)]
+        return GGUFName(f"blk.{layer}.ffn_{proj}_exps.{suffix}", layer, False)
+    stem: str | None = None
+    if model_type and model_type.startswith("gemma"):
+        stem = _GEMMA_BLOCK.get(module)
+    stem = stem or _BLOCK.get(module)
+    if stem is None:
+        return None
+    return GGUFName(f"blk.{layer}.{stem}.{suffix}", layer)
+
+
+def layer_of(gguf: str) -> int:
+    """llama.cpp's sort key part: the block index, -1 for non-block tensors (they come first)."""
+    m = re.match(r"^blk\.(\d+)\.", gguf)
+    return int(m.group(1)) if m else -1

@@ -1,0 +1,74 @@
+"""Build Hugging Face-named inventories from the few config.json fields that fix every tensor shape.
+
+Shapes follow the transformers modeling code of each family (Llama/Mistral/Qwen2/Qwen3/Gemma 2/3, and
+Mixtral/Qwen-MoE style experts): [out, in] per Linear, 1-D norms and biases.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from vramcalc.inventory import Inventory, TensorInfo
+
+DATA = Path(__file__).parent / "data"
+_BYTES = {"BF16": 2, "F16": 2, "F32": 4}
+
+
+def published() -> dict[str, Any]:
+    return json.loads((DATA / "published_sizes.json").read_text())
+
+
+def hf_inventory(cfg: dict[str, Any], dtype: str = "BF16", source: str = "config") -> Inventory:
+    c = {**cfg, **cfg.get("text_config", {})}
+    mt = c["model_type"]
+    h, inter, n_layer = c["hidden_size"], c.get("intermediate_size"), c["num_hidden_layers"]
+    n_head = c["num_attention_heads"]
+    n_kv = c.get("num_key_value_heads", n_head)
+    hd = c.get("head_dim") or h // n_head
+    vocab = c["vocab_size"]
+    tensors: list[TensorInfo] = []
+
+    def add(name: str, *shape: int) -> None:
+        n = 1
+        for s in shape:
+            n *= s
+        tensors.append(TensorInfo(name=name, dtype=dtype, shape=tuple(shape), nbytes=n * _BYTES[dtype]))
+
+    add("model.embed_tokens.weight", vocab, h)
+    bias = mt == "qwen2" or c.get("attention_bias", False)
+    n_exp = c.get("num_local_experts") or c.get("num_experts") or 0
+    for i in range(n_layer):
+        p = f"model.layers.{i}."
+        add(p + "self_attn.q_proj.weight", n_head * hd, h)
+        add(p + "self_attn.k_proj.weight", n_kv * hd, h)
+        add(p + "self_attn.v_proj.weight", n_kv * hd, h)
+        add(p + "self_attn.o_proj.weight", h, n_head * hd)
+        if bias:
+            add(p + "self_attn.q_proj.bias", n_head * hd)
+            add(p + "self_attn.k_proj.bias", n_kv * hd)
+            add(p + "self_attn.v_proj.bias", n_kv * hd)
+        if mt in ("qwen3", "qwen3_moe", "gemma3", "gemma3_text"):
+            add(p + "self_attn.q_norm.weight", hd)
+            add(p + "self_attn.k_norm.weight", hd)
+        add(p + "input_layernorm.weight", h)
+        add(p + "post_attention_layernorm.weight", h)
+        if mt.startswith("gemma") and mt != "gemma":
+            add(p + "pre_feedforward_layernorm.weight", h)
+            add(p + "post_feedforward_layernorm.weight", h)
+        if n_exp:
+            mi = c.get("moe_intermediate_size") or inter
+            add(p + "mlp.gate.weight", n_exp, h)
+            for e in range(n_exp):
+                add(p + f"mlp.experts.{e}.gate_proj.weight", mi, h)
+                add(p + f"mlp.experts.{e}.up_proj.weight", mi, h)
+                add(p + f"mlp.experts.{e}.down_proj.weight", h, mi)
+        else:
+            add(p + "mlp.gate_proj.weight", inter, h)
+            add(p + "mlp.up_proj.weight", inter, h)
+            add(p + "mlp.down_proj.weight", h, inter)
+    add("model.norm.weight", h)
+    if not c.get("tie_word_embeddings", False):
+        add("lm_head.weight", vocab, h)
+    return Inventory(source=source, kind="config", tensors=tensors, config=cfg)
