@@ -1,4 +1,4 @@
-"""`vramcalc compare` (placeholder until the compare command lands)."""
+"""`vramcalc compare A B …`: models or labels side by side."""
 
 from __future__ import annotations
 
@@ -6,9 +6,44 @@ from typing import Annotated
 
 import typer
 
+from vramcalc.cli.app import FormatsOpt, JsonOpt, UnitsChoice, UnitsOpt
 
-def compare(models: Annotated[list[str], typer.Argument(help="models or labels to compare")]) -> None:
-    """Models or labels side by side."""
+
+def compare(
+    models: Annotated[list[str], typer.Argument(help='labels ("13B-Q4_K_M", "7B-Q8_0"), counts, config.json, '
+                                                     "checkpoints, GGUFs or Hub ids")],
+    dtype: Annotated[
+        str | None,
+        typer.Option("--dtype", "-d", help="format for models that do not name one (default: as stored, or bf16)",
+                     metavar="FORMAT"),
+    ] = None,
+    context: Annotated[int, typer.Option("--context", "-c", help="context length in tokens", min=1)] = 4096,
+    units: UnitsOpt = UnitsChoice.gb,
+    revision: Annotated[str | None, typer.Option("--revision", help="Hub revision (branch, tag, commit)")] = None,
+    token: Annotated[str | None, typer.Option("--token", help="Hub token (else $HF_TOKEN)", show_default=False)] = None,
+    formats: FormatsOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Models or labels side by side: parameters, bits per weight, weights/file size and VRAM."""
+    import sys
+
+    from vramcalc.compare import build_compare
     from vramcalc.errors import UsageError
+    from vramcalc.registry import load_registry
+    from vramcalc.resolve import resolve_model
 
-    raise UsageError("compare is not available yet", "use `vramcalc estimate`")
+    if len(models) < 2:
+        raise UsageError("compare needs at least two models", 'give two or more, e.g. `vramcalc compare 13B-Q4_K_M '
+                                                               '7B-Q8_0`')
+    registry = load_registry(list(formats or []) or None)
+    if dtype is not None:
+        registry.get(dtype)  # fail early, with suggestions, on a typo
+    sources = [(m, resolve_model(m, revision=revision, token=token)) for m in models]
+    report = build_compare(sources, dtype, context, units.value, registry)
+    if json_out:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+        return
+    from vramcalc.cli.render_compare import render_compare
+
+    render_compare(report)
+

@@ -1,0 +1,39 @@
+"""Render a CompareReport as a table (stdout) with the verdict under it."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from vramcalc.cli.render import stdout_console
+from vramcalc.compare import CompareReport
+from vramcalc.units import UNIT_LABEL, format_bytes, format_count
+
+
+def render_compare(report: CompareReport, console: Console | None = None) -> None:
+    console = console or stdout_console()
+    u = report.units
+    table = Table(title=f"Side by side at {report.context:,} tokens of context", title_justify="left",
+                  header_style="bold")
+    for name, justify in (("Model", "left"), ("Format", "left"), ("Params", "right"), ("Bits/weight", "right"),
+                          (f"Weights ({UNIT_LABEL[u]})", "right"), ("File", "right"), ("KV cache", "right"),
+                          ("Overhead", "right"), (f"VRAM ({UNIT_LABEL[u]})", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for e in report.entries:
+        kv = format_bytes(e.kv_cache_bytes, u) if e.kv_cache_bytes is not None else (
+            "needs architecture" if e.kind == "label" else "—")
+        table.add_row(
+            e.model, e.format, format_count(e.params), f"{e.bits_per_weight:.3f}", format_bytes(e.weight_bytes, u),
+            format_bytes(e.file_bytes, u) if e.file_bytes is not None else "—", kv,
+            format_bytes(e.overhead_bytes, u), format_bytes(e.total_bytes, u),
+        )
+    console.print(table)
+    if report.verdict:
+        console.print(report.verdict)
+    notes = sorted({f"{e.model}: {n}" for e in report.entries for n in [*e.notes, *([e.kv_note] if e.kv_note and
+                    e.kv_cache_bytes is None else [])]})
+    for n in notes:
+        console.print(Text(f"• {n}", style="dim"))
+    for h in report.heuristics:
+        console.print(Text(f"Overhead = {h.name} {format_bytes(h.value, u)} ({h.source})", style="dim"))
