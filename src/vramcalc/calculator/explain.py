@@ -87,9 +87,9 @@ def explain_plan(plan: WeightPlan, units: str) -> list[str]:
         f"{'scales':>7} {'bpw':>7} {'bytes':>11} {'share':>6}",
     ]
     for key, label in _GROUPS:
-        a = acc.get(key)
-        if a is None:
+        if key not in acc:
             continue
+        a = acc[key]
         types = ", ".join(f"{t} ×{n}" for t, n in sorted(a.types.items(), key=lambda kv: -kv[1]))
         payload = a.payload_bits / a.params
         over = Fraction(a.bytes * 8, a.params) - payload

@@ -1,0 +1,137 @@
+"""llama.cpp mixes: the per-tensor rules of llama_tensor_get_type, and real published GGUF file sizes."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from tests.quant_helpers import hf_inventory, published
+from vramcalc.calculator.gguf_file import predict_gguf_file_size
+from vramcalc.calculator.gguf_names import gguf_name
+from vramcalc.calculator.quantize import _use_more_bits, plan_format
+from vramcalc.calculator.weights import WeightPlan
+from vramcalc.inventory import Inventory, TensorInfo
+from vramcalc.registry import Registry, load_registry
+
+LLAMA3_8B = {"model_type": "llama", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+             "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256, "tie_word_embeddings": False}
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    return load_registry()
+
+
+def types_of(plan: WeightPlan, part: str) -> Counter[str]:
+    return Counter(p.spec.name if p.spec else p.kept_dtype for p in plan.tensors if part in p.tensor.name)
+
+
+def test_use_more_bits_picks_half_of_32_layers() -> None:
+    chosen = [i for i in range(32) if _use_more_bits(i, 32)]
+    assert len(chosen) == 16
+    assert chosen[:4] == [0, 1, 2, 3] and chosen[-4:] == [28, 29, 30, 31]
+    assert 6 in chosen and 5 not in chosen  # (i - 4) % 3 == 2
+
+
+def test_llama3_8b_q4_k_m_tensor_types(registry: Registry) -> None:
+    # storage-formats.md §2 worked check: 193 × Q4_K + 33 × Q6_K + 65 × F32.
+    plan = plan_format(hf_inventory(LLAMA3_8B), registry.get("Q4_K_M"), registry)
+    total = Counter(p.spec.name if p.spec else "kept" for p in plan.tensors)
+    assert total == {"Q4_K": 193, "Q6_K": 33, "kept": 65}
+    assert types_of(plan, "lm_head") == {"Q6_K": 1}
+    assert types_of(plan, "embed_tokens") == {"Q4_K": 1}
+    assert types_of(plan, "v_proj") == {"Q6_K": 16, "Q4_K": 16}
+    assert all(p.kept_dtype.upper() in ("F32", "FP32") for p in plan.kept)
+    assert 4.89 < float(plan.bits_per_weight) < 4.90
+
+
+def test_q4_k_m_is_bigger_than_q4_0_for_the_mix_not_the_block(registry: Registry) -> None:
+    inv = hf_inventory(LLAMA3_8B)
+    q4km = plan_format(inv, registry.get("Q4_K_M"), registry)
+    q40 = plan_format(inv, registry.get("Q4_0"), registry)
+    # Same 4.5 bits per weight per block; the Q6_K tensors make the difference.
+    assert registry.get("Q4_K").bits_per_weight == registry.get("Q4_0").bits_per_weight
+    assert types_of(q40, "lm_head") == {"Q6_K": 1}  # output is Q6_K in every non-Q8_0 mix
+    assert q4km.nbytes > q40.nbytes
+
+
+def test_tied_embeddings_take_the_output_rule(registry: Registry) -> None:
+    inv = hf_inventory({**LLAMA3_8B, "num_hidden_layers": 4, "tie_word_embeddings": True})
+    plan = plan_format(inv, registry.get("Q4_K_M"), registry)
+    assert types_of(plan, "embed_tokens") == {"Q6_K": 1}
+    assert not types_of(plan, "lm_head")
+
+
+def test_q2_k_and_q3_k_m_bumps(registry: Registry) -> None:
+    inv = hf_inventory(LLAMA3_8B)
+    q2 = plan_format(inv, registry.get("Q2_K"), registry)
+    assert types_of(q2, "v_proj") == {"Q4_K": 32}  # GQA 4 → Q4_K
+    assert types_of(q2, "down_proj") == {"Q3_K": 32}
+    assert types_of(q2, "o_proj") == {"Q3_K": 32}
+    q3 = plan_format(inv, registry.get("Q3_K_M"), registry)
+    assert types_of(q3, "v_proj") == {"Q5_K": 2, "Q4_K": 30}
+    assert types_of(q3, "down_proj") == {"Q5_K": 2, "Q4_K": 30}  # i < n/16 → Q5_K, else Q4_K (not Falcon)
+
+
+def test_70b_rule(registry: Registry) -> None:
+    cfg = {**LLAMA3_8B, "num_hidden_layers": 80, "hidden_size": 512, "intermediate_size": 1024, "vocab_size": 1024,
+           "num_attention_heads": 8, "num_key_value_heads": 1}
+    plan = plan_format(hf_inventory(cfg), registry.get("Q3_K_M"), registry)
+    assert types_of(plan, "v_proj") == {"Q5_K": 80}
+
+
+def test_rows_not_divisible_by_256_fall_back(registry: Registry) -> None:
+    # Qwen2.5-0.5B: hidden 896 = 3.5 × 256.
+    if registry.find("Q5_0") is None:
+        pytest.skip("the registry has no Q5_0 entry yet")
+    cfg = {"model_type": "qwen2", "hidden_size": 896, "intermediate_size": 4864, "num_hidden_layers": 24,
+           "num_attention_heads": 14, "num_key_value_heads": 2, "vocab_size": 151936, "tie_word_embeddings": True}
+    plan = plan_format(hf_inventory(cfg), registry.get("Q4_K_M"), registry)
+    assert types_of(plan, "q_proj.weight") == {"Q5_0": 24}  # Q4_K → Q5_0
+    assert types_of(plan, "embed_tokens") == {"Q8_0": 1}  # output rule: ne0 % 256 → Q8_0
+    assert types_of(plan, "down_proj") == {"Q6_K": 12, "Q4_K": 12}  # 4864 = 19 × 256
+    assert types_of(plan, "q_proj.bias") == {"FP32": 24} or types_of(plan, "q_proj.bias") == {"F32": 24}
+
+
+def test_moe_with_8_experts(registry: Registry) -> None:
+    cfg = {"model_type": "mixtral", "hidden_size": 256, "intermediate_size": 512, "num_hidden_layers": 8,
+           "num_attention_heads": 8, "num_key_value_heads": 2, "vocab_size": 512, "num_local_experts": 8}
+    plan = plan_format(hf_inventory(cfg), registry.get("Q4_K_M"), registry)
+    assert types_of(plan, "v_proj") == {"Q8_0": 8}
+    assert types_of(plan, "k_proj") == {"Q8_0": 8}
+    assert types_of(plan, "o_proj") == {"Q5_K": 8}
+    # Experts merge into one ffn_down_exps per layer; the layer comes from the name: 4 of 8 layers bumped.
+    downs = types_of(plan, "down_proj")
+    assert downs == {"Q6_K": 4 * 8, "Q4_K": 4 * 8}
+    assert types_of(plan, "mlp.gate.weight") in ({"FP32": 8}, {"F32": 8})  # router never quantized
+    g = gguf_name("model.layers.3.mlp.experts.5.down_proj.weight")
+    assert g is not None and g.name == "blk.3.ffn_down_exps.weight" and g.merged_experts
+
+
+def test_gguf_named_inventory_gives_the_same_bytes(registry: Registry) -> None:
+    hf = hf_inventory({**LLAMA3_8B, "num_hidden_layers": 8})
+    tensors = []
+    for t in hf.tensors:
+        g = gguf_name(t.name, "llama")
+        assert g is not None, t.name
+        dtype = "F32" if len(t.shape) == 1 else "F16"
+        nbytes = t.numel * (4 if dtype == "F32" else 2)
+        tensors.append(TensorInfo(name=g.name, dtype=dtype, shape=t.shape, nbytes=nbytes))
+    gg = Inventory(source="x.gguf", kind="gguf", tensors=tensors,
+                   metadata={"general.architecture": "llama", "llama.block_count": 8, "llama.attention.head_count": 32,
+                             "llama.attention.head_count_kv": 8})
+    for fmt in ("Q4_K_M", "Q3_K_M", "Q8_0", "Q2_K"):
+        a = plan_format(hf, registry.get(fmt), registry)
+        b = plan_format(gg, registry.get(fmt), registry)
+        assert a.nbytes == b.nbytes, fmt
+
+
+@pytest.mark.parametrize("case", published()["gguf"], ids=lambda c: f"{c['model']}-{c['format']}")
+def test_published_gguf_sizes(case: dict, registry: Registry) -> None:
+    inv = hf_inventory(case["config"])
+    spec = registry.get(case["format"])
+    plan = plan_format(inv, spec, registry)
+    predicted = predict_gguf_file_size(inv, spec, registry, plan).total
+    real = case["size_bytes"]
+    assert abs(predicted - real) / real < case["tolerance"], (predicted, real)
