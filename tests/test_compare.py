@@ -1,0 +1,55 @@
+"""`vramcalc compare`: the report, the table, --json and errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.cli_helpers import run_cli
+from tests.quant_helpers import hf_inventory
+from vramcalc.compare import CompareReport, build_compare
+from vramcalc.registry import load_registry
+from vramcalc.units import parse_label
+
+
+def test_labels_side_by_side_json(capsys: pytest.CaptureFixture[str]) -> None:
+    r = run_cli(capsys, "compare", "13B-Q4_K_M", "7B-Q8_0", "--context", "8192", "--json")
+    assert r.code == 0, r.err
+    report = CompareReport.model_validate_json(r.out)
+    assert report.context == 8192 and [e.format for e in report.entries] == ["Q4_K_M", "Q8_0"]
+    a, b = report.entries
+    assert a.weight_bytes == 13_000_000_000 * 9 // 16  # Q4_K: 4.5 bits
+    assert b.weight_bytes == 7_000_000_000 * 17 // 16  # Q8_0: 8.5 bits
+    assert a.kv_cache_bytes is None and "architecture" in a.kv_note
+    assert a.total_bytes == a.weight_bytes + a.overhead_bytes
+    assert "13B-Q4_K_M" in report.verdict and "7B-Q8_0" in report.verdict
+
+
+def test_table_and_verdict(capsys: pytest.CaptureFixture[str]) -> None:
+    r = run_cli(capsys, "compare", "13B-Q4_K_M", "7B-Q8_0")
+    assert r.code == 0, r.err
+    assert "Q4_K_M" in r.out and "needs" in r.out and " vs " in r.out
+
+
+def test_needs_two_models(capsys: pytest.CaptureFixture[str]) -> None:
+    r = run_cli(capsys, "compare", "7B")
+    assert r.code == 2
+    assert r.err.startswith("Error: compare needs at least two models")
+
+
+def test_unknown_format_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    r = run_cli(capsys, "compare", "7B", "13B", "--dtype", "Q4_K_Q")
+    assert r.code != 0 and r.err.startswith("Error: unknown format 'Q4_K_Q'")
+
+
+def test_inventory_entry_uses_the_per_tensor_plan_and_gguf_file() -> None:
+    registry = load_registry()
+    cfg = {"model_type": "llama", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+           "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256, "tie_word_embeddings": False}
+    report = build_compare([("llama-3-8b", hf_inventory(cfg)), ("8B-Q4_K_M", parse_label("8B-Q4_K_M"))],
+                           "Q4_K_M", 4096, "gb", registry)
+    real, label = report.entries
+    assert real.format == label.format == "Q4_K_M"
+    assert 4.89 < real.bits_per_weight < 4.90  # the mix, tensor by tensor
+    assert label.bits_per_weight == 4.5  # a bare label: all Q4_K, with a note saying so
+    assert real.file_bytes is not None and real.file_bytes > real.weight_bytes
+    assert any("priced as all Q4_K" in n for n in label.notes)

@@ -1,0 +1,119 @@
+"""Quantization methods priced tensor by tensor: packed layouts against their tensors' real shapes, and which
+tensors each method leaves alone. Format entries are written here from storage-formats.md §3–§6 so the test
+checks the mechanism, whatever the shipped registry holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.quant_helpers import hf_inventory
+from vramcalc.calculator.explain import explain_plan
+from vramcalc.calculator.quantize import plan_format, tensor_chooser
+from vramcalc.calculator.weights import tensor_bytes
+from vramcalc.inventory import Inventory, TensorInfo
+from vramcalc.registry import FormatSpec, Registry, load_registry
+
+TINY = {"model_type": "llama", "hidden_size": 512, "intermediate_size": 1024, "num_hidden_layers": 2,
+        "num_attention_heads": 8, "num_key_value_heads": 2, "vocab_size": 1000, "tie_word_embeddings": True}
+
+
+def spec(**kw: Any) -> FormatSpec:
+    return FormatSpec.model_validate(kw)
+
+
+GPTQ_G128 = spec(name="gptq-int4", family="gptq", payload_bits=4, block_size=128, quantizes="linear",
+                 keep_dtype="fp16", overhead=[{"name": "fp16 scale", "bits": 16, "per": "block"},
+                                             {"name": "4-bit zero (qzeros)", "bits": 4, "per": "block"},
+                                             {"name": "int32 g_idx", "bits": 32, "per": "column"}])
+AWQ_G128 = spec(name="awq-int4", family="awq", payload_bits=4, block_size=128, quantizes="linear", keep_dtype="fp16",
+                overhead=[{"name": "fp16 scale", "bits": 16, "per": "block"},
+                          {"name": "4-bit zero (qzeros)", "bits": 4, "per": "block"}])
+NF4_DQ = spec(name="nf4-dq", family="bitsandbytes", payload_bits=4, block_size=64, quantizes="linear",
+              overhead=[{"name": "8-bit absmax", "bits": 8, "per": "block"},
+                        {"name": "fp32 second-level absmax", "bits": 32, "per": "blocks", "every": 256}])
+ONNX_Q4 = spec(name="onnx-q4", family="onnx", payload_bits=4, block_size=32, quantizes="linear",
+               quantize_lm_head=True, keep_dtype="fp32", overhead=[{"name": "fp32 scale", "bits": 32, "per": "block"}])
+ONNX_Q4F16 = spec(name="onnx-q4f16", family="onnx", payload_bits=4, block_size=32, quantizes="linear",
+                  quantize_lm_head=True, keep_dtype="fp16",
+                  overhead=[{"name": "fp16 scale", "bits": 16, "per": "block"}])
+EXL2_4 = spec(name="exl2-4.0", family="exl2", payload_bits=4, quantizes="linear", keep_dtype="fp16")
+FP8_BLOCK = spec(name="fp8-block", family="fp8", payload_bits=8, quantizes="linear",
+                 overhead=[{"name": "fp32 weight_scale_inv", "bits": 32, "per": "tile", "tile": [128, 128]}])
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    return load_registry()
+
+
+@pytest.mark.parametrize(("out_f", "in_f"), [(4096, 4096), (14336, 4096), (4096, 14336), (1024, 4096)])
+def test_gptq_awq_packed_layout(out_f: int, in_f: int) -> None:
+    g, bits = 128, 4
+    # AutoGPTQ/GPTQModel: qweight int32 [in·b/32, out], qzeros int32 [in/g, out·b/32], scales fp16 [in/g, out],
+    # g_idx int32 [in].
+    qweight = in_f * bits // 32 * out_f * 4
+    qzeros = (in_f // g) * (out_f * bits // 32) * 4
+    scales = (in_f // g) * out_f * 2
+    g_idx = in_f * 4
+    assert tensor_bytes(GPTQ_G128, (out_f, in_f)) == qweight + qzeros + scales + g_idx
+    # AutoAWQ GEMM: qweight int32 [in, out/8], qzeros int32 [in/g, out/8], scales fp16 [in/g, out].
+    assert tensor_bytes(AWQ_G128, (out_f, in_f)) == in_f * out_f // 8 * 4 + (in_f // g) * out_f // 8 * 4 + scales
+
+
+def test_nf4_double_quant_bits() -> None:
+    assert float(NF4_DQ.bits_per_weight) == 4.126953125
+
+
+def test_fp8_block_scales_per_tile() -> None:
+    # DeepSeek-V3: weight_scale_inv fp32 [ceil(out/128), ceil(in/128)]
+    assert tensor_bytes(FP8_BLOCK, (7168, 2112)) == 7168 * 2112 + 56 * 17 * 4
+
+
+def test_gptq_keeps_embeddings_lm_head_norms_and_vision(registry: Registry) -> None:
+    inv = hf_inventory({**TINY, "tie_word_embeddings": False})
+    inv = inv.model_copy(update={"tensors": [*inv.tensors, TensorInfo(
+        name="vision_tower.encoder.layers.0.mlp.fc1.weight", dtype="BF16", shape=(256, 128), nbytes=256 * 128 * 2)]})
+    plan = plan_format(inv, GPTQ_G128, registry)
+    kept = {p.tensor.name for p in plan.kept}
+    assert {"model.embed_tokens.weight", "lm_head.weight", "model.norm.weight"} <= kept
+    assert "vision_tower.encoder.layers.0.mlp.fc1.weight" in kept
+    quantized = [p for p in plan.tensors if p.spec is not None]
+    assert len(quantized) == 7 * 2 and all(p.tensor.name.endswith("proj.weight") for p in quantized)
+    emb = next(p for p in plan.tensors if p.tensor.name == "model.embed_tokens.weight")
+    assert emb.nbytes == 1000 * 512 * 2  # kept in fp16
+
+
+def test_onnx_export_unties_the_lm_head(registry: Registry) -> None:
+    inv = hf_inventory(TINY)  # tied: no lm_head tensor in the checkpoint
+    assert not any(t.name.startswith("lm_head") for t in inv.tensors)
+    plan = plan_format(inv, ONNX_Q4, registry)
+    head = next(p for p in plan.tensors if p.tensor.name == "lm_head.weight")
+    emb = next(p for p in plan.tensors if p.tensor.name == "model.embed_tokens.weight")
+    assert head.spec is ONNX_Q4 and head.nbytes == 1000 * 512 * 5 // 8  # MatMulNBits, 5 bits per weight
+    assert emb.spec is None and emb.nbytes == 1000 * 512 * 4  # Gather table stays fp32
+    f16 = plan_format(inv, ONNX_Q4F16, registry)
+    emb16 = next(p for p in f16.tensors if p.tensor.name == "model.embed_tokens.weight")
+    assert emb16.nbytes == 1000 * 512 * 2
+    norms = [p for p in f16.tensors if p.cls == "norms"]
+    assert norms and all(p.nbytes == p.tensor.numel * 2 for p in norms)  # the rest of the model in fp16
+    lines = "\n".join(explain_plan(plan, "gb"))
+    assert "embeddings" in lines and "lm_head" in lines and "fp32" in lines.lower()
+
+
+def test_exl2_head_at_6_bits(registry: Registry) -> None:
+    inv = hf_inventory({**TINY, "tie_word_embeddings": False})
+    choose = tensor_chooser(inv, registry)
+    head = next(t for t in inv.tensors if t.name == "lm_head.weight")
+    got = choose(EXL2_4, head, "lm_head")
+    assert got is not None and got.payload_bits == 6
+    q = next(t for t in inv.tensors if t.name.endswith("q_proj.weight"))
+    assert choose(EXL2_4, q, "attention") is EXL2_4
+
+
+def test_nf4_prices_a_linear_by_its_layout(registry: Registry) -> None:
+    inv = Inventory(source="x", kind="config", tensors=[
+        TensorInfo(name="model.layers.0.mlp.down_proj.weight", dtype="BF16", shape=(512, 1024), nbytes=512 * 2048)])
+    plan = plan_format(inv, NF4_DQ, registry)
+    assert plan.tensors[0].nbytes == tensor_bytes(NF4_DQ, (512, 1024))
