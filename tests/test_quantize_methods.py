@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.quant_helpers import hf_inventory
+from tests.quant_helpers import hf_inventory, published
 from vramcalc.calculator.explain import explain_plan
 from vramcalc.calculator.quantize import plan_format, tensor_chooser
 from vramcalc.calculator.weights import tensor_bytes
@@ -117,3 +117,13 @@ def test_nf4_prices_a_linear_by_its_layout(registry: Registry) -> None:
         TensorInfo(name="model.layers.0.mlp.down_proj.weight", dtype="BF16", shape=(512, 1024), nbytes=512 * 2048)])
     plan = plan_format(inv, NF4_DQ, registry)
     assert plan.tensors[0].nbytes == tensor_bytes(NF4_DQ, (512, 1024))
+
+
+@pytest.mark.parametrize("case", published()["onnx"], ids=lambda c: c["file"])
+def test_published_onnx_sizes(case: dict[str, Any], registry: Registry) -> None:
+    # transformers.js scripts/quantize.py: MatMulNBits block 32, symmetric (no zero points); q4 keeps the rest
+    # of the fp32 export, q4f16 converts the rest to fp16. The export stores an untied LM head.
+    spec = {"q4": ONNX_Q4, "q4f16": ONNX_Q4F16}[case["format"]]
+    inv = hf_inventory(published()["models"][case["model"]]["config"])
+    plan = plan_format(inv, spec, registry)
+    assert abs(plan.nbytes - case["size_bytes"]) / case["size_bytes"] < case["tolerance"], plan.nbytes
