@@ -127,3 +127,37 @@ def test_published_onnx_sizes(case: dict[str, Any], registry: Registry) -> None:
     inv = hf_inventory(published()["models"][case["model"]]["config"])
     plan = plan_format(inv, spec, registry)
     assert abs(plan.nbytes - case["size_bytes"]) / case["size_bytes"] < case["tolerance"], plan.nbytes
+
+
+def gptq_spec(bits: int, group: int | None) -> FormatSpec:
+    """AutoGPTQ layout (storage-formats.md §3): qzeros are stored even for symmetric quantization; with no group
+    (g = -1) one scale and zero cover a whole row."""
+    per = "block" if group else "row"
+    return spec(name=f"gptq-{bits}bit-g{group}", family="gptq", payload_bits=bits, block_size=group,
+                quantizes="linear", keep_dtype="fp16",
+                overhead=[{"name": "fp16 scale", "bits": 16, "per": per}, {"name": "zero", "bits": bits, "per": per},
+                          {"name": "int32 g_idx", "bits": 32, "per": "column"}])
+
+
+@pytest.mark.parametrize("case", published()["gptq"], ids=lambda c: f"{c['model'][:20]}-{c['bits']}-{c['group_size']}")
+def test_published_gptq_sizes(case: dict[str, Any], registry: Registry) -> None:
+    inv = hf_inventory(published()["models"][case["model"]]["config"], dtype="F16")
+    plan = plan_format(inv, gptq_spec(case["bits"], case["group_size"]), registry)
+    assert abs(plan.nbytes - case["size_bytes"]) / case["size_bytes"] < published()["packed_tolerance"], plan.nbytes
+
+
+@pytest.mark.parametrize("case", published()["awq"], ids=lambda c: c["model"][:32])
+def test_published_awq_sizes(case: dict[str, Any], registry: Registry) -> None:
+    inv = hf_inventory(published()["models"][case["model"]]["config"], dtype="F16")
+    plan = plan_format(inv, AWQ_G128, registry)
+    assert abs(plan.nbytes - case["size_bytes"]) / case["size_bytes"] < published()["packed_tolerance"], plan.nbytes
+
+
+def test_shipped_registry_entries_match_the_packed_layouts(registry: Registry) -> None:
+    # Whatever GPTQ/AWQ/ONNX entries the shipped formats.toml holds must price like the layouts above.
+    shape = (4096, 14336)
+    for s in registry.formats:
+        if s.family == "gptq" and s.payload_bits == 4 and s.block_size == 128:
+            assert tensor_bytes(s, shape) == tensor_bytes(GPTQ_G128, shape), s.name
+        if s.family == "awq" and s.payload_bits == 4 and s.block_size == 128:
+            assert tensor_bytes(s, shape) == tensor_bytes(AWQ_G128, shape), s.name
