@@ -147,3 +147,18 @@ def test_excluded_sizes_really_differ(case: dict, registry: Registry) -> None:
     spec = registry.get(case["format"])
     predicted = predict_gguf_file_size(inv, spec, registry, plan_format(inv, spec, registry)).total
     assert abs(predicted - case["size_bytes"]) / case["size_bytes"] > PUBLISHED["gguf_tolerance"]
+
+
+def test_explain_says_why_q4_k_m_is_bigger_than_q4_0(registry: Registry) -> None:
+    from vramcalc.calculator.explain import explain_plan
+
+    inv = hf_inventory(LLAMA3_8B)
+    km = explain_plan(plan_format(inv, registry.get("Q4_K_M"), registry), "gb")
+    q0 = explain_plan(plan_format(inv, registry.get("Q4_0"), registry), "gb")
+    assert km[0].startswith("Q4_K_M: 8,030,261,248 parameters") and "4.8944 bits per weight" in km[0]
+    down = next(line for line in km if line.strip().startswith("MLP down") and "×" in line)
+    assert "Q6_K ×16" in down and "Q4_K ×16" in down and "5.531" in down
+    extra = km[km.index(next(line for line in km if "Where the difference comes from" in line)) + 1:]
+    assert extra[0].strip().startswith("MLP down") and "Q6_K" in extra[0]
+    assert any(line.strip().startswith("lm_head") and "Q6_K" in line for line in q0)
+    assert "+3.0%" in next(line for line in q0 if "if all" in line)

@@ -161,3 +161,11 @@ def test_shipped_registry_entries_match_the_packed_layouts(registry: Registry) -
             assert tensor_bytes(s, shape) == tensor_bytes(GPTQ_G128, shape), s.name
         if s.family == "awq" and s.payload_bits == 4 and s.block_size == 128:
             assert tensor_bytes(s, shape) == tensor_bytes(AWQ_G128, shape), s.name
+
+
+def test_explain_onnx_q4_names_the_float_embedding_and_the_second_head(registry: Registry) -> None:
+    inv = hf_inventory(published()["models"]["HuggingFaceTB/SmolLM2-135M-Instruct"]["config"])
+    lines = explain_plan(plan_format(inv, ONNX_Q4, registry), "gb")
+    emb = next(line for line in lines if line.strip().startswith("embeddings") and "×" in line)
+    assert "FP32 ×1" in emb and "57.4%" in emb
+    assert any("stores the LM head apart from the embedding table" in line for line in lines)

@@ -101,7 +101,20 @@ def explain_plan(plan: WeightPlan, units: str) -> list[str]:
     lines.append("  (payload = bits per weight holding the values; scales = block scales, zero points, mins, "
                  "codebooks; bpw = their sum)")
     lines += _versus_base(plan, acc, units)
+    lines += _untied_head_note(plan, units)
     return lines
+
+
+def _untied_head_note(plan: WeightPlan, units: str) -> list[str]:
+    if plan.spec.family != "onnx":
+        return []
+    heads = [p for p in plan.tensors if p.cls == "lm_head"]
+    embs = {p.tensor.shape for p in plan.tensors if p.cls == "embeddings"}
+    if not heads or heads[0].tensor.shape not in embs:
+        return []
+    h = heads[0]
+    return [f"  the export stores the LM head apart from the embedding table (MatMul vs Gather), even for a model "
+            f"that ties them: {format_count(h.tensor.numel)} weights counted twice, +{format_bytes(h.nbytes, units)}"]
 
 
 def _base_bpw(plan: WeightPlan) -> tuple[str, Fraction] | None:
