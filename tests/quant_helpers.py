@@ -72,3 +72,30 @@ def hf_inventory(cfg: dict[str, Any], dtype: str = "BF16", source: str = "config
     if not c.get("tie_word_embeddings", False):
         add("lm_head.weight", vocab, h)
     return Inventory(source=source, kind="config", tensors=tensors, config=cfg)
+
+
+# storage-formats.md §1: (ggml type, block, bytes per block). Used to build a registry independent of the
+# shipped formats.toml, so the llama.cpp rules are tested for every file type.
+GGML_TYPES = [
+    ("Q4_0", 32, 18), ("Q4_1", 32, 20), ("Q5_0", 32, 22), ("Q5_1", 32, 24), ("Q8_0", 32, 34),
+    ("Q2_K", 256, 84), ("Q3_K", 256, 110), ("Q4_K", 256, 144), ("Q5_K", 256, 176), ("Q6_K", 256, 210),
+    ("IQ2_XXS", 256, 66), ("IQ2_XS", 256, 74), ("IQ3_XXS", 256, 98), ("IQ1_S", 256, 50), ("IQ4_NL", 32, 18),
+    ("IQ3_S", 256, 110), ("IQ2_S", 256, 82), ("IQ4_XS", 256, 136), ("IQ1_M", 256, 56), ("TQ1_0", 256, 54),
+    ("TQ2_0", 256, 66), ("MXFP4", 32, 17),
+]
+FILE_TYPES = {
+    "Q2_K_S": "Q2_K", "Q3_K_S": "Q3_K", "Q3_K_M": "Q3_K", "Q3_K_L": "Q3_K", "Q4_K_S": "Q4_K", "Q4_K_M": "Q4_K",
+    "Q5_K_S": "Q5_K", "Q5_K_M": "Q5_K", "IQ2_M": "IQ2_S", "IQ3_XS": "IQ3_S", "IQ3_M": "IQ3_S", "MXFP4_MOE": "MXFP4",
+}
+
+
+def gguf_test_registry() -> Any:
+    from vramcalc.registry import FormatSpec, Registry, load_registry
+
+    shipped = load_registry()
+    specs = [shipped.get(n) for n in ("fp32", "fp16", "bf16")]
+    specs += [FormatSpec(name=n, family="gguf_type", payload_bits=b * 8 / blk, block_size=blk, quantizes="linear",
+                         keep_dtype="F32") for n, blk, b in GGML_TYPES]
+    specs += [FormatSpec(name=n, family="gguf_mix", base_type=t, quantizes="linear", keep_dtype="F32")
+              for n, t in FILE_TYPES.items()]
+    return Registry(specs, [], ["test"])

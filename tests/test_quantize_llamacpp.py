@@ -162,3 +162,86 @@ def test_explain_says_why_q4_k_m_is_bigger_than_q4_0(registry: Registry) -> None
     assert extra[0].strip().startswith("MLP down") and "Q6_K" in extra[0]
     assert any(line.strip().startswith("lm_head") and "Q6_K" in line for line in q0)
     assert "+3.0%" in next(line for line in q0 if "if all" in line)
+
+
+@pytest.fixture(scope="module")
+def all_types() -> Registry:
+    from tests.quant_helpers import gguf_test_registry
+
+    return gguf_test_registry()
+
+
+def test_shipped_gguf_types_agree_with_the_block_table(registry: Registry) -> None:
+    from tests.quant_helpers import GGML_TYPES
+
+    found = 0
+    for name, block, nbytes in GGML_TYPES:
+        shipped = registry.find(name)
+        if shipped is not None:
+            found += 1
+            assert (shipped.block_size, shipped.block_bytes) == (block, nbytes), name
+    assert found >= 6
+
+
+def test_q4_k_s_and_q5_k_s(all_types: Registry) -> None:
+    inv = hf_inventory(LLAMA3_8B)
+    s4 = plan_format(inv, all_types.get("Q4_K_S"), all_types)
+    assert types_of(s4, "v_proj") == {"Q5_K": 4, "Q4_K": 28}  # first 4 attn_v
+    assert types_of(s4, "down_proj") == {"Q5_K": 4, "Q4_K": 28}  # i < n/8
+    s5 = plan_format(inv, all_types.get("Q5_K_S"), all_types)
+    assert types_of(s5, "proj") == {"Q5_K": 224} and types_of(s5, "lm_head") == {"Q6_K": 1}
+
+
+def test_q3_k_l_and_q3_k_s(all_types: Registry) -> None:
+    inv = hf_inventory(LLAMA3_8B)
+    ql = plan_format(inv, all_types.get("Q3_K_L"), all_types)
+    for part in ("v_proj", "o_proj", "down_proj"):
+        assert types_of(ql, part) == {"Q5_K": 32}, part
+    qs = plan_format(inv, all_types.get("Q3_K_S"), all_types)
+    assert types_of(qs, "proj") == {"Q3_K": 224}
+
+
+def test_low_bit_iq_mixes(all_types: Registry) -> None:
+    inv = hf_inventory(LLAMA3_8B)
+    p = plan_format(inv, all_types.get("IQ2_XXS"), all_types)
+    assert types_of(p, "embed_tokens") == {"Q2_K": 1}
+    assert types_of(p, "lm_head") == {"Q5_K": 1}
+    assert types_of(p, "v_proj") == {"Q4_K": 32}  # GQA 4
+    assert types_of(p, "down_proj") == {"Q2_K": 4, "IQ2_XXS": 28}  # first n/8
+    assert types_of(p, "q_proj") == {"IQ2_XXS": 32}
+    m = plan_format(inv, all_types.get("IQ2_M"), all_types)
+    assert types_of(m, "embed_tokens") == {"IQ3_S": 1} and types_of(m, "o_proj") == {"IQ3_S": 32}
+    assert types_of(m, "q_proj") == {"IQ2_S": 32}
+
+
+def test_iq4_xs_without_imatrix_and_iq3_m(all_types: Registry) -> None:
+    inv = hf_inventory(LLAMA3_8B)
+    p = plan_format(inv, all_types.get("IQ4_XS"), all_types)
+    assert types_of(p, "v_proj") == {"Q5_K": 32}  # GQA ≥ 4
+    assert types_of(p, "down_proj") == {"Q5_K": 4, "IQ4_XS": 28}  # no imatrix: first n/8
+    m = plan_format(inv, all_types.get("IQ3_M"), all_types)
+    assert types_of(m, "v_proj") == {"Q4_K": 32} and types_of(m, "o_proj") == {"Q4_K": 32}
+    assert types_of(m, "down_proj") == {"Q4_K": 4, "IQ3_S": 28}
+
+
+def test_current_fallbacks(all_types: Registry) -> None:
+    cfg = {"model_type": "qwen2", "hidden_size": 896, "intermediate_size": 4864, "num_hidden_layers": 8,
+           "num_attention_heads": 14, "num_key_value_heads": 2, "vocab_size": 4096, "tie_word_embeddings": True}
+    inv = hf_inventory(cfg)
+    assert types_of(plan_format(inv, all_types.get("Q2_K"), all_types), "q_proj.weight") == {"Q4_0": 8}
+    assert types_of(plan_format(inv, all_types.get("IQ4_XS"), all_types), "q_proj.weight") == {"IQ4_NL": 8}
+    assert types_of(plan_format(inv, all_types.get("Q5_K_M"), all_types), "q_proj.weight") == {"Q5_1": 8}
+    assert types_of(plan_format(inv, all_types.get("Q6_K"), all_types), "q_proj.weight") == {"Q8_0": 8}
+    odd = Inventory(source="x", kind="config", tensors=[
+        TensorInfo(name="model.layers.0.mlp.up_proj.weight", dtype="F16", shape=(64, 80), nbytes=64 * 80 * 2)],
+        config={"model_type": "llama", "num_hidden_layers": 1})
+    assert types_of(plan_format(odd, all_types.get("Q4_K_M"), all_types), "up_proj") in ({"fp16": 1}, {"F16": 1})
+
+
+def test_mxfp4_moe(all_types: Registry) -> None:
+    cfg = {"model_type": "qwen3_moe", "hidden_size": 256, "intermediate_size": 512, "moe_intermediate_size": 256,
+           "num_hidden_layers": 4, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 64,
+           "vocab_size": 512, "num_experts": 16}
+    p = plan_format(hf_inventory(cfg), all_types.get("MXFP4_MOE"), all_types)
+    assert types_of(p, "experts") == {"MXFP4": 4 * 16 * 3}
+    assert types_of(p, "q_proj") == {"Q8_0": 4} and types_of(p, "lm_head") == {"Q8_0": 1}
