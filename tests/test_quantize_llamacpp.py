@@ -245,3 +245,13 @@ def test_mxfp4_moe(all_types: Registry) -> None:
     p = plan_format(hf_inventory(cfg), all_types.get("MXFP4_MOE"), all_types)
     assert types_of(p, "experts") == {"MXFP4": 4 * 16 * 3}
     assert types_of(p, "q_proj") == {"Q8_0": 4} and types_of(p, "lm_head") == {"Q8_0": 1}
+
+
+def test_vision_tower_names_do_not_collide_with_the_text_blocks() -> None:
+    assert gguf_name("vision_tower.vision_model.encoder.layers.0.self_attn.v_proj.weight") is None
+    assert gguf_name("model.language_model.layers.0.self_attn.v_proj.weight").name == "blk.0.attn_v.weight"  # type: ignore[union-attr]
+    assert gguf_name("model.language_model.embed_tokens.weight").name == "token_embd.weight"  # type: ignore[union-attr]
+    assert gguf_name("model.layers.2.post_attention_layernorm.weight", "gemma2").name == (  # type: ignore[union-attr]
+        "blk.2.post_attention_norm.weight")
+    assert gguf_name("model.layers.2.block_sparse_moe.experts.3.w2.weight").name == (  # type: ignore[union-attr]
+        "blk.2.ffn_down_exps.weight")

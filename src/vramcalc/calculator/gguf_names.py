@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from vramcalc.components import classify
+
 _LAYER = re.compile(r"(?:^|\.)(?:layers|h|blocks|block)\.(\d+)\.(.+)$")
 
 # Top-level (non-block) tensors, matched on the name's tail.
@@ -72,6 +74,8 @@ def gguf_name(hf_name: str, model_type: str | None = None) -> GGUFName | None:
     if hf_name.startswith(("blk.", "token_embd.", "output.", "output_norm.", "rope_freqs.", "position_embd.")):
         m = re.match(r"^blk\.(\d+)\.", hf_name)
         return GGUFName(hf_name, int(m.group(1)) if m else None, "_exps." in hf_name)
+    if classify(hf_name) in ("vision", "projector"):
+        return None  # a vision tower goes to a separate mmproj GGUF, with its own names
     m = _LAYER.search(hf_name)
     if m is None:
         for pattern, top in _TOP:
