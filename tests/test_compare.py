@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.cli_helpers import run_cli
@@ -53,3 +55,21 @@ def test_inventory_entry_uses_the_per_tensor_plan_and_gguf_file() -> None:
     assert label.bits_per_weight == 4.5  # a bare label: all Q4_K, with a note saying so
     assert real.file_bytes is not None and real.file_bytes > real.weight_bytes
     assert any("priced as all Q4_K" in n for n in label.notes)
+
+
+def test_gguf_entry_as_stored_and_requantized(tmp_path: Path) -> None:
+    pytest.importorskip("gguf")
+    np = pytest.importorskip("numpy")
+    from tests.test_gguf_file_size import model_tensors, read_inventory, write_gguf
+
+    path = tmp_path / "m.gguf"
+    arrays = model_tensors(np.random.default_rng(2))
+    write_gguf(path, arrays, {n: "Q8_0" for n, a in arrays.items() if a.ndim == 2})
+    inv = read_inventory(path)
+    registry = load_registry()
+    stored = build_compare([("m.gguf", inv), ("7B", parse_label("7B"))], None, 4096, "gb", registry).entries[0]
+    assert stored.format == "as stored" and stored.file_bytes == path.stat().st_size
+    assert stored.weight_bytes == inv.total_bytes
+    requant = build_compare([("m.gguf", inv), ("7B", parse_label("7B"))], "Q4_0", 4096, "gb", registry).entries[0]
+    assert requant.format == "Q4_0" and requant.weight_bytes < stored.weight_bytes
+    assert requant.file_bytes is not None and requant.file_bytes % 32 == 0
