@@ -74,19 +74,22 @@ def entry_for_label(text: str, label: ModelLabel, fmt: str | None, registry: Reg
     )
 
 
-def entry_for_inventory(text: str, inventory: Inventory, fmt: str | None, registry: Registry) -> CompareEntry:
+def entry_for_inventory(
+    text: str, inventory: Inventory, fmt: str | None, registry: Registry, context: int = 4096
+) -> CompareEntry:
     from vramcalc.calculator.gguf_file import predict_gguf_file_size
     from vramcalc.calculator.quantize import llamacpp_ftype, plan_format
 
     over = _overhead()
     params = inventory.total_params
+    kv, kv_note = kv_for(inventory, context)
     if fmt is None and inventory.kind != "config":
         nbytes = inventory.total_bytes
         file_bytes = sum(f.size for f in inventory.files) if inventory.kind == "gguf" and inventory.files else None
         return CompareEntry(
             model=text, kind=inventory.kind, format="as stored", params=params,
             bits_per_weight=float(Fraction(nbytes * 8, params or 1)), weight_bytes=nbytes, file_bytes=file_bytes,
-            kv_note=KV_NOT_AVAILABLE, overhead_bytes=over, total_bytes=nbytes + over,
+            kv_cache_bytes=kv, kv_note=kv_note, overhead_bytes=over, total_bytes=nbytes + (kv or 0) + over,
         )
     spec: FormatSpec = registry.get(fmt or _config_dtype(inventory) or DEFAULT_FORMAT)
     plan = plan_format(inventory, spec, registry)
@@ -100,8 +103,16 @@ def entry_for_inventory(text: str, inventory: Inventory, fmt: str | None, regist
     return CompareEntry(
         model=text, kind=inventory.kind, format=spec.name, params=plan.params,
         bits_per_weight=float(plan.bits_per_weight), weight_bytes=plan.nbytes, file_bytes=file_bytes,
-        kv_note=KV_NOT_AVAILABLE, overhead_bytes=over, total_bytes=plan.nbytes + over, notes=notes,
+        kv_cache_bytes=kv, kv_note=kv_note, overhead_bytes=over, total_bytes=plan.nbytes + (kv or 0) + over,
+        notes=notes,
     )
+
+
+def kv_for(inventory: Inventory, context: int) -> tuple[int | None, str]:
+    """KV cache bytes at `context` tokens, and a note. The one place the KV-cache calculator plugs in
+    (vramcalc.calculator.kv, from the architecture in `inventory.config` or its GGUF metadata)."""
+    del inventory, context
+    return None, KV_NOT_AVAILABLE
 
 
 def _config_dtype(inventory: Inventory) -> str | None:
@@ -136,7 +147,7 @@ def build_compare(
 ) -> CompareReport:
     entries = [
         entry_for_label(text, src, fmt, registry) if isinstance(src, ModelLabel)
-        else entry_for_inventory(text, src, fmt, registry)
+        else entry_for_inventory(text, src, fmt, registry, context)
         for text, src in sources
     ]
     h = CUDA_CONTEXT
