@@ -169,3 +169,18 @@ def test_explain_onnx_q4_names_the_float_embedding_and_the_second_head(registry:
     emb = next(line for line in lines if line.strip().startswith("embeddings") and "×" in line)
     assert "FP32 ×1" in emb and "57.4%" in emb
     assert any("stores the LM head apart from the embedding table" in line for line in lines)
+
+
+def test_microscaling_and_codebook_layouts() -> None:
+    nvfp4 = spec(name="nvfp4-t", family="microscaling", payload_bits=4, block_size=16, quantizes="linear",
+                 overhead=[{"name": "fp8 e4m3 block scale", "bits": 8, "per": "block"},
+                           {"name": "fp32 global scale", "bits": 32, "per": "tensor"}])
+    assert tensor_bytes(nvfp4, (4096, 4096)) == 4096 * 4096 // 2 + 4096 * 4096 // 16 + 4
+    mxfp4 = spec(name="mxfp4-t", family="microscaling", payload_bits=4, block_size=32, quantizes="linear",
+                 overhead=[{"name": "e8m0 scale", "bits": 8, "per": "block"}])
+    assert float(mxfp4.bits_per_weight) == 4.25
+    # AQLM 1x16: an int16 code per 8 weights, and one fp16 codebook of 2^16 × 8 per Linear (1 MiB).
+    aqlm = spec(name="aqlm-t", family="aqlm", payload_bits=2, quantizes="linear",
+                overhead=[{"name": "fp16 codebook 65536×8", "bits": 65536 * 8 * 16, "per": "tensor"},
+                          {"name": "fp16 output scale", "bits": 16, "per": "row"}])
+    assert tensor_bytes(aqlm, (4096, 4096)) == 4096 * 4096 // 4 + 2**20 + 4096 * 2
