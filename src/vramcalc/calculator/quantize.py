@@ -384,7 +384,8 @@ def tensor_chooser(inventory: Inventory, registry: Registry) -> TensorTypeChoose
             if not view:
                 view.append(gguf_view(inventory))
             tensors, names = view[0]
-            blocks = {s.name.upper(): s.block_size or 1 for s in registry.formats if s.family == "gguf_type"}
+            blocks = {s.name.upper(): s.block_size or 1 for s in registry.formats
+                      if s.family == "gguf_type" or s.ggml_type is not None}
             blocks.update({"F32": 1, "F16": 1, "BF16": 1})
             types = LlamaQuantRules(ftype, hp, blocks).types(tensors)
             cache[spec.name] = {src: types.get(g) for src, g in names.items()}
