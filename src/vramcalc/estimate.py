@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from vramcalc.calculator.weights import count_bytes, effective_spec, plan_weights
+from vramcalc.calculator.weights import count_bytes, effective_spec
 from vramcalc.heuristics import CUDA_CONTEXT, Heuristic
 from vramcalc.reports import ClassBreakdown, EstimateReport, FormatRow, HeuristicUse, ModelSummary
 from vramcalc.units import ModelLabel, format_bytes, format_count
@@ -145,14 +145,20 @@ def _label_notes(label: ModelLabel, specs: list[FormatSpec], rows: list[FormatRo
 
 def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry: Registry) -> EstimateReport:
     """Rows for real tensors: each format re-prices every tensor; what it does not quantize keeps its dtype."""
-    from vramcalc.calculator.quantize import tensor_chooser
+    from vramcalc.calculator.explain import explain_plan
+    from vramcalc.calculator.gguf_file import predict_gguf_file_size
+    from vramcalc.calculator.quantize import llamacpp_ftype, plan_format, tensor_chooser
 
     specs = pick_formats(request, registry)
     overhead = CUDA_CONTEXT.as_int()
     rows, explain = [], []
     chooser = tensor_chooser(inventory, registry)
     for spec in specs:
-        plan = plan_weights(inventory, spec, registry, chooser)
+        plan = plan_format(inventory, spec, registry, chooser)
+        file_bytes = None
+        if llamacpp_ftype(spec) is not None:
+            gguf = predict_gguf_file_size(inventory, spec, registry, plan)
+            file_bytes = gguf.total
         kept = sorted({f"{p.cls} stay {p.kept_dtype}" for p in plan.kept})
         breakdown = [
             ClassBreakdown(tensor_class=c.cls, params=c.params, bytes=c.bytes, types=c.types)
@@ -162,14 +168,16 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
             format=spec.name, family=spec.family, params=plan.params,
             bits_per_weight=float(plan.bits_per_weight), weight_bytes=plan.nbytes,
             overhead_bytes=overhead, total_bytes=plan.nbytes + overhead, kept=kept, breakdown=breakdown,
+            file_bytes=file_bytes,
         ))
         if request.explain:
-            explain.append(f"{spec.name}: {plan.params:,} parameters → {plan.nbytes:,} bytes "
-                           f"({float(plan.bits_per_weight):.4f} bits per weight)")
-            for c in breakdown:
-                types = ", ".join(f"{k} {format_count(v)}" for k, v in c.types.items())
-                explain.append(f"  {c.tensor_class:<15} {format_count(c.params):>7} params  "
-                               f"{format_bytes(c.bytes, request.units):>11}  [{types}]")
+            explain += explain_plan(plan, request.units)
+            if file_bytes is not None:
+                how = "exact" if gguf.metadata_exact else "estimated from the vocabulary"
+                explain.append(
+                    f"  GGUF file: {file_bytes:,} bytes = tensor data + header, metadata, tensor infos and "
+                    f"alignment padding (metadata {how})"
+                )
     dtypes: dict[str, int] = {}
     for t in inventory.tensors:
         dtypes[t.dtype] = dtypes.get(t.dtype, 0) + t.numel

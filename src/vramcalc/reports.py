@@ -49,6 +49,7 @@ class FormatRow(BaseModel):
     activation_bytes: int = 0
     overhead_bytes: int = Field(0, description="runtime overhead (CUDA context, allocator), see heuristics")
     total_bytes: int = Field(description="VRAM to hold the weights plus the parts above")
+    file_bytes: int | None = Field(None, description="predicted file size (GGUF: header, metadata, padding)")
     kept: list[str] = Field([], description="what this format leaves unquantized, in plain words")
     breakdown: list[ClassBreakdown] = []
 
@@ -88,7 +89,18 @@ class FormatsReport(BaseModel):
     formats: list[FormatEntry]
 
 
-REPORTS: dict[str, type[BaseModel]] = {
-    "estimate": EstimateReport,
-    "formats": FormatsReport,
+# command → "module:Class" of its --json report; resolved on demand so start-up imports none of them.
+REPORTS: dict[str, str] = {
+    "estimate": "vramcalc.reports:EstimateReport",
+    "formats": "vramcalc.reports:FormatsReport",
+    "compare": "vramcalc.compare:CompareReport",
 }
+
+
+def report_model(command: str) -> type[BaseModel]:
+    import importlib
+
+    module, _, name = REPORTS[command].partition(":")
+    model = getattr(importlib.import_module(module), name)
+    assert isinstance(model, type) and issubclass(model, BaseModel)
+    return model

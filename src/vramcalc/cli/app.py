@@ -125,11 +125,11 @@ def schema(
     """Print the JSON Schema of a command's --json report."""
     import json
 
-    from vramcalc.reports import REPORTS
+    from vramcalc.reports import REPORTS, report_model
 
     if command not in REPORTS:
         raise UsageError(f"no JSON report for {command!r}", f"choose one of: {', '.join(sorted(REPORTS))}")
-    print(json.dumps(REPORTS[command].model_json_schema(), indent=2))
+    print(json.dumps(report_model(command).model_json_schema(), indent=2))
 
 
 def _emit(report: object, json_out: bool, renderer: str) -> None:
