@@ -51,3 +51,199 @@ class Architecture(BaseModel):
     @property
     def is_mla(self) -> bool:
         return any(a.kv_lora_rank for a in self.layers)
+
+
+# --------------------------------------------------------------------------- config.json → Architecture
+
+from vramcalc.errors import ArchitectureError  # noqa: E402
+
+_FIELD_FLAGS = {
+    "num_hidden_layers": "--layers",
+    "hidden_size": "--hidden-size",
+    "num_attention_heads": "--heads",
+    "vocab_size": "--vocab-size",
+}
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "num_hidden_layers": ("num_hidden_layers", "n_layer", "num_layers", "n_layers"),
+    "hidden_size": ("hidden_size", "n_embd", "d_model", "dim"),
+    "num_attention_heads": ("num_attention_heads", "n_head", "num_heads", "n_heads"),
+    "vocab_size": ("vocab_size",),
+    "intermediate_size": ("intermediate_size", "n_inner", "ffn_dim", "d_ff"),
+    "max_position_embeddings": ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length"),
+}
+
+
+def text_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Multimodal configs (Gemma 3, Llava, Qwen-VL …) nest the language model under `text_config`."""
+    inner = config.get("text_config")
+    if isinstance(inner, dict) and ("num_hidden_layers" in inner or "hidden_size" in inner):
+        merged = {k: v for k, v in config.items() if k != "text_config"}
+        merged.update(inner)
+        merged.setdefault("model_type", inner.get("model_type", config.get("model_type")))
+        return merged
+    return config
+
+
+def cfg_get(config: dict[str, Any], field: str, default: Any = None) -> Any:
+    for key in _ALIASES.get(field, (field,)):
+        if config.get(key) is not None:
+            return config[key]
+    return default
+
+
+def _require(config: dict[str, Any], fields: list[str]) -> None:
+    missing = [f for f in fields if cfg_get(config, f) is None]
+    if missing:
+        what = ", ".join(missing)
+        flags = ", ".join(_FIELD_FLAGS[f] for f in missing if f in _FIELD_FLAGS)
+        model_type = config.get("model_type", "unknown")
+        raise ArchitectureError(
+            f"config.json (model_type {model_type!r}) has no {what}",
+            "give a config.json with these fields" + (f" or pass {flags}" if flags else ""),
+        )
+
+
+def _layer_kinds(config: dict[str, Any], n_layers: int) -> list[LayerKind]:
+    """Which layers attend globally, within a window, or not at all (linear attention / Mamba)."""
+    model_type = str(config.get("model_type", ""))
+    window = config.get("sliding_window")
+    types = config.get("layer_types")
+    if isinstance(types, list) and len(types) == n_layers:
+        mapping: dict[str, LayerKind] = {
+            "full_attention": "full", "sliding_attention": "sliding", "chunked_attention": "chunked",
+            "linear_attention": "linear", "mamba": "mamba", "attention": "full",
+        }
+        return [mapping.get(str(t), "full") for t in types]
+    if model_type == "gemma2" and window:
+        return ["sliding" if i % 2 == 0 else "full" for i in range(n_layers)]
+    if model_type.startswith("gemma3") and window:
+        pattern = int(config.get("sliding_window_pattern") or 6)
+        return ["full" if (i + 1) % pattern == 0 else "sliding" for i in range(n_layers)]
+    if model_type in ("qwen2", "qwen2_moe", "qwen3", "qwen3_moe"):
+        if config.get("use_sliding_window") and window:
+            start = int(config.get("max_window_layers") or 0)
+            return ["sliding" if i >= start else "full" for i in range(n_layers)]
+        return ["full"] * n_layers
+    if window and model_type in ("mistral", "mixtral", "phi3", "starcoder2"):
+        return ["sliding"] * n_layers
+    return ["full"] * n_layers
+
+
+def architecture_from_config(config: dict[str, Any]) -> Architecture:
+    """Normalise a Hugging Face config.json. Raises ArchitectureError naming missing fields."""
+    cfg = text_config(config)
+    _require(cfg, ["num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size"])
+    model_type = str(cfg.get("model_type", "unknown"))
+    hidden = int(cfg_get(cfg, "hidden_size"))
+    n_layers = int(cfg_get(cfg, "num_hidden_layers"))
+    heads = int(cfg_get(cfg, "num_attention_heads"))
+    kv_heads = int(cfg.get("num_key_value_heads") or cfg.get("n_head_kv") or heads)
+    head_dim = int(cfg.get("head_dim") or hidden // heads)
+    window = cfg.get("sliding_window")
+    kinds = _layer_kinds(cfg, n_layers)
+    mla = model_type in ("deepseek_v2", "deepseek_v3", "kimi_k2") or cfg.get("kv_lora_rank") is not None
+    layers = []
+    for kind in kinds:
+        if mla:
+            nope, rope = int(cfg.get("qk_nope_head_dim") or 128), int(cfg.get("qk_rope_head_dim") or 64)
+            layers.append(Attention(
+                kind=kind, num_heads=heads, num_kv_heads=heads, head_dim=nope + rope,
+                v_head_dim=int(cfg.get("v_head_dim") or 128), kv_lora_rank=int(cfg["kv_lora_rank"]),
+                qk_rope_head_dim=rope,
+            ))
+        else:
+            layers.append(Attention(
+                kind=kind, num_heads=heads, num_kv_heads=kv_heads, head_dim=head_dim,
+                window=int(window) if kind in ("sliding", "chunked") and window else None,
+            ))
+    n_experts = cfg.get("num_local_experts") or cfg.get("num_experts") or cfg.get("n_routed_experts")
+    tie = cfg.get("tie_word_embeddings")
+    if tie is None:  # transformers' default is tied, except where a model class overrides it
+        tie = model_type in ("gpt2", "gemma", "gemma2", "gemma3", "gemma3_text")
+    extra: dict[str, Any] = {}
+    if cfg.get("rope_scaling"):
+        extra["rope_scaling"] = cfg["rope_scaling"]
+    return Architecture(
+        model_type=model_type,
+        architectures=list(cfg.get("architectures") or []),
+        hidden_size=hidden,
+        num_layers=n_layers,
+        vocab_size=int(cfg_get(cfg, "vocab_size")),
+        intermediate_size=cfg_get(cfg, "intermediate_size"),
+        layers=layers,
+        max_context=cfg_get(cfg, "max_position_embeddings"),
+        tie_word_embeddings=bool(tie),
+        torch_dtype=cfg.get("torch_dtype") or cfg.get("dtype"),
+        num_experts=int(n_experts) if n_experts else None,
+        experts_per_token=cfg.get("num_experts_per_tok") or cfg.get("moe_topk"),
+        num_shared_experts=cfg.get("n_shared_experts"),
+        moe_intermediate_size=cfg.get("moe_intermediate_size"),
+        first_dense_layers=int(cfg.get("first_k_dense_replace") or 0),
+        extra=extra,
+    )
+
+
+# --------------------------------------------------------------------------- GGUF metadata → Architecture
+
+
+def _gguf_len(value: Any) -> int | None:
+    if isinstance(value, list):
+        return len(value)
+    if isinstance(value, dict) and "len" in value:
+        return int(value["len"])
+    return None
+
+
+def architecture_from_gguf(metadata: dict[str, Any]) -> Architecture:
+    """From llama.cpp's GGUF keys (`{arch}.block_count`, `{arch}.attention.head_count_kv` …)."""
+    arch = metadata.get("general.architecture")
+    if not arch:
+        raise ArchitectureError("GGUF metadata has no general.architecture", "check that the file is a model GGUF")
+
+    def key(name: str, default: Any = None) -> Any:
+        return metadata.get(f"{arch}.{name}", default)
+
+    n_layers, hidden, heads = key("block_count"), key("embedding_length"), key("attention.head_count")
+    missing = [n for n, v in (("block_count", n_layers), ("embedding_length", hidden),
+                              ("attention.head_count", heads)) if v is None]
+    if missing:
+        raise ArchitectureError(
+            f"GGUF metadata lacks {', '.join(f'{arch}.{m}' for m in missing)}", "pass --layers/--kv-heads/--head-dim"
+        )
+    n_layers, hidden = int(n_layers), int(hidden)
+    heads_list = heads if isinstance(heads, list) else [heads] * n_layers
+    kv = key("attention.head_count_kv", heads)
+    kv_list = kv if isinstance(kv, list) else [kv] * n_layers
+    k_len = key("attention.key_length")
+    v_len = key("attention.value_length")
+    window = key("attention.sliding_window")
+    kv_lora = key("attention.kv_lora_rank")
+    rope_dim = key("rope.dimension_count")
+    layers = []
+    for i in range(n_layers):
+        nh, nkv = int(heads_list[i] or 0), int(kv_list[i] or 0)
+        hd = int(k_len) if k_len else (hidden // nh if nh else 0)
+        kind: LayerKind = "full" if nkv else "none"
+        layers.append(Attention(
+            kind=kind, num_heads=nh, num_kv_heads=nkv, head_dim=hd,
+            v_head_dim=int(v_len) if v_len and v_len != k_len else None,
+            window=int(window) if window else None,
+            kv_lora_rank=int(kv_lora) if kv_lora else None,
+            qk_rope_head_dim=int(rope_dim) if kv_lora and rope_dim else None,
+        ))
+    vocab = _gguf_len(metadata.get("tokenizer.ggml.tokens")) or key("vocab_size") or 0
+    experts = key("expert_count")
+    return Architecture(
+        model_type=str(arch),
+        hidden_size=hidden,
+        num_layers=n_layers,
+        vocab_size=int(vocab),
+        intermediate_size=key("feed_forward_length") if not isinstance(key("feed_forward_length"), list) else None,
+        layers=layers,
+        max_context=key("context_length"),
+        num_experts=int(experts) if experts else None,
+        experts_per_token=key("expert_used_count"),
+        num_shared_experts=key("expert_shared_count"),
+        moe_intermediate_size=key("expert_feed_forward_length"),
+        first_dense_layers=int(key("leading_dense_block_count") or 0),
+    )

@@ -1,0 +1,241 @@
+"""config.json alone → the tensors the real checkpoint would hold, named as Hugging Face names them.
+
+Counting from the architecture (not a formula fitted to totals) means the same synthetic inventory serves the
+parameter count, `inspect`'s component breakdown and per-tensor quantization predictions.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from vramcalc.architecture import Architecture, architecture_from_config, cfg_get, text_config
+from vramcalc.errors import ArchitectureError, SourceError
+from vramcalc.inventory import Inventory, TensorInfo
+
+_DTYPE = {
+    "float32": "F32", "float": "F32", "fp32": "F32", "float16": "F16", "half": "F16", "fp16": "F16",
+    "bfloat16": "BF16", "bf16": "BF16", "float64": "F64",
+}
+_ELEMENT_BYTES = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8}
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise SourceError(f"cannot read {path}: {e}", "check the file") from e
+    except json.JSONDecodeError as e:
+        raise SourceError(f"{path} is not valid JSON: {e.msg} at line {e.lineno}", "check the file") from e
+    if not isinstance(data, dict):
+        raise SourceError(f"{path} is not a JSON object", "give a Hugging Face config.json")
+    return data
+
+
+class _Builder:
+    def __init__(self, dtype: str, prefix: str = "") -> None:
+        self.dtype = dtype
+        self.size = _ELEMENT_BYTES[dtype]
+        self.prefix = prefix
+        self.tensors: list[TensorInfo] = []
+
+    def add(self, name: str, *shape: int) -> None:
+        numel = 1
+        for d in shape:
+            numel *= d
+        # model_construct: values are ours and already valid; DeepSeek-V3 has ~47k tensors.
+        self.tensors.append(TensorInfo.model_construct(
+            name=self.prefix + name, dtype=self.dtype, shape=tuple(shape), nbytes=numel * self.size,
+            component="", file=None,
+        ))
+
+
+def _dtype_of(config: dict[str, Any]) -> str:
+    raw = str(config.get("torch_dtype") or config.get("dtype") or "bfloat16").lower().replace("torch.", "")
+    return _DTYPE.get(raw, "BF16")
+
+
+def inventory_from_config(config: dict[str, Any], source: str) -> Inventory:
+    """Synthetic, exact tensor list of the model a config.json describes (no weights needed)."""
+    arch = architecture_from_config(config)
+    cfg = text_config(config)
+    b = _Builder(_dtype_of(cfg))
+    model_type = arch.model_type
+    warnings: list[str] = []
+    if model_type == "gpt2":
+        _gpt2(b, cfg, arch)
+    elif model_type in ("deepseek_v2", "deepseek_v3", "kimi_k2"):
+        _decoder(b, cfg, arch, mla=True)
+        nextn = int(cfg.get("num_nextn_predict_layers") or 0)
+        if nextn:
+            warnings.append(
+                f"{model_type}: the published checkpoint also holds {nextn} multi-token-prediction layer(s) that "
+                "transformers does not load; they are not counted here"
+            )
+    else:
+        if model_type not in _KNOWN:
+            warnings.append(
+                f"model_type {model_type!r} is not one vramcalc knows by name; counted as a Llama-style decoder "
+                "from its config fields — check with `vramcalc inspect` on the real checkpoint"
+            )
+        _decoder(b, cfg, arch, mla=False)
+    return Inventory(source=source, kind="config", tensors=b.tensors, config=config, warnings=warnings)
+
+
+_KNOWN = {
+    "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2", "gemma3",
+    "gemma3_text", "phi3", "gpt2", "deepseek_v2", "deepseek_v3", "granite", "olmo2", "cohere",
+}
+
+
+def _gpt2(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
+    h, v = arch.hidden_size, arch.vocab_size
+    inner = int(cfg_get(cfg, "intermediate_size") or 4 * h)
+    positions = int(cfg_get(cfg, "max_position_embeddings") or 1024)
+    b.add("transformer.wte.weight", v, h)
+    b.add("transformer.wpe.weight", positions, h)
+    for i in range(arch.num_layers):
+        p = f"transformer.h.{i}."
+        for ln in ("ln_1", "ln_2"):
+            b.add(p + f"{ln}.weight", h)
+            b.add(p + f"{ln}.bias", h)
+        # GPT-2 uses Conv1D: weights are stored [in, out].
+        b.add(p + "attn.c_attn.weight", h, 3 * h)
+        b.add(p + "attn.c_attn.bias", 3 * h)
+        b.add(p + "attn.c_proj.weight", h, h)
+        b.add(p + "attn.c_proj.bias", h)
+        b.add(p + "mlp.c_fc.weight", h, inner)
+        b.add(p + "mlp.c_fc.bias", inner)
+        b.add(p + "mlp.c_proj.weight", inner, h)
+        b.add(p + "mlp.c_proj.bias", h)
+    b.add("transformer.ln_f.weight", h)
+    b.add("transformer.ln_f.bias", h)
+    if not arch.tie_word_embeddings:
+        b.add("lm_head.weight", v, h)
+
+
+def _moe_layer(cfg: dict[str, Any], arch: Architecture, i: int) -> bool:
+    if not arch.num_experts:
+        return False
+    if i < arch.first_dense_layers:
+        return False
+    if i in (cfg.get("mlp_only_layers") or []):
+        return False
+    step = int(cfg.get("decoder_sparse_step") or cfg.get("moe_layer_freq") or 1)
+    return (i + 1) % step == 0 if step > 1 else True
+
+
+def _decoder(b: _Builder, cfg: dict[str, Any], arch: Architecture, *, mla: bool) -> None:
+    mt = arch.model_type
+    h, v = arch.hidden_size, arch.vocab_size
+    inter = int(arch.intermediate_size or 0)
+    if not inter and not arch.num_experts:
+        raise ArchitectureError(f"config.json (model_type {mt!r}) has no intermediate_size", "add it to the config")
+    gemma = mt.startswith("gemma")
+    b.add("model.embed_tokens.weight", v, h)
+    attn_bias = bool(cfg.get("attention_bias")) or mt in ("qwen2", "qwen2_moe")
+    mlp_bias = bool(cfg.get("mlp_bias"))
+    qk_norm = mt in ("qwen3", "qwen3_moe", "gemma3", "gemma3_text", "olmo2")
+    for i, att in enumerate(arch.layers):
+        p = f"model.layers.{i}."
+        b.add(p + "input_layernorm.weight", h)
+        b.add(p + "post_attention_layernorm.weight", h)
+        if mt in ("gemma2", "gemma3", "gemma3_text"):
+            b.add(p + "pre_feedforward_layernorm.weight", h)
+            b.add(p + "post_feedforward_layernorm.weight", h)
+        a = p + "self_attn."
+        if mla:
+            _mla_attention(b, cfg, arch, a)
+        else:
+            q_out, kv_out = att.num_heads * att.head_dim, att.num_kv_heads * att.head_dim
+            if mt == "phi3":
+                b.add(a + "qkv_proj.weight", q_out + 2 * kv_out, h)
+            else:
+                for proj, out in (("q_proj", q_out), ("k_proj", kv_out), ("v_proj", kv_out)):
+                    b.add(a + f"{proj}.weight", out, h)
+                    if attn_bias:
+                        b.add(a + f"{proj}.bias", out)
+            b.add(a + "o_proj.weight", h, q_out)
+            if bool(cfg.get("attention_bias")) and mt not in ("qwen2", "qwen2_moe"):
+                b.add(a + "o_proj.bias", h)
+            if qk_norm:
+                b.add(a + "q_norm.weight", att.head_dim)
+                b.add(a + "k_norm.weight", att.head_dim)
+        if _moe_layer(cfg, arch, i):
+            _moe_mlp(b, cfg, arch, p)
+        else:
+            m = p + "mlp."
+            if mt == "phi3":
+                b.add(m + "gate_up_proj.weight", 2 * inter, h)
+            else:
+                b.add(m + "gate_proj.weight", inter, h)
+                b.add(m + "up_proj.weight", inter, h)
+            b.add(m + "down_proj.weight", h, inter)
+            if mlp_bias:
+                for proj, out in (("gate_proj", inter), ("up_proj", inter), ("down_proj", h)):
+                    b.add(m + f"{proj}.bias", out)
+    b.add("model.norm.weight", h)
+    if not arch.tie_word_embeddings:
+        b.add("lm_head.weight", v, h)
+    del gemma
+
+
+def _mla_attention(b: _Builder, cfg: dict[str, Any], arch: Architecture, a: str) -> None:
+    h = arch.hidden_size
+    heads = arch.layers[0].num_heads
+    nope, rope = int(cfg.get("qk_nope_head_dim") or 128), int(cfg.get("qk_rope_head_dim") or 64)
+    v_dim, kv_rank = int(cfg.get("v_head_dim") or 128), int(cfg["kv_lora_rank"])
+    q_rank = cfg.get("q_lora_rank")
+    if q_rank:
+        b.add(a + "q_a_proj.weight", int(q_rank), h)
+        b.add(a + "q_a_layernorm.weight", int(q_rank))
+        b.add(a + "q_b_proj.weight", heads * (nope + rope), int(q_rank))
+    else:
+        b.add(a + "q_proj.weight", heads * (nope + rope), h)
+    b.add(a + "kv_a_proj_with_mqa.weight", kv_rank + rope, h)
+    b.add(a + "kv_a_layernorm.weight", kv_rank)
+    b.add(a + "kv_b_proj.weight", heads * (nope + v_dim), kv_rank)
+    b.add(a + "o_proj.weight", h, heads * v_dim)
+
+
+def _moe_mlp(b: _Builder, cfg: dict[str, Any], arch: Architecture, p: str) -> None:
+    h, mt = arch.hidden_size, arch.model_type
+    n = int(arch.num_experts or 0)
+    inter = int(arch.moe_intermediate_size or arch.intermediate_size or 0)
+    if mt == "mixtral":
+        m = p + "block_sparse_moe."
+        b.add(m + "gate.weight", n, h)
+        for e in range(n):
+            b.add(m + f"experts.{e}.w1.weight", inter, h)
+            b.add(m + f"experts.{e}.w2.weight", h, inter)
+            b.add(m + f"experts.{e}.w3.weight", inter, h)
+        return
+    m = p + "mlp."
+    b.add(m + "gate.weight", n, h)
+    if mt == "deepseek_v3" or cfg.get("topk_method") == "noaux_tc":
+        b.add(m + "gate.e_score_correction_bias", n)
+    for e in range(n):
+        b.add(m + f"experts.{e}.gate_proj.weight", inter, h)
+        b.add(m + f"experts.{e}.up_proj.weight", inter, h)
+        b.add(m + f"experts.{e}.down_proj.weight", h, inter)
+    if mt == "qwen2_moe":
+        shared = int(cfg.get("shared_expert_intermediate_size") or 0)
+        if shared:
+            b.add(m + "shared_expert.gate_proj.weight", shared, h)
+            b.add(m + "shared_expert.up_proj.weight", shared, h)
+            b.add(m + "shared_expert.down_proj.weight", h, shared)
+            b.add(m + "shared_expert_gate.weight", 1, h)
+    elif arch.num_shared_experts:
+        shared = int(arch.num_shared_experts) * inter
+        b.add(m + "shared_experts.gate_proj.weight", shared, h)
+        b.add(m + "shared_experts.up_proj.weight", shared, h)
+        b.add(m + "shared_experts.down_proj.weight", h, shared)
+
+
+def active_params(arch: Architecture, inventory: Inventory) -> int:
+    """Parameters used per token: everything but the routed experts, plus experts_per_token of them."""
+    if not arch.num_experts or not arch.experts_per_token:
+        return inventory.total_params
+    routed = sum(t.numel for t in inventory.tensors if ".experts." in t.name or "_exps." in t.name)
+    return inventory.total_params - routed + routed * int(arch.experts_per_token) // int(arch.num_experts)
