@@ -12,6 +12,7 @@ from vramcalc.reports import ClassBreakdown, EstimateReport, FormatRow, Heuristi
 from vramcalc.units import ModelLabel, format_bytes, format_count
 
 if TYPE_CHECKING:
+    from vramcalc.architecture import Architecture
     from vramcalc.inventory import Inventory
     from vramcalc.registry import FormatSpec, Registry
 
@@ -159,7 +160,10 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
         if llamacpp_ftype(spec) is not None:
             gguf = predict_gguf_file_size(inventory, spec, registry, plan)
             file_bytes = gguf.total
-        kept = sorted({f"{p.cls} stay {p.kept_dtype}" for p in plan.kept})
+        by_dtype: dict[str, set[str]] = {}
+        for p in plan.kept:
+            by_dtype.setdefault(p.kept_dtype, set()).add(p.cls)
+        kept = [f"{', '.join(sorted(classes))} stay {dtype}" for dtype, classes in sorted(by_dtype.items())]
         breakdown = [
             ClassBreakdown(tensor_class=c.cls, params=c.params, bytes=c.bytes, types=c.types)
             for c in plan.by_class()
@@ -190,11 +194,57 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
             overhead_bytes=overhead, total_bytes=stored + overhead,
             kept=[f"as stored: {', '.join(sorted(dtypes))}"],
         ))
+    arch, arch_note = architecture_of(inventory)
+    notes = list(inventory.warnings) + ([arch_note] if arch_note else [])
     return EstimateReport(
         model=ModelSummary(
             source=inventory.source, kind=inventory.kind, params=inventory.total_params,
+            active_params=_active(arch, inventory), experts=arch.num_experts if arch else None,
             stored_bytes=inventory.total_bytes if inventory.kind != "config" else None, stored_dtypes=dtypes,
+            architecture=architecture_summary(arch) if arch else {},
         ),
         units=request.units,
-        rows=rows, heuristics=[_heuristic_use(CUDA_CONTEXT)], notes=list(inventory.warnings), explain=explain,
+        rows=rows, heuristics=[_heuristic_use(CUDA_CONTEXT)], notes=notes, explain=explain,
     )
+
+
+def architecture_of(inventory: Inventory) -> tuple[Architecture | None, str | None]:
+    """The architecture behind an inventory (config.json or GGUF metadata), or a note saying why not."""
+    from vramcalc.architecture import architecture_from_config, architecture_from_gguf
+    from vramcalc.errors import ArchitectureError
+
+    try:
+        if inventory.kind == "gguf" and inventory.metadata:
+            return architecture_from_gguf(inventory.metadata), None
+        if inventory.config:
+            return architecture_from_config(inventory.config), None
+    except ArchitectureError as e:
+        return None, f"architecture unknown ({e.what}): KV cache and active parameters need it"
+    return None, None
+
+
+def _active(arch: Architecture | None, inventory: Inventory) -> int | None:
+    if arch is None or not arch.is_moe:
+        return None
+    from vramcalc.readers.config_json import active_params
+
+    return active_params(arch, inventory)
+
+
+def architecture_summary(arch: Architecture) -> dict[str, object]:
+    first = arch.layers[0] if arch.layers else None
+    kinds: dict[str, int] = {}
+    for layer in arch.layers:
+        kinds[layer.kind] = kinds.get(layer.kind, 0) + 1
+    summary: dict[str, object] = {
+        "model_type": arch.model_type, "layers": arch.num_layers, "hidden_size": arch.hidden_size,
+        "heads": first.num_heads if first else None, "kv_heads": first.num_kv_heads if first else None,
+        "head_dim": first.head_dim if first else None, "vocab_size": arch.vocab_size,
+        "max_context": arch.max_context, "attention": kinds,
+    }
+    if arch.is_moe:
+        summary.update(experts=arch.num_experts, experts_per_token=arch.experts_per_token,
+                       shared_experts=arch.num_shared_experts)
+    if arch.is_mla and first is not None:
+        summary.update(kv_lora_rank=first.kv_lora_rank, qk_rope_head_dim=first.qk_rope_head_dim)
+    return summary

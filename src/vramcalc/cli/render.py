@@ -61,9 +61,13 @@ def render_estimate(report: EstimateReport, console: Console | None = None) -> N
     if overheads:
         console.print(Text(f"Overhead = {overheads} (see --explain for sources). "
                            f"{UNIT_LABEL[u]} = {'10^9' if u == 'gb' else '2^30'} bytes.", style="dim"))
-    caveats = sorted({k for r in report.rows for k in r.kept})
-    for c in caveats:
-        console.print(Text(f"• {c}", style="dim"))
+    caveats: dict[str, list[str]] = {}
+    for r in report.rows:
+        for k in r.kept:
+            caveats.setdefault(k, []).append(r.format)
+    for text, formats in caveats.items():
+        where = "" if len(formats) == len(report.rows) else f" ({', '.join(formats)})"
+        console.print(Text(f"• {text}{where}", style="dim"))
     for note in report.notes:
         console.print(note)
     if report.explain:
