@@ -25,11 +25,13 @@ class FormatOptions:
 
     group_size: int | None = None
     scale_bits: int | None = None
+    bits: float | None = None
 
     def apply(self, spec: FormatSpec) -> FormatSpec:
         gs = self.group_size if "group_size" in spec.configurable else None
         sb = self.scale_bits if "scale_bits" in spec.configurable else None
-        return spec.with_options(group_size=gs, scale_bits=sb) if (gs or sb) else spec
+        bits = self.bits if "bits" in spec.configurable else None
+        return spec.with_options(group_size=gs, scale_bits=sb, bits=bits) if (gs or sb or bits) else spec
 
 
 @dataclass

@@ -74,6 +74,9 @@ def estimate(
     scale_bits: Annotated[
         int | None, typer.Option("--scale-bits", help="scale width in bits for configurable formats", min=1)
     ] = None,
+    bits: Annotated[
+        float | None, typer.Option("--bits", help="target bits per weight for exl2-style formats", min=1, max=16)
+    ] = None,
     revision: Annotated[str | None, typer.Option("--revision", help="Hub revision (branch, tag, commit)")] = None,
     token: Annotated[str | None, typer.Option("--token", help="Hub token (else $HF_TOKEN)", show_default=False)] = None,
     formats: FormatsOpt = None,
@@ -88,7 +91,7 @@ def estimate(
     registry = load_registry(formats)
     request = EstimateRequest(
         formats=list(dtype or []), units=units.value, explain=explain,
-        options=FormatOptions(group_size=group_size, scale_bits=scale_bits),
+        options=FormatOptions(group_size=group_size, scale_bits=scale_bits, bits=bits),
     )
     source = resolve_model(model, revision=revision, token=token)
     if isinstance(source, ModelLabel):
