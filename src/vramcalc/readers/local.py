@@ -1,12 +1,127 @@
-"""Local sources. (Placeholder until the local readers land.)"""
+"""Local sources: a .safetensors or .gguf file, or a folder (single file, sharded, diffusers pipeline, GGUFs)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from vramcalc.errors import SourceError
-from vramcalc.inventory import Inventory
+from vramcalc.inventory import FileInfo, Inventory, SourceKind, TensorInfo
+from vramcalc.readers.packed import detect_packed
+from vramcalc.readers.safetensors_header import read_safetensors_file, unknown_dtypes
+
+INDEX = "model.safetensors.index.json"
 
 
 def read_local_path(path: Path) -> Inventory:
-    raise SourceError(f"cannot read {path} yet", "give a parameter count such as 12B")
+    if path.is_dir():
+        return _read_folder(path)
+    if path.suffix == ".safetensors":
+        tensors, metadata, info = read_safetensors_file(path)
+        config = _load_json(path.parent / "config.json")
+        return _finish(str(path), "safetensors", tensors, [info], config, metadata)
+    if path.suffix == ".gguf":
+        return _read_gguf([path], str(path))
+    if path.suffix in (".bin", ".pt", ".pth", ".ckpt"):
+        raise SourceError(f"{path} is a pickle checkpoint, which has no header to read safely",
+                          "give the .safetensors version, or its config.json")
+    raise SourceError(f"cannot tell what {path} is", "give a .safetensors, .gguf, config.json or a model folder")
+
+
+def _load_json(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SourceError(f"cannot read {path}: {e}", "check the file") from e
+    if not isinstance(data, dict):
+        raise SourceError(f"{path} is not a JSON object", "check the file")
+    return data
+
+
+def _read_folder(folder: Path) -> Inventory:
+    index = folder / "model_index.json"
+    if index.is_file():
+        return _read_pipeline(folder, _load_json(index) or {})
+    tensors, files, metadata = _read_weights(folder, "")
+    if not files:
+        ggufs = sorted(folder.glob("*.gguf"))
+        if ggufs:
+            firsts = [p for p in ggufs if "-of-" not in p.name or "-00001-of-" in p.name]
+            if len(firsts) > 1:
+                raise SourceError(f"{folder} holds several GGUF files: {', '.join(p.name for p in firsts)}",
+                                  "give the path of the one you mean")
+            return _read_gguf(firsts, str(folder))
+        pickles = [p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth")]
+        what = "no .safetensors, .gguf or config.json"
+        todo = ("pickle checkpoints (" + ", ".join(pickles[:3]) + ") are not read: give safetensors or config.json"
+                if pickles else "give a model folder, a weights file or a config.json")
+        raise SourceError(f"{folder}: {what}", todo)
+    return _finish(str(folder), "folder", tensors, files, _load_json(folder / "config.json"), metadata)
+
+
+def _read_weights(folder: Path, component: str) -> tuple[list[TensorInfo], list[FileInfo], dict[str, str]]:
+    index = folder / INDEX
+    if index.is_file():
+        data = _load_json(index) or {}
+        weight_map = data.get("weight_map")
+        if not isinstance(weight_map, dict):
+            raise SourceError(f"{index} has no weight_map", "download the index again")
+        shards = sorted(set(map(str, weight_map.values())))
+        missing = [s for s in shards if not (folder / s).is_file()]
+        if missing:
+            raise SourceError(f"{folder}: shard {missing[0]} named in {INDEX} is missing"
+                              + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
+                              "download every shard, or point at config.json to count from the architecture")
+        paths = [folder / s for s in shards]
+    else:
+        paths = sorted(folder.glob("*.safetensors"))
+    tensors: list[TensorInfo] = []
+    files: list[FileInfo] = []
+    metadata: dict[str, str] = {}
+    for p in paths:
+        t, meta, info = read_safetensors_file(p, component=component)
+        tensors += t
+        files.append(info)
+        metadata.update(meta)
+    return tensors, files, metadata
+
+
+def _read_pipeline(folder: Path, index: dict[str, Any]) -> Inventory:
+    tensors: list[TensorInfo] = []
+    files: list[FileInfo] = []
+    for name in sorted(index):
+        sub = folder / name
+        if name.startswith("_") or not sub.is_dir():
+            continue
+        t, f, _ = _read_weights(sub, name)
+        tensors += t
+        files += f
+    if not files:
+        raise SourceError(f"{folder}: a diffusers pipeline without .safetensors weights in its components",
+                          "download the component folders (transformer/, text_encoder/, vae/ …)")
+    return _finish(str(folder), "folder", tensors, files, None, {"pipeline": str(index.get("_class_name", ""))})
+
+
+def _read_gguf(paths: list[Path], source: str) -> Inventory:
+    from vramcalc.readers.gguf import read_gguf_file
+
+    g = read_gguf_file(paths[0])
+    files = [FileInfo(path=p, size=size, header_bytes=header, tensors=0) for p, size, header in g.files]
+    return Inventory(source=source, kind="gguf", tensors=g.tensors, files=files, metadata=g.metadata,
+                     config=None)
+
+
+def _finish(source: str, kind: SourceKind, tensors: list[TensorInfo], files: list[FileInfo],
+            config: dict[str, Any] | None, metadata: dict[str, str]) -> Inventory:
+    warnings = []
+    unknown = unknown_dtypes(tensors)
+    if unknown:
+        warnings.append(f"dtype(s) {', '.join(unknown)} unknown to vramcalc: bytes are exact from the offsets, "
+                        "parameter counts assume one element per stored element")
+    quant, true_params = detect_packed(tensors, config)
+    return Inventory(source=source, kind=kind,
+                     tensors=tensors, files=files, config=config, metadata=metadata,
+                     quantization=quant, true_params=true_params, warnings=warnings)

@@ -1,0 +1,73 @@
+"""Packed quantized checkpoints: their headers count int32/uint8 storage elements, not parameters.
+
+A GPTQ qweight of int32 [in·bits/32, out] holds in·out weights; counting its elements gives ~1/8 of the
+model. This module recognises the common layouts and returns the true parameter count beside the scheme.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vramcalc.inventory import QuantizationInfo, TensorInfo
+
+# Tensors that hold scales, zero points or bookkeeping: bytes, but not parameters.
+_AUX_SUFFIXES = (
+    ".qzeros", ".scales", ".g_idx", ".absmax", ".quant_map", ".SCB", ".weight_scale", ".weight_scale_inv",
+    ".weight_zero_point", ".weight_shape", ".input_scale", ".weight_global_scale", ".input_global_scale",
+    "_scales", ".nested_absmax", ".nested_quant_map", ".k_scale", ".v_scale",
+)
+
+
+def _is_aux(name: str) -> bool:
+    return name.endswith(_AUX_SUFFIXES) or ".quant_state." in name or name.endswith(".weight_format")
+
+
+def detect_packed(
+    tensors: list[TensorInfo], config: dict[str, Any] | None
+) -> tuple[QuantizationInfo | None, int | None]:
+    """(scheme, true parameter count), or (None, None) for an ordinary checkpoint."""
+    qcfg = (config or {}).get("quantization_config") or {}
+    method = str(qcfg.get("quant_method", "")).lower()
+    names = {t.name for t in tensors}
+    bits = int(qcfg.get("bits") or qcfg.get("w_bit") or 4)
+    scheme: str | None = None
+    if any(n.endswith(".qweight") for n in names):
+        scheme = "awq" if method == "awq" or not any(n.endswith(".g_idx") for n in names) and method != "gptq" \
+            else "gptq"
+    elif any(n.endswith(".weight_packed") for n in names):
+        scheme = "compressed-tensors"
+    elif any(n.endswith(".absmax") or ".quant_state." in n for n in names):
+        scheme = "bitsandbytes-4bit"
+    elif any(n.endswith(".SCB") for n in names):
+        scheme = "bitsandbytes-int8"
+    elif any(n.endswith("_blocks") for n in names) and any(n.endswith("_scales") for n in names):
+        scheme = "mxfp4"
+    elif any(n.endswith(".weight_scale_inv") for n in names):
+        scheme = "fp8-block"
+    elif any(t.dtype.startswith("F8_E4M3") for t in tensors) and any(n.endswith(".weight_scale") for n in names):
+        scheme = "fp8"
+    if scheme is None:
+        return None, None
+    params = 0
+    for t in tensors:
+        if _is_aux(t.name):
+            continue
+        params += _unpacked_numel(t, scheme, bits, tensors)
+    group = qcfg.get("group_size") or qcfg.get("q_group_size")
+    details = {k: v for k, v in qcfg.items() if isinstance(v, str | int | float | bool)}
+    return QuantizationInfo(scheme=scheme, bits=float(bits) if scheme in ("gptq", "awq") else None,
+                            group_size=int(group) if isinstance(group, int) else None, details=details), params
+
+
+def _unpacked_numel(t: TensorInfo, scheme: str, bits: int, tensors: list[TensorInfo]) -> int:
+    n = t.numel
+    if t.name.endswith(".qweight"):
+        # GPTQ [in·bits/32, out] and AWQ [in, out·bits/32]: each int32 holds 32/bits weights.
+        return n * 32 // bits
+    if t.name.endswith(".weight_packed"):
+        return n * (32 // bits) if t.dtype in ("I32", "U32") else n * 2
+    if scheme == "bitsandbytes-4bit" and t.dtype == "U8" and t.name.endswith(".weight"):
+        return n * 2
+    if t.name.endswith("_blocks") and t.dtype == "U8":
+        return n * 2  # two FP4 values per byte
+    return n

@@ -1,0 +1,111 @@
+"""safetensors headers, validated as strictly as the reference reader (safetensors/src/tensor.rs).
+
+Only the 8-byte length and the JSON header are ever read: inspecting a 10 GB file costs what a 10 KB one does.
+The parser takes bytes, so the Hub reader (range requests) and local files share it.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from math import prod
+from pathlib import Path
+
+from vramcalc.errors import SourceError
+from vramcalc.inventory import FileInfo, TensorInfo
+
+MAX_HEADER_BYTES = 100_000_000
+
+# Bits per element (safetensors Dtype::bitsize).
+DTYPE_BITS = {
+    "BOOL": 8, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8,
+    "F8_E8M0": 8, "F8_E4M3FNUZ": 8, "F8_E5M2FNUZ": 8, "I16": 16, "U16": 16, "F16": 16, "BF16": 16,
+    "I32": 32, "U32": 32, "F32": 32, "C64": 64, "F64": 64, "I64": 64, "U64": 64,
+}
+_FIX = "the file is damaged or not safetensors: download it again"
+
+
+def header_length(first8: bytes, *, name: str, file_size: int | None) -> int:
+    if len(first8) < 8:
+        raise SourceError(f"{name}: file too short for a safetensors header ({len(first8)} bytes)", _FIX)
+    (n,) = struct.unpack("<Q", first8[:8])
+    if n > MAX_HEADER_BYTES:
+        raise SourceError(f"{name}: header claims {n:,} bytes, over the 100 MB limit safetensors allows", _FIX)
+    if file_size is not None and 8 + n > file_size:
+        raise SourceError(f"{name}: header claims {n:,} bytes but the file has only {file_size:,}", _FIX)
+    return n
+
+
+def parse_safetensors_header(
+    header: bytes, *, name: str, file_size: int | None, component: str = "", file: str | None = None
+) -> tuple[list[TensorInfo], dict[str, str]]:
+    """Tensors (exact bytes) and `__metadata__` from a header; SourceError for anything the reference rejects."""
+    try:
+        text = header.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SourceError(f"{name}: header is not valid UTF-8 (byte {e.start})", _FIX) from e
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise SourceError(f"{name}: header is not valid JSON ({e.msg} at char {e.pos})", _FIX) from e
+    if not isinstance(data, dict):
+        raise SourceError(f"{name}: header is not a JSON object", _FIX)
+    raw_meta = data.pop("__metadata__", None) or {}
+    if not isinstance(raw_meta, dict):
+        raise SourceError(f"{name}: __metadata__ is not an object of strings", _FIX)
+    metadata = {str(k): str(v) for k, v in raw_meta.items()}
+    entries = []
+    for tname, info in data.items():
+        if not isinstance(info, dict):
+            raise SourceError(f"{name}: entry {tname!r} is not an object", _FIX)
+        dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
+        if not isinstance(dtype, str):
+            raise SourceError(f"{name}: tensor {tname!r} has no dtype", _FIX)
+        if not (isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
+                                                for d in shape)):
+            raise SourceError(f"{name}: tensor {tname!r} has an invalid shape {shape!r}", _FIX)
+        if not (isinstance(offsets, list) and len(offsets) == 2
+                and all(isinstance(o, int) and not isinstance(o, bool) and o >= 0 for o in offsets)
+                and offsets[0] <= offsets[1]):
+            raise SourceError(f"{name}: tensor {tname!r} has invalid data_offsets {offsets!r}", _FIX)
+        entries.append((offsets[0], offsets[1], tname, dtype, tuple(shape)))
+    entries.sort()
+    tensors, expected = [], 0
+    for begin, end, tname, dtype, shape in entries:
+        if begin != expected:
+            kind = "overlap" if begin < expected else "gap"
+            raise SourceError(f"{name}: tensor data of {tname!r} starts at {begin} ({kind}; expected {expected})",
+                              _FIX)
+        bits = DTYPE_BITS.get(dtype)
+        if bits is not None:
+            total_bits = prod(shape) * bits
+            if total_bits % 8 or total_bits // 8 != end - begin:
+                raise SourceError(
+                    f"{name}: tensor {tname!r} {dtype}{list(shape)} needs {total_bits / 8:g} bytes but its offsets "
+                    f"span {end - begin}", _FIX)
+        tensors.append(TensorInfo.model_construct(
+            name=tname, dtype=dtype, shape=shape, nbytes=end - begin, component=component, file=file))
+        expected = end
+    if file_size is not None and 8 + len(header) + expected != file_size:
+        raise SourceError(
+            f"{name}: header and tensor data need {8 + len(header) + expected:,} bytes but the file has "
+            f"{file_size:,} (truncated or padded)", _FIX)
+    return tensors, metadata
+
+
+def unknown_dtypes(tensors: list[TensorInfo]) -> list[str]:
+    return sorted({t.dtype for t in tensors if t.dtype not in DTYPE_BITS})
+
+
+def read_safetensors_file(path: Path, *, component: str = "") -> tuple[list[TensorInfo], dict[str, str], FileInfo]:
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            n = header_length(f.read(8), name=str(path), file_size=size)
+            header = f.read(n)
+    except OSError as e:
+        raise SourceError(f"cannot read {path}: {e.strerror or e}", "check the path and permissions") from e
+    tensors, metadata = parse_safetensors_header(
+        header, name=str(path), file_size=size, component=component, file=str(path))
+    return tensors, metadata, FileInfo(path=str(path), size=size, header_bytes=8 + n, tensors=len(tensors),
+                                       component=component)
