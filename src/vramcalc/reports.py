@@ -94,6 +94,7 @@ REPORTS: dict[str, str] = {
     "estimate": "vramcalc.reports:EstimateReport",
     "formats": "vramcalc.reports:FormatsReport",
     "compare": "vramcalc.compare:CompareReport",
+    "inspect": "vramcalc.inspect_report:InspectReport",
 }
 
 

@@ -1,0 +1,84 @@
+"""The `vramcalc inspect` report: what a checkpoint holds, read from headers only."""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from vramcalc.components import classify
+from vramcalc.inventory import FileInfo, Inventory, QuantizationInfo
+from vramcalc.reports import SCHEMA_VERSION
+
+
+class Share(BaseModel):
+    name: str
+    params: int
+    bytes: int
+    tensors: int
+
+
+class TensorRow(BaseModel):
+    name: str
+    dtype: str
+    shape: list[int]
+    bytes: int
+    component: str = ""
+
+
+class InspectReport(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    command: Literal["inspect"] = "inspect"
+    source: str
+    kind: str
+    params: int = Field(description="true parameter count (unpacked for quantized checkpoints)")
+    stored_elements: int = Field(description="elements as the headers count them")
+    active_params: int | None = Field(None, description="parameters used per token (MoE)")
+    bytes: int = Field(description="tensor bytes (exact, from the headers)")
+    file_bytes: int = Field(description="sum of file sizes, headers included")
+    header_bytes: int
+    by_dtype: list[Share]
+    by_class: list[Share]
+    by_component: list[Share] = Field([], description="pipeline components (diffusers)")
+    files: list[FileInfo]
+    quantization: QuantizationInfo | None = None
+    architecture: dict[str, Any] = {}
+    warnings: list[str] = []
+    tensors: list[TensorRow] | None = None
+
+
+def _shares(pairs: list[tuple[str, int, int]]) -> list[Share]:
+    acc: dict[str, Share] = {}
+    for key, params, nbytes in pairs:
+        s = acc.setdefault(key, Share(name=key, params=0, bytes=0, tensors=0))
+        s.params += params
+        s.bytes += nbytes
+        s.tensors += 1
+    return sorted(acc.values(), key=lambda s: -s.bytes)
+
+
+def build_inspect_report(inv: Inventory, *, tensors: bool = False, name_filter: str | None = None) -> InspectReport:
+    from vramcalc.estimate import _active, architecture_of, architecture_summary
+
+    arch, note = architecture_of(inv)
+    rows = None
+    if tensors:
+        pattern = name_filter or "*"
+        if not any(ch in pattern for ch in "*?["):
+            pattern = f"*{pattern}*"
+        rows = [TensorRow(name=t.name, dtype=t.dtype, shape=list(t.shape), bytes=t.nbytes, component=t.component)
+                for t in inv.tensors if fnmatch.fnmatchcase(t.name, pattern)]
+    components = inv.components
+    return InspectReport(
+        source=inv.source, kind=inv.kind, params=inv.total_params, stored_elements=inv.stored_elements,
+        active_params=_active(arch, inv), bytes=inv.total_bytes,
+        file_bytes=sum(f.size for f in inv.files), header_bytes=sum(f.header_bytes for f in inv.files),
+        by_dtype=_shares([(t.dtype, t.numel, t.nbytes) for t in inv.tensors]),
+        by_class=_shares([(classify(t.name), t.numel, t.nbytes) for t in inv.tensors]),
+        by_component=_shares([(t.component, t.numel, t.nbytes) for t in inv.tensors])
+        if components != [""] else [],
+        files=inv.files, quantization=inv.quantization,
+        architecture=architecture_summary(arch) if arch else {},
+        warnings=list(inv.warnings) + ([note] if note else []), tensors=rows,
+    )
