@@ -1,0 +1,216 @@
+"""Local readers on tiny real files: exact bytes, strict validation, clear errors, bounded reads."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.cli_helpers import run_cli
+from tests.fixtures_files import llama_tensors, safetensors_bytes, write_gguf, write_raw, write_safetensors
+from vramcalc.errors import SourceError
+from vramcalc.readers import read_local
+from vramcalc.readers.gguf import NeedMoreBytes, parse_gguf_prefix, read_gguf_file
+from vramcalc.readers.safetensors_header import parse_safetensors_header
+
+
+def test_safetensors_written_by_the_reference_library(tmp_path: Path) -> None:
+    np = pytest.importorskip("numpy")
+    from safetensors.numpy import save_file
+
+    path = tmp_path / "m.safetensors"
+    save_file({"a.weight": np.zeros((3, 5), dtype=np.float16), "b.bias": np.zeros(7, dtype=np.float32)}, str(path))
+    inv = read_local(path)
+    assert {t.name: (t.dtype, t.shape, t.nbytes) for t in inv.tensors} == {
+        "a.weight": ("F16", (3, 5), 30), "b.bias": ("F32", (7,), 28)}
+    assert inv.files[0].size == path.stat().st_size
+
+
+def test_sharded_folder_with_index_and_config(tmp_path: Path) -> None:
+    tensors = llama_tensors()
+    names = list(tensors)
+    half = len(names) // 2
+    write_safetensors(tmp_path / "model-00001-of-00002.safetensors", {n: tensors[n] for n in names[:half]})
+    write_safetensors(tmp_path / "model-00002-of-00002.safetensors", {n: tensors[n] for n in names[half:]})
+    weight_map = {n: f"model-0000{1 if i < half else 2}-of-00002.safetensors" for i, n in enumerate(names)}
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama", "num_hidden_layers": 2}))
+    inv = read_local(tmp_path)
+    assert len(inv.files) == 2 and len(inv.tensors) == len(names)
+    assert inv.total_bytes == sum(2 * _numel(shape) for _, shape in tensors.values())
+    assert inv.config == {"model_type": "llama", "num_hidden_layers": 2}
+    (tmp_path / "model-00002-of-00002.safetensors").unlink()
+    with pytest.raises(SourceError, match="shard model-00002-of-00002.safetensors named in"):
+        read_local(tmp_path)
+
+
+def _numel(shape: list[int]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def test_diffusers_pipeline_components(tmp_path: Path) -> None:
+    (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "FluxPipeline",
+                                                           "transformer": ["diffusers", "X"], "vae": ["d", "Y"]}))
+    write_safetensors(tmp_path / "transformer/diffusion_pytorch_model.safetensors", {"w": ("BF16", [64, 64])})
+    write_safetensors(tmp_path / "vae/diffusion_pytorch_model.safetensors", {"v": ("F32", [8, 8])})
+    inv = read_local(tmp_path)
+    assert inv.components == ["transformer", "vae"]
+    assert inv.total_bytes == 64 * 64 * 2 + 64 * 4
+
+
+def test_ten_gigabyte_file_reads_only_the_header(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_safetensors(tmp_path / "big.safetensors", {"w": ("BF16", [50_000, 100_000])})
+    assert path.stat().st_size > 10**10
+    read_bytes: list[int] = []
+    real_open = Path.open
+
+    def counting_open(self: Path, *a, **k):  # type: ignore[no-untyped-def]
+        f = real_open(self, *a, **k)
+        real_read = f.read
+
+        def read(n: int = -1) -> bytes:
+            data = real_read(n)
+            read_bytes.append(len(data))
+            return data
+
+        f.read = read  # type: ignore[method-assign]
+        return f
+
+    monkeypatch.setattr(Path, "open", counting_open)
+    inv = read_local(path)
+    assert inv.total_bytes == 10**10 and sum(read_bytes) < 1000
+
+
+def test_packed_gptq_reports_true_params(tmp_path: Path) -> None:
+    t = {"model.layers.0.mlp.up_proj.qweight": ("I32", [512, 1024]),  # in=4096, 4-bit → 4096/8 rows
+         "model.layers.0.mlp.up_proj.qzeros": ("I32", [32, 128]),
+         "model.layers.0.mlp.up_proj.scales": ("F16", [32, 1024]),
+         "model.layers.0.mlp.up_proj.g_idx": ("I32", [4096]),
+         "model.embed_tokens.weight": ("F16", [100, 4096])}
+    write_safetensors(tmp_path / "model.safetensors", t)
+    (tmp_path / "config.json").write_text(json.dumps(
+        {"quantization_config": {"quant_method": "gptq", "bits": 4, "group_size": 128}}))
+    inv = read_local(tmp_path)
+    assert inv.quantization is not None and inv.quantization.scheme == "gptq"
+    assert inv.total_params == 4096 * 1024 + 100 * 4096
+    assert inv.stored_elements < inv.total_params
+
+
+def test_gguf_file_exact(tmp_path: Path) -> None:
+    path = write_gguf(tmp_path / "m.gguf")
+    g = read_gguf_file(path)
+    by_name = {t.name: t for t in g.tensors}
+    assert by_name["blk.0.attn_q.weight"].dtype == "Q8_0"
+    assert by_name["blk.0.attn_q.weight"].nbytes == 64 * 256 // 32 * 34
+    assert by_name["token_embd.weight"].shape == (300, 64)
+    assert g.metadata["tokenizer.ggml.tokens"] == {"type": "array", "len": 300}
+    inv = read_local(path)
+    assert inv.kind == "gguf" and inv.files[0].header_bytes == g.data_offset
+    buf = path.read_bytes()
+    with pytest.raises(NeedMoreBytes):
+        parse_gguf_prefix(buf[:100], name="m.gguf", file_size=None)
+    assert len(parse_gguf_prefix(buf[: g.data_offset], name="m.gguf", file_size=None).tensors) == 3
+
+
+BAD = "Error: "
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p.write_bytes(b"\x01\x02"), "file too short for a safetensors header"),
+        (lambda p: p.write_bytes(struct.pack("<Q", 10**6) + b"{}"), "header claims 1,000,000 bytes but the file"),
+        (lambda p: p.write_bytes(struct.pack("<Q", 200_000_000)), "over the 100 MB limit"),
+        (lambda p: write_raw(p, b"\xff\xfe{}"), "header is not valid UTF-8"),
+        (lambda p: write_raw(p, b"{not json"), "header is not valid JSON"),
+        (lambda p: write_raw(p, {"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                                 "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}, 12), "overlap"),
+        (lambda p: write_raw(p, {"a": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}, 12), "gap"),
+        (lambda p: write_raw(p, {"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}, 8),
+         "needs 12 bytes but its offsets span 8"),
+        (lambda p: write_raw(p, {"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}, 4),
+         "truncated or padded"),
+        (lambda p: write_raw(p, {"a": {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]}}, 8),
+         "invalid shape"),
+    ],
+)
+def test_bad_safetensors_give_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], make, message) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "bad.safetensors"
+    make(path)
+    r = run_cli(capsys, "inspect", str(path))
+    assert r.code == 1 and r.out == ""
+    assert r.err.startswith(BAD) and message in r.err and r.err.count("\n") == 1, r.err
+
+
+def test_unknown_dtype_is_reported_and_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_raw(tmp_path / "x.safetensors", {"w": {"dtype": "F3_NEW", "shape": [4], "data_offsets": [0, 2]}}, 2)
+    r = run_cli(capsys, "inspect", str(tmp_path / "x.safetensors"), "--json")
+    assert r.code == 0 and r.json()["bytes"] == 2
+    assert "F3_NEW" in " ".join(r.json()["warnings"])
+
+
+def test_gguf_absurd_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.gguf"
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 2**60, 1) + b"\0" * 64)
+    r = run_cli(capsys, "inspect", str(path))
+    assert r.code == 1 and "tensor count claims" in r.err and r.err.count("\n") == 1
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 2**40) + b"k" * 16)
+    r = run_cli(capsys, "inspect", str(path))
+    assert r.code == 1 and "metadata key length claims" in r.err
+
+
+@pytest.mark.parametrize(("setup", "message"), [
+    (lambda p: None, "no .safetensors, .gguf or config.json"),
+    (lambda p: (p / "pytorch_model.bin").write_bytes(b"x"), "pickle checkpoints (pytorch_model.bin) are not read"),
+])
+def test_folders_without_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str], setup, message) -> None:  # type: ignore[no-untyped-def]
+    setup(tmp_path)
+    r = run_cli(capsys, "inspect", str(tmp_path))
+    assert r.code == 1 and message in r.err and r.err.count("\n") == 1
+
+
+def test_estimate_reprices_real_tensors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_safetensors(tmp_path / "model.safetensors", llama_tensors(hidden=256, inter=512, kv=64, vocab=512))
+    data = run_cli(capsys, "estimate", str(tmp_path), "--json").json()
+    rows = {r["format"]: r for r in data["rows"]}
+    assert rows["as stored"]["weight_bytes"] == data["model"]["stored_bytes"]
+    # nf4 leaves norms, embeddings and lm_head in bf16: more than 4.5 bits per weight overall.
+    assert rows["nf4"]["bits_per_weight"] > 4.5 and "stay BF16" in " ".join(rows["nf4"]["kept"])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=300))
+def test_fuzz_safetensors_header(data: bytes) -> None:
+    try:
+        parse_safetensors_header(data, name="fuzz", file_size=None)
+    except SourceError:
+        pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_fuzz_mutated_headers(data: st.DataObject) -> None:
+    head, data_len = safetensors_bytes(llama_tensors(layers=1))
+    raw = bytearray(head[8:])
+    for _ in range(data.draw(st.integers(1, 4))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    try:
+        parse_safetensors_header(bytes(raw), name="fuzz", file_size=8 + len(raw) + data_len)
+    except SourceError:
+        pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=0, max_size=200))
+def test_fuzz_gguf(data: bytes) -> None:
+    try:
+        parse_gguf_prefix(b"GGUF" + data, name="fuzz", file_size=4 + len(data))
+    except (SourceError, NeedMoreBytes):
+        pass
