@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from vramcalc.calculator.engines import RuntimeRequest
 from vramcalc.calculator.weights import count_bytes, effective_spec
+from vramcalc.components import classify
 from vramcalc.heuristics import CUDA_CONTEXT, Heuristic
-from vramcalc.reports import ClassBreakdown, EstimateReport, FormatRow, HeuristicUse, ModelSummary
+from vramcalc.reports import ClassBreakdown, ContextPoint, EstimateReport, FormatRow, HeuristicUse, ModelSummary
 from vramcalc.units import ModelLabel, format_bytes, format_count
 
 if TYPE_CHECKING:
@@ -40,6 +42,83 @@ class EstimateRequest:
     units: str = "gb"
     explain: bool = False
     options: FormatOptions = field(default_factory=FormatOptions)
+    runtime: RuntimeRequest = field(default_factory=RuntimeRequest)
+    contexts: list[int | str] = field(default_factory=list)  # --context values; "max" = the model's maximum
+    flag_architecture: Architecture | None = None  # --layers/--kv-heads/--head-dim for a bare count
+
+
+class _Runtime:
+    """Applies the engine profile to each row and gathers what the report shows about it."""
+
+    def __init__(self, request: EstimateRequest, arch: Architecture | None) -> None:
+        self.request, self.arch = request, arch
+        self.heuristics: dict[str, Heuristic] = {}
+        self.notes: list[str] = []
+        self.warnings: list[str] = []
+        self.explain: list[str] = []
+        self.contexts = self._contexts()
+        request.runtime.context = self.contexts[0]
+
+    def _contexts(self) -> list[int]:
+        from vramcalc.errors import UsageError
+
+        out: list[int] = []
+        for c in self.request.contexts or [self.request.runtime.context]:
+            if c == "max":
+                if self.arch is None or not self.arch.max_context:
+                    raise UsageError("--context max needs the model's maximum context",
+                                     "give a config.json, checkpoint or GGUF, or a number such as --context 8192")
+                out.append(int(self.arch.max_context))
+            else:
+                out.append(int(c))
+        if self.arch is not None and self.arch.max_context:
+            for c in out:
+                if c > self.arch.max_context:
+                    self.warnings.append(f"context {c:,} is above the model's maximum ({self.arch.max_context:,}): "
+                                         "it may not work without rope scaling")
+        return out
+
+    def apply(self, row: FormatRow, spec_bits: float, embedding_bytes: int = 0, output_bytes: int = 0,
+              context: int | None = None) -> int:
+        from vramcalc.calculator.engines import runtime_memory
+
+        rt = self.request.runtime
+        if context is not None:
+            rt = replace(rt, context=context)
+        est = runtime_memory(self.arch, row.weight_bytes, rt, act_bytes=4 if spec_bits >= 32 else 2,
+                             embedding_bytes=embedding_bytes, output_bytes=output_bytes)
+        if context is not None:
+            return est.total_bytes
+        row.kv_cache_bytes, row.activation_bytes = est.kv_cache_bytes, est.activation_bytes
+        row.overhead_bytes, row.total_bytes = est.overhead_bytes, est.total_bytes
+        row.host_bytes, row.kv_capacity_tokens, row.max_concurrency = (
+            est.host_bytes, est.kv_capacity_tokens, est.max_concurrency)
+        for h in est.heuristics:
+            self.heuristics[h.name] = h
+        for n in est.notes:
+            n = f"{row.format}: {n}" if rt.engine == "vllm" and est.kv_capacity_tokens is not None else n
+            if n not in self.notes:
+                self.notes.append(n)
+        if self.request.explain:
+            self.explain += [f"{row.format}: {line}" for line in est.explain]
+        return est.total_bytes
+
+    def sweep(self, rows: list[tuple[FormatRow, float, int, int]]) -> list[ContextPoint]:
+        if len(self.contexts) < 2:
+            return []
+        return [ContextPoint(context=c, totals={r.format: self.apply(r, bits, emb, out, context=c)
+                                                for r, bits, emb, out in rows}) for c in self.contexts]
+
+    def finish(self, report: EstimateReport) -> EstimateReport:
+        rt = self.request.runtime
+        report.engine = rt.engine
+        report.context, report.batch = rt.context, rt.batch
+        report.kv_dtype = rt.kv_dtype
+        report.heuristics = [_heuristic_use(h) for h in self.heuristics.values()]
+        report.notes += self.notes
+        report.warnings += self.warnings
+        report.explain += self.explain
+        return report
 
 
 def pick_formats(
@@ -63,6 +142,8 @@ def estimate_count(label: ModelLabel, request: EstimateRequest, registry: Regist
     n = label.total_params
     overhead = CUDA_CONTEXT.as_int()
     rows, explain = [], []
+    runtime = _Runtime(request, request.flag_architecture)
+    swept = []
     for spec in specs:
         eff = effective_spec(spec, registry)
         nbytes = count_bytes(n, spec, registry)
@@ -72,17 +153,20 @@ def estimate_count(label: ModelLabel, request: EstimateRequest, registry: Regist
             overhead_bytes=overhead, total_bytes=nbytes + overhead,
             kept=_count_caveats(spec),
         ))
+        bits = float(eff.bits_per_weight)
+        runtime.apply(rows[-1], bits)
+        swept.append((rows[-1], bits, 0, 0))
         if request.explain:
             explain += _explain_count(n, spec, eff, nbytes, request.units)
     notes = _label_notes(label, specs, rows, request.units)
-    return EstimateReport(
+    return runtime.finish(EstimateReport(
         model=ModelSummary(
             source=label.text, kind="label" if label.format_name or label.is_moe else "count",
             params=n, active_params=label.active_params, experts=label.experts,
         ),
         units=request.units,
-        rows=rows, heuristics=[_heuristic_use(CUDA_CONTEXT)], notes=notes, explain=explain,
-    )
+        rows=rows, notes=notes, explain=explain, context_sweep=runtime.sweep(swept),
+    ))
 
 
 def _count_caveats(spec: FormatSpec) -> list[str]:
@@ -156,6 +240,9 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
     overhead = CUDA_CONTEXT.as_int()
     rows, explain = [], []
     chooser = tensor_chooser(inventory, registry)
+    arch, arch_note = architecture_of(inventory)
+    runtime = _Runtime(request, arch or request.flag_architecture)
+    swept = []
     for spec in specs:
         plan = plan_format(inventory, spec, registry, chooser)
         file_bytes = None
@@ -176,6 +263,11 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
             overhead_bytes=overhead, total_bytes=plan.nbytes + overhead, kept=kept, breakdown=breakdown,
             file_bytes=file_bytes,
         ))
+        emb = sum(p.nbytes for p in plan.tensors if p.cls == "embeddings")
+        out = sum(p.nbytes for p in plan.tensors if p.cls == "lm_head")
+        bits = float(effective_spec(spec, registry).bits_per_weight) if spec.family != "stored" else 16.0
+        runtime.apply(rows[-1], bits, emb, out)
+        swept.append((rows[-1], bits, emb, out))
         if request.explain:
             explain += explain_plan(plan, request.units)
             if file_bytes is not None:
@@ -196,9 +288,13 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
             overhead_bytes=overhead, total_bytes=stored + overhead,
             kept=[f"as stored: {', '.join(sorted(dtypes))}"],
         ))
-    arch, arch_note = architecture_of(inventory)
+        stored_bits = 32.0 if set(dtypes) == {"F32"} else 16.0
+        emb = sum(t.nbytes for t in inventory.tensors if classify(t.name) == "embeddings")
+        out = sum(t.nbytes for t in inventory.tensors if classify(t.name) == "lm_head")
+        runtime.apply(rows[0], stored_bits, emb, out)
+        swept.insert(0, (rows[0], stored_bits, emb, out))
     notes = list(inventory.warnings) + ([arch_note] if arch_note else [])
-    return EstimateReport(
+    return runtime.finish(EstimateReport(
         model=ModelSummary(
             source=inventory.source, kind=inventory.kind, params=inventory.total_params,
             active_params=_active(arch, inventory), experts=arch.num_experts if arch else None,
@@ -206,8 +302,8 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
             architecture=architecture_summary(arch) if arch else {},
         ),
         units=request.units,
-        rows=rows, heuristics=[_heuristic_use(CUDA_CONTEXT)], notes=notes, explain=explain,
-    )
+        rows=rows, notes=notes, explain=explain, context_sweep=runtime.sweep(swept),
+    ))
 
 
 def architecture_of(inventory: Inventory) -> tuple[Architecture | None, str | None]:

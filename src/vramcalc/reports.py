@@ -50,8 +50,16 @@ class FormatRow(BaseModel):
     overhead_bytes: int = Field(0, description="runtime overhead (CUDA context, allocator), see heuristics")
     total_bytes: int = Field(description="VRAM to hold the weights plus the parts above")
     file_bytes: int | None = Field(None, description="predicted file size (GGUF: header, metadata, padding)")
+    host_bytes: int = Field(0, description="bytes the engine keeps in host memory (llama.cpp: embeddings, …)")
+    kv_capacity_tokens: int | None = Field(None, description="vLLM: tokens the KV budget holds")
+    max_concurrency: int | None = Field(None, description="vLLM: sequences of --context that fit at once")
     kept: list[str] = Field([], description="what this format leaves unquantized, in plain words")
     breakdown: list[ClassBreakdown] = []
+
+
+class ContextPoint(BaseModel):
+    context: int
+    totals: dict[str, int] = Field(description="format → total VRAM bytes at this context")
 
 
 class EstimateReport(BaseModel):
@@ -59,8 +67,13 @@ class EstimateReport(BaseModel):
     command: Literal["estimate"] = "estimate"
     model: ModelSummary
     units: Literal["gb", "gib"] = "gb"
-    engine: str = "weights+context"
+    engine: str = "transformers"
+    context: int = Field(4096, description="tokens per sequence the KV cache and activations are sized for")
+    batch: int = 1
+    kv_dtype: str | None = Field(None, description="KV cache dtype (None: the engine's default)")
     rows: list[FormatRow]
+    context_sweep: list[ContextPoint] = []
+    warnings: list[str] = Field([], description="printed on stderr")
     heuristics: list[HeuristicUse] = []
     notes: list[str] = Field([], description="plain-words remarks about the result")
     explain: list[str] = Field([], description="the arithmetic, line by line (filled with --explain)")

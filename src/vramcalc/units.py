@@ -172,3 +172,18 @@ def _try_count_forms(head: str, raw: str, fmt: str | None) -> ModelLabel | None:
     if _COUNT_RE.match(head):
         return ModelLabel(raw, parse_count(head), format_name=fmt)
     return None
+
+
+_CONTEXT_RE = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)\s*([kKmM]?)\s*$")
+
+
+def parse_context(text: str) -> int:
+    """Tokens of context: "8192", "8k" (= 8192: context lengths are powers of two), "128K" = 131072, "1M"."""
+    m = _CONTEXT_RE.match(text)
+    if not m:
+        raise UsageError(f"cannot read context {text!r}", "write --context 8192, --context 8k or --context max")
+    value = Decimal(m.group(1).replace(",", "").replace("_", "")) * {"": 1, "k": 1024, "m": 1024**2}[
+        m.group(2).lower()]
+    if value < 1:
+        raise UsageError(f"context must be at least 1 token, got {text!r}", "write --context 8192")
+    return _to_int(value)

@@ -77,21 +77,68 @@ def estimate(
     bits: Annotated[
         float | None, typer.Option("--bits", help="target bits per weight for exl2-style formats", min=1, max=16)
     ] = None,
+    context: Annotated[
+        str, typer.Option("--context", "-c", help="tokens per sequence: 8192, 8k, a list 4k,8k,32k, or max",
+                          metavar="TOKENS")
+    ] = "4096",
+    batch: Annotated[int, typer.Option("--batch", "-b", help="sequences at once", min=1)] = 1,
+    engine: Annotated[str, typer.Option("--engine", "-e", help="transformers, vllm or llama.cpp")] = "transformers",
+    kv_dtype: Annotated[
+        str | None, typer.Option("--kv-dtype", help="KV cache dtype: bf16, fp16, fp32, fp8, q8_0, q4_0 …")
+    ] = None,
+    gpu_memory: Annotated[
+        str | None, typer.Option("--gpu-memory", help="GPU memory for vLLM's budget, e.g. 80GB (default H100)")
+    ] = None,
+    gpu_memory_utilization: Annotated[
+        float | None, typer.Option("--gpu-memory-utilization", help="vLLM's fraction (default 0.9)", min=0.01, max=1)
+    ] = None,
+    gpu_layers: Annotated[
+        int | None, typer.Option("--gpu-layers", "-ngl", help="llama.cpp layers offloaded (default all)", min=0)
+    ] = None,
+    flash_attention: Annotated[
+        bool, typer.Option("--flash-attention/--no-flash-attention", help="llama.cpp -fa on/off")
+    ] = True,
+    layers: Annotated[int | None, typer.Option("--layers", help="for a bare count: decoder layers", min=1)] = None,
+    kv_heads: Annotated[int | None, typer.Option("--kv-heads", help="for a bare count: KV heads", min=1)] = None,
+    head_dim: Annotated[int | None, typer.Option("--head-dim", help="for a bare count: head dimension", min=1)] = None,
     revision: Annotated[str | None, typer.Option("--revision", help="Hub revision (branch, tag, commit)")] = None,
     token: Annotated[str | None, typer.Option("--token", help="Hub token (else $HF_TOKEN)", show_default=False)] = None,
     formats: FormatsOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Weights and VRAM per format for a model."""
+    """Weights and VRAM per format for a model (default context 4096 tokens, engine transformers)."""
+    from vramcalc.calculator.engines import ENGINES, RuntimeRequest, architecture_from_flags
+    from vramcalc.calculator.kv import kv_bits
     from vramcalc.estimate import EstimateRequest, FormatOptions, estimate_count, estimate_inventory
     from vramcalc.registry import load_registry
     from vramcalc.resolve import resolve_model
-    from vramcalc.units import ModelLabel
+    from vramcalc.units import ModelLabel, parse_context, parse_size
 
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r}", f"choose one of: {', '.join(ENGINES)}")
+    if kv_dtype is not None:
+        kv_bits(kv_dtype)
+    contexts: list[int | str] = [
+        "max" if c.strip().lower() == "max" else parse_context(c) for c in context.split(",") if c.strip()
+    ]
+    if not contexts:
+        raise UsageError("empty --context", "write --context 8192, --context 4k,8k,32k or --context max")
+    flag_arch = None
+    if layers or kv_heads or head_dim:
+        if not (layers and kv_heads and head_dim):
+            raise UsageError("--layers, --kv-heads and --head-dim go together", "give all three, e.g. "
+                             "--layers 32 --kv-heads 8 --head-dim 128")
+        flag_arch = architecture_from_flags(layers, kv_heads, head_dim)
     registry = load_registry(formats)
     request = EstimateRequest(
         formats=list(dtype or []), units=units.value, explain=explain,
         options=FormatOptions(group_size=group_size, scale_bits=scale_bits, bits=bits),
+        runtime=RuntimeRequest(
+            engine=engine, batch=batch, kv_dtype=kv_dtype,
+            gpu_memory=parse_size(gpu_memory, "GPU memory") if gpu_memory else None,
+            gpu_memory_utilization=gpu_memory_utilization, gpu_layers=gpu_layers, flash_attention=flash_attention,
+        ),
+        contexts=contexts, flag_architecture=flag_arch,
     )
     source = resolve_model(model, revision=revision, token=token)
     if isinstance(source, ModelLabel):
@@ -139,6 +186,8 @@ def _emit(report: object, json_out: bool, renderer: str) -> None:
     from pydantic import BaseModel
 
     assert isinstance(report, BaseModel)
+    for warning in getattr(report, "warnings", None) or []:
+        sys.stderr.write(f"Warning: {warning}\n")
     if json_out:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
         return
@@ -179,12 +228,16 @@ def main(argv: list[str] | None = None) -> None:
     except exc.UsageError as e:
         hint = f" — run `{e.ctx.command_path} --help`" if e.ctx else ""
         _fail(f"{e.format_message()}{hint}", 2)
-    except exc.Exit as e:
-        raise SystemExit(e.exit_code) from None
-    except (exc.Abort, KeyboardInterrupt):
+    except (typer.Exit, typer.Abort, KeyboardInterrupt) as e:
+        if isinstance(e, typer.Exit):
+            raise SystemExit(e.exit_code) from None
         _fail("interrupted", 130)
     except BrokenPipeError:
         # `vramcalc … | head`: the reader left; not an error of ours.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         raise SystemExit(0) from None
+    except Exception as e:  # a bug of ours: one line, and the traceback on request
+        if os.environ.get(DEBUG_ENV):
+            raise
+        _fail(f"internal error ({type(e).__name__}: {e}) — please report it; {DEBUG_ENV}=1 shows the traceback", 1)

@@ -57,10 +57,14 @@ def render_estimate(report: EstimateReport, console: Console | None = None) -> N
         cells += [format_bytes(r.overhead_bytes, u), format_bytes(r.total_bytes, u)]
         table.add_row(*cells)
     console.print(table)
-    overheads = ", ".join(f"{h.name} {format_bytes(h.value, u)}" for h in report.heuristics)
-    if overheads:
-        console.print(Text(f"Overhead = {overheads} (see --explain for sources). "
-                           f"{UNIT_LABEL[u]} = {'10^9' if u == 'gb' else '2^30'} bytes.", style="dim"))
+    _bars(console, report)
+    if report.context_sweep:
+        _sweep(console, report)
+    kv = report.kv_dtype or "engine default"
+    console.print(Text(f"Engine {report.engine}; context {report.context:,} tokens × batch {report.batch} "
+                       f"(KV {kv}){' — the default context; set --context' if report.context == 4096 else ''}. "
+                       f"Every constant and its source: --explain. {UNIT_LABEL[u]} = "
+                       f"{'10^9' if u == 'gb' else '2^30'} bytes.", style="dim"))
     caveats: dict[str, list[str]] = {}
     for r in report.rows:
         for k in r.kept:
@@ -76,6 +80,47 @@ def render_estimate(report: EstimateReport, console: Console | None = None) -> N
             console.print(Text(line))
         for h in report.heuristics:
             console.print(Text(f"  {h.name} = {h.value:,.0f} {h.unit} — {h.source}", style="dim"))
+
+
+_PARTS = (("weights", "blue"), ("KV cache", "magenta"), ("activations", "yellow"), ("overhead", "bright_black"))
+
+
+def _bars(console: Console, report: EstimateReport, width: int = 40) -> None:
+    """One stacked bar per row, on a common scale, so the dominant part shows at a glance."""
+    if not any(r.kv_cache_bytes or r.activation_bytes for r in report.rows):
+        return
+    scale = max(r.total_bytes for r in report.rows) or 1
+    legend = Text("  ")
+    for (name, colour) in _PARTS:
+        legend.append("█", style=colour)
+        legend.append(f" {name}  ")
+    console.print(legend)
+    name_w = max(len(r.format) for r in report.rows)
+    for r in report.rows:
+        line = Text(f"  {r.format:<{name_w}} ")
+        values = (r.weight_bytes - r.host_bytes if r.host_bytes <= r.weight_bytes else 0, r.kv_cache_bytes,
+                  r.activation_bytes, r.overhead_bytes)
+        for (_, colour), v in zip(_PARTS, values, strict=True):
+            line.append("█" * round(width * max(v, 0) / scale), style=colour)
+        line.append(f" {format_bytes(r.total_bytes, report.units)}")
+        console.print(line)
+
+
+def _sweep(console: Console, report: EstimateReport) -> None:
+    u = report.units
+    table = Table(title="VRAM against context", title_justify="left", header_style="bold")
+    table.add_column("Context", justify="right")
+    formats = [r.format for r in report.rows]
+    for f in formats:
+        table.add_column(f"{f} ({UNIT_LABEL[u]})", justify="right")
+    for p in report.context_sweep:
+        table.add_row(f"{p.context:,}", *(format_bytes(p.totals[f], u) for f in formats))
+    console.print(table)
+    top = max(v for p in report.context_sweep for v in p.totals.values()) or 1
+    first = formats[0]
+    for p in report.context_sweep:
+        bar = "█" * round(40 * p.totals[first] / top)
+        console.print(Text(f"  {p.context:>9,} {bar} {format_bytes(p.totals[first], u)} ({first})"))
 
 
 def render_formats(report: FormatsReport, console: Console | None = None) -> None:
