@@ -111,8 +111,13 @@ def entry_for_inventory(
 def kv_for(inventory: Inventory, context: int) -> tuple[int | None, str]:
     """KV cache bytes at `context` tokens, and a note. The one place the KV-cache calculator plugs in
     (vramcalc.calculator.kv, from the architecture in `inventory.config` or its GGUF metadata)."""
-    del inventory, context
-    return None, KV_NOT_AVAILABLE
+    from vramcalc.calculator.kv import kv_cache_bytes
+    from vramcalc.estimate import architecture_of
+
+    arch, note = architecture_of(inventory)
+    if arch is None:
+        return None, note or KV_NOT_AVAILABLE
+    return kv_cache_bytes(arch, context, 1, "bf16", "transformers"), "bf16 KV cache, batch 1 (transformers)"
 
 
 def _config_dtype(inventory: Inventory) -> str | None:
