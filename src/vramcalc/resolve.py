@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,8 @@ def looks_like_repo_id(text: str) -> bool:
 
 
 def resolve_model(
-    text: str, *, revision: str | None = None, token: str | None = None, tensors: bool = True
+    text: str, *, revision: str | None = None, token: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ModelLabel | Inventory:
     """A local path wins; then a count or label; then a Hub repo id (local cache first, then the Hub)."""
     path = Path(text).expanduser()
@@ -34,7 +36,7 @@ def resolve_model(
         if looks_like_repo_id(text):
             from vramcalc.readers import read_repo
 
-            return read_repo(text, revision=revision, token=token)
+            return read_repo(text, revision=revision, token=token, progress=progress)
         if any(sep in text for sep in ("/", "\\")) or text.endswith((".json", ".safetensors", ".gguf")):
             raise UsageError(
                 f"no such file or folder: {text}", "check the path, or give a Hub id such as org/name"

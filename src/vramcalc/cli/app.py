@@ -140,7 +140,10 @@ def estimate(
         ),
         contexts=contexts, flag_architecture=flag_arch,
     )
-    source = resolve_model(model, revision=revision, token=token)
+    from vramcalc.cli.progress import progress_bar
+
+    with progress_bar("reading headers") as progress:
+        source = resolve_model(model, revision=revision, token=token, progress=progress)
     if isinstance(source, ModelLabel):
         report = estimate_count(source, request, registry)
     else:

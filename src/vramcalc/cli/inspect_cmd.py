@@ -20,12 +20,14 @@ def inspect(
     """Read a checkpoint's headers: parameters and bytes by dtype and component."""
     import sys
 
+    from vramcalc.cli.progress import progress_bar
     from vramcalc.errors import UsageError
     from vramcalc.inspect_report import build_inspect_report
     from vramcalc.resolve import resolve_model
     from vramcalc.units import ModelLabel
 
-    model = resolve_model(source, revision=revision, token=token)
+    with progress_bar("reading headers") as progress:
+        model = resolve_model(source, revision=revision, token=token, progress=progress)
     if isinstance(model, ModelLabel):
         raise UsageError(f"{source!r} is a parameter count, not a checkpoint",
                          "inspect reads a file, folder, config.json or Hub id; use `vramcalc estimate` for counts")

@@ -5,6 +5,7 @@ Entry points stay light: the modules doing the work (and huggingface_hub) are im
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from vramcalc.inventory import Inventory
@@ -34,8 +35,9 @@ def _config_only(path: Path) -> Path | None:
     return None
 
 
-def read_repo(repo_id: str, *, revision: str | None = None, token: str | None = None) -> Inventory:
+def read_repo(repo_id: str, *, revision: str | None = None, token: str | None = None,
+              progress: Callable[[int, int], None] | None = None) -> Inventory:
     """A Hub repo id: the local Hugging Face cache first, then the Hub (headers only)."""
     from vramcalc.readers.hub import read_repo as _read_repo
 
-    return _read_repo(repo_id, revision=revision, token=token)
+    return _read_repo(repo_id, revision=revision, token=token, progress=progress)

@@ -1,10 +1,193 @@
-"""Hub sources. (Placeholder until the Hub reader lands.)"""
+"""Hub repos: the local cache first, then the Hub itself, headers only.
+
+safetensors headers come by HTTP range requests (the first 100 kB, then the rest of a longer header), every
+shard in a thread pool; GGUF headers by growing prefixes. Requests go through huggingface_hub's own session,
+headers (token, user agent) and error mapping. A token is sent, never printed: no message here contains it.
+"""
 
 from __future__ import annotations
 
-from vramcalc.errors import HubError
-from vramcalc.inventory import Inventory
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from vramcalc.errors import HubError, SourceError
+from vramcalc.inventory import FileInfo, Inventory, TensorInfo
+
+FIRST_RANGE = 100_000
+GGUF_FIRST_RANGE = 1 << 20
+GGUF_MAX_PREFIX = 256 << 20
+WORKERS = 8
+Progress = Callable[[int, int], None]
 
 
-def read_repo(repo_id: str, *, revision: str | None = None, token: str | None = None) -> Inventory:
-    raise HubError(f"cannot read {repo_id} yet", "give a parameter count such as 12B")
+def read_repo(repo_id: str, *, revision: str | None = None, token: str | None = None,
+              progress: Progress | None = None) -> Inventory:
+    from vramcalc.readers.hf_cache import cached_snapshot, offline
+
+    snapshot = cached_snapshot(repo_id, revision)
+    if snapshot is not None and _has_model_files(snapshot):
+        from vramcalc.readers import read_local
+
+        inv = read_local(snapshot)
+        return inv.model_copy(update={"source": _label(repo_id, revision), "kind": "hf-cache"})
+    if offline():
+        raise HubError(f"{repo_id} is not in the local cache and HF_HUB_OFFLINE is set",
+                       f"unset HF_HUB_OFFLINE, or download it first (hf download {repo_id} --include '*.json')")
+    return _Hub(repo_id, revision, token, progress).read()
+
+
+def _has_model_files(folder: Any) -> bool:
+    names = {p.name for p in folder.iterdir()}
+    return any(n.endswith((".safetensors", ".gguf")) for n in names) or "model_index.json" in names or (
+        "config.json" in names and "model.safetensors.index.json" not in names)
+
+
+def _label(repo_id: str, revision: str | None) -> str:
+    return f"{repo_id}@{revision}" if revision else repo_id
+
+
+class _Hub:
+    def __init__(self, repo_id: str, revision: str | None, token: str | None, progress: Progress | None) -> None:
+        from huggingface_hub import HfApi, hf_hub_url
+        from huggingface_hub.utils import build_hf_headers, get_session
+
+        self.repo_id, self.revision, self.progress = repo_id, revision, progress
+        self.endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+        self.api = HfApi(endpoint=self.endpoint, token=token)
+        self.headers = build_hf_headers(token=token)
+        self.session = get_session()
+        self._url = lambda name: hf_hub_url(repo_id, name, revision=revision, endpoint=self.endpoint)
+
+    def read(self) -> Inventory:
+        info = self._call(lambda: self.api.model_info(self.repo_id, revision=self.revision, files_metadata=True))
+        sizes = {s.rfilename: s.size for s in (info.siblings or [])}
+        names = sorted(sizes)
+        config = self._json("config.json") if "config.json" in sizes else None
+        if "model_index.json" in sizes:
+            wanted = [n for n in names if n.endswith(".safetensors") and "/" in n]
+        elif "model.safetensors.index.json" in sizes:
+            index = self._json("model.safetensors.index.json") or {}
+            wanted = sorted(set(map(str, (index.get("weight_map") or {}).values())))
+        else:
+            wanted = [n for n in names if n.endswith(".safetensors") and "/" not in n]
+        if not wanted:
+            ggufs = [n for n in names if n.endswith(".gguf")]
+            if len(ggufs) == 1:
+                return self._gguf(ggufs[0], sizes[ggufs[0]])
+            if ggufs:
+                raise HubError(f"{self.repo_id} holds {len(ggufs)} GGUF files ({', '.join(ggufs[:4])}…)",
+                               "download the one you want and give its path")
+            if config is not None:
+                from vramcalc.readers.config_json import inventory_from_config
+
+                inv = inventory_from_config(config, _label(self.repo_id, self.revision))
+                return inv.model_copy(update={"warnings": [*inv.warnings,
+                                      "no safetensors in the repo: counted from config.json"]})
+            raise HubError(f"{self.repo_id} has no .safetensors, .gguf or config.json "
+                           f"(files: {', '.join(names[:6]) or 'none'})", "check the repo id")
+        results: list[tuple[list[TensorInfo], FileInfo]] = []
+        done = 0
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            for item in pool.map(lambda n: self._safetensors(n, sizes.get(n)), wanted):
+                results.append(item)
+                done += 1
+                if self.progress:
+                    self.progress(done, len(wanted))
+        tensors = [t for ts, _ in results for t in ts]
+        files = [f for _, f in results]
+        from vramcalc.readers.packed import detect_packed
+
+        quant, true_params = detect_packed(tensors, config)
+        return Inventory(source=_label(self.repo_id, self.revision), kind="hub", tensors=tensors, files=files,
+                         config=config, quantization=quant, true_params=true_params)
+
+    # ---------------------------------------------------------------- HTTP
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except Exception as e:  # mapped to one clear message; huggingface_hub's own types first
+            raise self._error(e) from None
+
+    def _error(self, e: Exception) -> HubError:
+        name = type(e).__name__
+        status = getattr(getattr(e, "response", None), "status_code", None)
+        rid = self.repo_id
+        if name == "GatedRepoError" or status == 403:
+            return HubError(f"{rid} is gated or private and this token has no access",
+                            "accept the license on the model page, then pass --token or set HF_TOKEN")
+        if name == "RevisionNotFoundError":
+            return HubError(f"{rid} has no revision {self.revision!r}", "check the branch, tag or commit")
+        if name in ("RepositoryNotFoundError",) or status in (401, 404):
+            return HubError(f"{rid} was not found on {self.endpoint} (or it is private)",
+                            "check the repo id; for a private repo pass --token or set HF_TOKEN")
+        if status == 429:
+            return HubError(f"the Hub is rate-limiting requests for {rid} (429)",
+                            "wait a minute and retry; a token (HF_TOKEN) raises the limit")
+        if "Timeout" in name:
+            return HubError(f"the Hub did not answer in time for {rid}", "retry, or check your connection")
+        if "Connect" in name or "Network" in name or isinstance(e, ConnectionError | OSError):
+            return HubError(f"cannot reach {self.endpoint}", "check your connection, or set HF_HUB_OFFLINE=1 "
+                            "to use the local cache")
+        if status is not None:
+            return HubError(f"the Hub answered {status} for {rid}", "retry later")
+        return HubError(f"reading {rid} from the Hub failed ({name})", "retry, or set VRAMCALC_DEBUG=1 for details")
+
+    def _get(self, name: str, start: int | None = None, end: int | None = None) -> bytes:
+        from huggingface_hub.utils import hf_raise_for_status
+
+        headers = dict(self.headers)
+        if start is not None:
+            headers["Range"] = f"bytes={start}-{end}"
+
+        def go() -> bytes:
+            r = self.session.get(self._url(name), headers=headers, follow_redirects=True)
+            hf_raise_for_status(r)
+            return bytes(r.content)
+
+        data: bytes = self._call(go)
+        return data
+
+    def _json(self, name: str) -> dict[str, Any] | None:
+        import json
+
+        try:
+            data = json.loads(self._get(name))
+        except ValueError as e:
+            raise HubError(f"{self.repo_id}/{name} is not valid JSON", "report it to the repo's owner") from e
+        return data if isinstance(data, dict) else None
+
+    # ---------------------------------------------------------------- formats
+    def _safetensors(self, name: str, size: int | None) -> tuple[list[TensorInfo], FileInfo]:
+        from vramcalc.readers.safetensors_header import header_length, parse_safetensors_header
+
+        where = f"{self.repo_id}/{name}"
+        head = self._get(name, 0, FIRST_RANGE - 1)
+        n = header_length(head[:8], name=where, file_size=size)
+        if 8 + n > len(head):
+            head += self._get(name, len(head), 8 + n - 1)
+        component = name.split("/", 1)[0] if "/" in name else ""
+        tensors, _ = parse_safetensors_header(head[8:8 + n], name=where, file_size=size, component=component,
+                                              file=name)
+        return tensors, FileInfo(path=name, size=size or 8 + n + sum(t.nbytes for t in tensors),
+                                 header_bytes=8 + n, tensors=len(tensors), component=component)
+
+    def _gguf(self, name: str, size: int | None) -> Inventory:
+        from vramcalc.readers.gguf import NeedMoreBytes, parse_gguf_prefix
+
+        where = f"{self.repo_id}/{name}"
+        buf = self._get(name, 0, GGUF_FIRST_RANGE - 1)
+        while True:
+            try:
+                g = parse_gguf_prefix(buf, name=where, file_size=size)
+                break
+            except NeedMoreBytes as more:
+                want = max(more.needed, 2 * len(buf))
+                if len(buf) >= GGUF_MAX_PREFIX or (size is not None and len(buf) >= size):
+                    raise SourceError(f"{where}: GGUF header larger than {GGUF_MAX_PREFIX >> 20} MB",
+                                      "download the file and inspect it locally") from None
+                buf += self._get(name, len(buf), min(want, GGUF_MAX_PREFIX) - 1)
+        files = [FileInfo(path=name, size=size or 0, header_bytes=g.data_offset, tensors=len(g.tensors))]
+        return Inventory(source=_label(self.repo_id, self.revision), kind="gguf", tensors=g.tensors, files=files,
+                         metadata=g.metadata)
