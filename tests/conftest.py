@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.hub_server import fake_hub  # noqa: F401  (the local Hub fixture, for every test module)
+
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -31,7 +31,8 @@ def read_repo(repo_id: str, *, revision: str | None = None, token: str | None = 
         from vramcalc.readers import read_local
 
         inv = read_local(snapshot)
-        return inv.model_copy(update={"source": _label(repo_id, revision), "kind": "hf-cache"})
+        kind = inv.kind if inv.kind in ("config", "gguf") else "hf-cache"
+        return inv.model_copy(update={"source": _label(repo_id, revision), "kind": kind})
     if offline():
         raise HubError(f"{repo_id} is not in the local cache and HF_HUB_OFFLINE is set",
                        f"unset HF_HUB_OFFLINE, or download it first (hf download {repo_id} --include '*.json')")

@@ -1,0 +1,159 @@
+"""A local stand-in for the Hugging Face Hub on 127.0.0.1, so the real huggingface_hub client runs in tests.
+
+Serves `/api/models/{repo}[/revision/{rev}]` (with sibling sizes) and `/{repo}/resolve/{rev}/{file}` (GET, HEAD,
+Range → 206), gated repos (401 + X-Error-Code: GatedRepo without the right token), missing repos and revisions
+(404 + X-Error-Code), 429 and injected latency. Large files are a header plus a declared length: bytes past
+the header are zeros made on demand, so a repo of multi-GB shards costs nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+
+@dataclass
+class RemoteFile:
+    head: bytes
+    size: int
+
+    def read(self, start: int, end: int) -> bytes:  # inclusive end
+        end = min(end, self.size - 1)
+        out = self.head[start:end + 1]
+        return out + b"\0" * (end + 1 - start - len(out))
+
+
+@dataclass
+class Repo:
+    files: dict[str, RemoteFile]
+    token: str | None = None  # gated: only this token gets in
+    revisions: tuple[str, ...] = ("main",)
+    sha: str = "0123456789abcdef0123456789abcdef01234567"
+
+
+@dataclass
+class FakeHub:
+    repos: dict[str, Repo] = field(default_factory=dict)
+    latency: float = 0.0
+    rate_limited: bool = False
+    requests: int = 0
+    bytes_sent: int = 0
+    seen_auth: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    url: str = ""
+
+    def add(self, repo_id: str, files: dict[str, bytes | RemoteFile], **kw: object) -> None:
+        self.repos[repo_id] = Repo({k: v if isinstance(v, RemoteFile) else RemoteFile(v, len(v))
+                                    for k, v in files.items()}, **kw)  # type: ignore[arg-type]
+
+
+_API = re.compile(r"^/api/models/([^/?]+/[^/?]+)(?:/revision/([^/?]+))?(?:\?.*)?$")
+_RESOLVE = re.compile(r"^/([^/]+/[^/]+)/resolve/([^/]+)/(.+?)(?:\?.*)?$")
+
+
+def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _send(self, code: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+            self.send_response(code)
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+                with hub.lock:
+                    hub.bytes_sent += len(body)
+
+        def _error(self, code: int, error_code: str) -> None:
+            self._send(code, json.dumps({"error": error_code}).encode(),
+                       {"X-Error-Code": error_code, "Content-Type": "application/json"})
+
+        def _repo(self, repo_id: str, rev: str | None) -> Repo | None:
+            repo = hub.repos.get(repo_id)
+            if repo is None:
+                self._error(401, "RepoNotFound")
+                return None
+            auth = self.headers.get("Authorization", "")
+            if auth:
+                hub.seen_auth.append(auth)
+            if repo.token is not None and auth != f"Bearer {repo.token}":
+                self._error(401, "GatedRepo")
+                return None
+            if rev is not None and rev not in repo.revisions and rev != repo.sha:
+                self._error(404, "RevisionNotFound")
+                return None
+            return repo
+
+        def do_HEAD(self) -> None:
+            self.do_GET()
+
+        def do_GET(self) -> None:
+            with hub.lock:
+                hub.requests += 1
+            if hub.latency:
+                time.sleep(hub.latency)
+            if hub.rate_limited:
+                self._send(429, b"slow down", {"Retry-After": "1"})
+                return
+            m = _API.match(self.path)
+            if m:
+                repo = self._repo(m.group(1), m.group(2))
+                if repo is not None:
+                    body = {"id": m.group(1), "modelId": m.group(1), "sha": repo.sha, "private": False,
+                            "siblings": [{"rfilename": n, "size": f.size} for n, f in sorted(repo.files.items())]}
+                    self._send(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
+                return
+            m = _RESOLVE.match(self.path)
+            if not m:
+                self._send(404, b"no route")
+                return
+            repo = self._repo(m.group(1), m.group(2))
+            if repo is None:
+                return
+            f = repo.files.get(m.group(3))
+            if f is None:
+                self._error(404, "EntryNotFound")
+                return
+            headers = {"ETag": '"etag"', "X-Repo-Commit": repo.sha, "Accept-Ranges": "bytes"}
+            rng = re.match(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
+            if rng:
+                start = int(rng.group(1))
+                end = int(rng.group(2)) if rng.group(2) else f.size - 1
+                if start >= f.size:
+                    self._send(416, b"", {"Content-Range": f"bytes */{f.size}"})
+                    return
+                end = min(end, f.size - 1)
+                headers["Content-Range"] = f"bytes {start}-{end}/{f.size}"
+                self._send(206, f.read(start, end), headers)
+            else:
+                self._send(200, f.read(0, f.size - 1), headers)
+
+    return Handler
+
+
+@pytest.fixture
+def fake_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    hub = FakeHub()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(hub))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    hub.url = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    try:
+        yield hub
+    finally:
+        server.shutdown()
+        server.server_close()

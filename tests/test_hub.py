@@ -1,0 +1,131 @@
+"""The Hub path through the real huggingface_hub client, against a local server (tests/hub_server.py)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import run_cli
+from tests.fixtures_files import llama_tensors, safetensors_bytes, write_gguf
+from tests.hub_server import FakeHub, RemoteFile
+
+CONFIG = json.dumps({"model_type": "llama", "vocab_size": 256, "hidden_size": 64, "intermediate_size": 128,
+                     "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1,
+                     "tie_word_embeddings": False}).encode()
+
+
+def _shard(tensors: dict[str, tuple[str, list[int]]]) -> RemoteFile:
+    head, data_len = safetensors_bytes(tensors)
+    return RemoteFile(head, len(head) + data_len)
+
+
+def test_single_file_repo(fake_hub: FakeHub, capsys: pytest.CaptureFixture[str]) -> None:
+    fake_hub.add("org/tiny", {"config.json": CONFIG, "model.safetensors": _shard(llama_tensors(kv=32))})
+    r = run_cli(capsys, "inspect", "org/tiny", "--json")
+    assert r.code == 0, r.err
+    data = r.json()
+    assert data["kind"] == "hub" and data["params"] == sum(
+        _n(s) for _, s in llama_tensors(kv=32).values())
+    assert data["architecture"]["layers"] == 2
+
+
+def _n(shape: list[int]) -> int:
+    out = 1
+    for d in shape:
+        out *= d
+    return out
+
+
+def test_thirty_multi_gb_shards_transfer_only_headers(fake_hub: FakeHub) -> None:
+    files: dict[str, bytes | RemoteFile] = {"config.json": CONFIG}
+    weight_map = {}
+    for i in range(30):
+        name = f"model-{i + 1:05d}-of-00030.safetensors"
+        tensors = {f"model.layers.{i}.mlp.{p}.weight": ("BF16", [14336, 4096]) for p in ("gate_proj", "up_proj")}
+        tensors |= {f"model.layers.{i}.mlp.down_proj.weight": ("BF16", [4096, 14336])}
+        files[name] = _shard(tensors)
+        weight_map |= dict.fromkeys(tensors, name)
+    files["model.safetensors.index.json"] = json.dumps({"weight_map": weight_map}).encode()
+    fake_hub.add("org/big", files)
+    from vramcalc.readers import read_repo
+
+    inv = read_repo("org/big")
+    assert len(inv.files) == 30 and inv.total_bytes == 30 * 3 * 14336 * 4096 * 2  # ~10.6 GB declared
+    assert fake_hub.bytes_sent < 4_000_000
+
+
+def test_gguf_repo_reads_growing_prefixes(fake_hub: FakeHub, tmp_path: Path) -> None:
+    data = write_gguf(tmp_path / "m.gguf", n_tokens=120_000).read_bytes()  # header > the first 1 MiB range
+    fake_hub.add("org/gguf", {"m.gguf": data})
+    from vramcalc.readers import read_repo
+
+    inv = read_repo("org/gguf")
+    assert inv.kind == "gguf" and {t.name for t in inv.tensors} == {
+        "token_embd.weight", "blk.0.attn_q.weight", "output_norm.weight"}
+    assert inv.metadata["tokenizer.ggml.tokens"] == {"type": "array", "len": 120_000}
+
+
+def test_revision(fake_hub: FakeHub, capsys: pytest.CaptureFixture[str]) -> None:
+    fake_hub.add("org/rev", {"model.safetensors": _shard({"w": ("F16", [4, 4])})}, revisions=("main", "v2"))
+    assert run_cli(capsys, "inspect", "org/rev", "--revision", "v2", "--json").json()["source"] == "org/rev@v2"
+    r = run_cli(capsys, "inspect", "org/rev", "--revision", "nope")
+    assert r.code == 1 and r.err == "Error: org/rev has no revision 'nope' — check the branch, tag or commit\n"
+
+
+def test_gated_repo_and_the_token_is_never_shown(fake_hub: FakeHub, capsys: pytest.CaptureFixture[str],
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    secret = "hf_SECRETsecretSECRET123"
+    fake_hub.add("org/gated", {"model.safetensors": _shard({"w": ("F16", [4, 4])})}, token=secret)
+    caplog.set_level(logging.DEBUG)
+    r = run_cli(capsys, "inspect", "org/gated")
+    assert r.code == 1 and r.err.startswith("Error: org/gated is gated or private")
+    r = run_cli(capsys, "inspect", "org/gated", "--token", "hf_wrongwrongwrong")
+    assert r.code == 1 and "hf_wrong" not in r.err
+    r = run_cli(capsys, "inspect", "org/gated", "--token", secret, "--json")
+    assert r.code == 0 and r.json()["params"] == 16
+    assert f"Bearer {secret}" in fake_hub.seen_auth
+    assert secret not in r.out + r.err + caplog.text
+
+
+def test_missing_and_rate_limited(fake_hub: FakeHub, capsys: pytest.CaptureFixture[str]) -> None:
+    r = run_cli(capsys, "estimate", "org/missing")
+    assert r.code == 1 and r.err.startswith("Error: org/missing was not found on")
+    fake_hub.add("org/busy", {"config.json": CONFIG})
+    fake_hub.rate_limited = True
+    r = run_cli(capsys, "inspect", "org/busy")
+    assert r.code == 1 and "rate-limiting" in r.err and r.err.count("\n") == 1
+
+
+def test_connection_refused(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    r = run_cli(capsys, "inspect", "org/anything")
+    assert r.code == 1 and r.err.startswith(f"Error: cannot reach http://127.0.0.1:{port}")
+
+
+def test_config_only_repo_is_counted(fake_hub: FakeHub, capsys: pytest.CaptureFixture[str]) -> None:
+    fake_hub.add("org/cfg", {"config.json": CONFIG, "README.md": b"hi"})
+    data = run_cli(capsys, "estimate", "org/cfg", "-d", "bf16", "--json").json()
+    assert data["model"]["params"] > 0 and data["model"]["kind"] == "config"
+
+
+def test_cache_first_and_offline(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    cache = tmp_path / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    snap = cache / "models--org--cached" / "snapshots" / "abc"
+    snap.mkdir(parents=True)
+    (cache / "models--org--cached" / "refs").mkdir()
+    (cache / "models--org--cached" / "refs" / "main").write_text("abc")
+    (snap / "config.json").write_bytes(CONFIG)
+    r = run_cli(capsys, "inspect", "org/cached", "--json")
+    assert r.code == 0 and r.json()["kind"] == "config" and fake_hub.requests == 0
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    r = run_cli(capsys, "inspect", "org/elsewhere")
+    assert r.code == 1 and "not in the local cache and HF_HUB_OFFLINE is set" in r.err
