@@ -18,7 +18,7 @@ from vramcalc.inventory import FileInfo, Inventory, TensorInfo
 FIRST_RANGE = 100_000
 GGUF_FIRST_RANGE = 1 << 20
 GGUF_MAX_PREFIX = 256 << 20
-WORKERS = 8
+WORKERS = 16
 Progress = Callable[[int, int], None]
 
 
