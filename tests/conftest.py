@@ -18,3 +18,4 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
     for var in ("VRAMCALC_FORMATS", "VRAMCALC_DEBUG", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "COLUMNS"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("COLUMNS", "160")
+    monkeypatch.setenv("VRAMCALC_CACHE_DIR", str(tmp_path_factory.mktemp("vramcalc_cache")))

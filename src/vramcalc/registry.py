@@ -240,10 +240,67 @@ def shipped_formats_path() -> Path:
 
 def _read_file(path: Path) -> RegistryFile:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except FileNotFoundError as e:
         raise RegistryError(f"formats file {path} does not exist", "check the path") from e
-    except (OSError, UnicodeDecodeError) as e:
+    except OSError as e:
+        raise RegistryError(f"cannot read formats file {path}: {e}", "check the file") from e
+    cached = _cache_load(raw)
+    if cached is not None:
+        return cached
+    reg = _parse_file(path, raw)
+    _cache_store(raw, reg)
+    return reg
+
+
+# tomllib is pure Python: parsing and validating the shipped registry costs ~15 ms on every run, most of the
+# start-up budget. A validated copy is cached by content hash (any change to a file means a new key).
+def _cache_path(raw: bytes) -> Path | None:
+    import hashlib
+
+    base = os.environ.get("VRAMCALC_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "vramcalc")
+    if base.lower() in ("off", "none", ""):
+        return None
+    from vramcalc import __version__
+
+    key = hashlib.sha256(raw + __version__.encode()).hexdigest()[:32]
+    return Path(base) / f"registry-{key}.pickle"
+
+
+def _cache_load(raw: bytes) -> RegistryFile | None:
+    import pickle
+
+    path = _cache_path(raw)
+    try:
+        if path is not None and path.is_file():
+            value = pickle.loads(path.read_bytes())
+            return value if isinstance(value, RegistryFile) else None
+    except Exception:  # a stale or foreign cache is simply rebuilt
+        return None
+    return None
+
+
+def _cache_store(raw: bytes, reg: RegistryFile) -> None:
+    import pickle
+    import tempfile
+
+    path = _cache_path(raw)
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as f:
+            f.write(pickle.dumps(reg))
+        os.replace(f.name, path)
+    except OSError:  # read-only home, full disk: run uncached
+        pass
+
+
+def _parse_file(path: Path, raw: bytes) -> RegistryFile:
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
         raise RegistryError(f"cannot read formats file {path}: {e}", "check the file") from e
     except tomllib.TOMLDecodeError as e:
         raise RegistryError(f"{path} is not valid TOML: {e}", "fix the syntax") from e

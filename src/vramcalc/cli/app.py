@@ -1,6 +1,6 @@
 """vramcalc's commands. Thin: parse flags, call the pure core, hand the report to a renderer."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: typer would have to eval every string annotation at start-up.
 
 import os
 import sys
