@@ -268,6 +268,9 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
         bits = float(effective_spec(spec, registry).bits_per_weight) if spec.family != "stored" else 16.0
         runtime.apply(rows[-1], bits, emb, out)
         swept.append((rows[-1], bits, emb, out))
+        if len(inventory.components) > 1:
+            _pipeline(rows[-1], {c: sum(p.nbytes for p in plan.tensors if p.tensor.component == c)
+                                 for c in inventory.components}, request.runtime.batch, runtime)
         if request.explain:
             explain += explain_plan(plan, request.units)
             if file_bytes is not None:
@@ -304,6 +307,28 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
         units=request.units,
         rows=rows, notes=notes, explain=explain, context_sweep=runtime.sweep(swept),
     ))
+
+
+def _pipeline(row: FormatRow, components: dict[str, int], batch: int, runtime: _Runtime) -> None:
+    """Diffusion pipelines: no KV cache; all components resident, or one at a time (model CPU offload)."""
+    from vramcalc.heuristics import DEFAULT_RESOLUTION, VAE_DECODE_LIVE
+
+    side = int(DEFAULT_RESOLUTION.value)
+    vae_act = batch * int(VAE_DECODE_LIVE.value) * 128 * side * side * 2
+    row.components = components
+    row.activation_bytes = vae_act
+    row.kv_cache_bytes = 0
+    row.overhead_bytes = CUDA_CONTEXT.as_int()
+    row.total_bytes = row.weight_bytes + vae_act + row.overhead_bytes
+    row.offload_peak_bytes = max(components.values()) + vae_act + row.overhead_bytes
+    for h in (VAE_DECODE_LIVE, DEFAULT_RESOLUTION):
+        runtime.heuristics[h.name] = h
+    note = ("diffusion pipeline: no KV cache; VRAM = every component resident + VAE decode at "
+            f"{side}×{side}; with model CPU offload (enable_model_cpu_offload) the peak is the largest "
+            "component plus activations — see offload_peak_bytes")
+    runtime.notes = [n for n in runtime.notes if not n.startswith("KV cache and activations need")]
+    if note not in runtime.notes:
+        runtime.notes.append(note)
 
 
 def architecture_of(inventory: Inventory) -> tuple[Architecture | None, str | None]:

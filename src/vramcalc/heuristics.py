@@ -104,3 +104,13 @@ LLAMACPP_KQ_BYTES = Heuristic(
     "mechanism: without flash attention the graph materialises KQ = n_ubatch × n_ctx × n_head per layer; "
     "the 8B run at 8192 tokens with -fa off adds 305 MiB (llamacpp-h100.json), about 2.4 bytes per element",
 )
+
+# --------------------------------------------------------------------------- diffusion pipelines
+
+VAE_DECODE_LIVE = Heuristic(
+    "vae_decode_live_tensors", 3, "tensors of 128 channels at the output resolution",
+    "mechanism: the last up-block of the SD/FLUX VAE decoder runs 128-channel convolutions at full resolution, "
+    "holding its input, the normalised activations and the conv output (diffusers AutoencoderKL); not yet "
+    "checked against a measurement",
+)
+DEFAULT_RESOLUTION = Heuristic("image_resolution", 1024, "pixels per side", "default image size for pipelines")

@@ -53,6 +53,9 @@ class FormatRow(BaseModel):
     host_bytes: int = Field(0, description="bytes the engine keeps in host memory (llama.cpp: embeddings, …)")
     kv_capacity_tokens: int | None = Field(None, description="vLLM: tokens the KV budget holds")
     max_concurrency: int | None = Field(None, description="vLLM: sequences of --context that fit at once")
+    components: dict[str, int] = Field({}, description="diffusion pipelines: weight bytes per component")
+    offload_peak_bytes: int | None = Field(
+        None, description="pipelines: peak with model CPU offload (largest component + its activations + overhead)")
     kept: list[str] = Field([], description="what this format leaves unquantized, in plain words")
     breakdown: list[ClassBreakdown] = []
 

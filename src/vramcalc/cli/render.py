@@ -57,6 +57,7 @@ def render_estimate(report: EstimateReport, console: Console | None = None) -> N
         cells += [format_bytes(r.overhead_bytes, u), format_bytes(r.total_bytes, u)]
         table.add_row(*cells)
     console.print(table)
+    _components(console, report)
     _bars(console, report)
     if report.context_sweep:
         _sweep(console, report)
@@ -104,6 +105,24 @@ def _bars(console: Console, report: EstimateReport, width: int = 40) -> None:
             line.append("█" * round(width * max(v, 0) / scale), style=colour)
         line.append(f" {format_bytes(r.total_bytes, report.units)}")
         console.print(line)
+
+
+def _components(console: Console, report: EstimateReport) -> None:
+    rows = [r for r in report.rows if r.components]
+    if not rows:
+        return
+    u = report.units
+    table = Table(title="Pipeline components", title_justify="left", header_style="bold")
+    table.add_column("Component")
+    for r in rows:
+        table.add_column(f"{r.format} ({UNIT_LABEL[u]})", justify="right")
+    for name in rows[0].components:
+        table.add_row(name or "—", *(format_bytes(r.components.get(name, 0), u) for r in rows))
+    table.add_row("all resident (+ activations, overhead)", *(format_bytes(r.total_bytes, u) for r in rows),
+                  style="bold")
+    table.add_row("peak with model CPU offload", *(format_bytes(r.offload_peak_bytes or 0, u) for r in rows),
+                  style="bold")
+    console.print(table)
 
 
 def _sweep(console: Console, report: EstimateReport) -> None:

@@ -1,0 +1,47 @@
+"""Diffusion pipelines: weights per component, all resident vs model CPU offload — FLUX.1-dev: 24 GB or 12?"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import run_cli
+from tests.fixtures_files import write_safetensors
+
+# Parameter counts of the FLUX.1-dev pipeline components (black-forest-labs/FLUX.1-dev on the Hub: transformer
+# 11.9B, text_encoder_2 = T5-XXL encoder 4.76B, text_encoder = CLIP-L 123M, vae 83.8M).
+COMPONENTS = {
+    "transformer/diffusion_pytorch_model.safetensors": 11_901_408_320,
+    "text_encoder_2/model.safetensors": 4_762_310_656,
+    "text_encoder/model.safetensors": 123_060_480,
+    "vae/diffusion_pytorch_model.safetensors": 83_819_683,
+}
+
+
+def _flux(root: Path) -> Path:
+    (root / "model_index.json").write_text(json.dumps({"_class_name": "FluxPipeline", "transformer": ["d", "X"],
+                                                       "text_encoder": ["t", "C"], "text_encoder_2": ["t", "T"],
+                                                       "vae": ["d", "V"]}))
+    for path, n in COMPONENTS.items():
+        rows, rest = divmod(n, 3072)
+        write_safetensors(root / path, {"blocks.0.proj.weight": ("BF16", [rows, 3072]),
+                                        "blocks.0.proj.bias": ("BF16", [rest or 1])})
+    return root
+
+
+def test_flux_pipeline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = run_cli(capsys, "estimate", str(_flux(tmp_path)), "-d", "bf16", "-d", "fp8_e4m3", "--json").json()
+    bf16, fp8 = data["rows"]
+    assert bf16["kv_cache_bytes"] == 0
+    assert bf16["components"]["transformer"] == pytest.approx(2 * 11_901_408_320, abs=8)
+    assert bf16["weight_bytes"] == pytest.approx(2 * sum(COMPONENTS.values()), abs=32)
+    # All resident: every component; model CPU offload: the largest one (the transformer) at a time.
+    assert bf16["total_bytes"] == bf16["weight_bytes"] + bf16["activation_bytes"] + bf16["overhead_bytes"]
+    assert bf16["offload_peak_bytes"] == bf16["components"]["transformer"] + bf16["activation_bytes"] + \
+        bf16["overhead_bytes"]
+    # "24 GB or 12 GB?": the bf16 transformer alone is 23.8 GB; in fp8 it is about half.
+    assert round(bf16["components"]["transformer"] / 1e9, 1) == 23.8
+    assert round(fp8["components"]["transformer"] / 1e9, 1) == 11.9
+    assert "diffusion pipeline" in " ".join(data["notes"])
