@@ -31,7 +31,8 @@ def render_inspect(r: InspectReport) -> None:
         out.print(f"tensor data {format_bytes(r.bytes, 'gb')} ({r.bytes:,} bytes) in {len(r.files)} file(s) "
                   f"of {format_bytes(r.file_bytes, 'gb')}; headers {r.header_bytes:,} bytes")
     else:
-        out.print(f"counted from config.json: {format_bytes(r.bytes, 'gb')} in its torch_dtype (no weights read)")
+        out.print(f"counted from config.json: {format_bytes(r.bytes, 'gb')} as the checkpoint would store it "
+                  "(no weights read)")
     if r.quantization:
         q = r.quantization
         out.print(f"packed quantized checkpoint: {q.scheme}" + (f", {q.bits:g}-bit" if q.bits else "")

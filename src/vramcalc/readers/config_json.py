@@ -80,7 +80,40 @@ def inventory_from_config(config: dict[str, Any], source: str) -> Inventory:
                 "from its config fields — check with `vramcalc inspect` on the real checkpoint"
             )
         _decoder(b, cfg, arch, mla=False)
-    return Inventory(source=source, kind="config", tensors=b.tensors, config=config, warnings=warnings)
+    tensors = b.tensors
+    qcfg = cfg.get("quantization_config") or {}
+    if str(qcfg.get("quant_method", "")).lower() == "fp8":
+        tensors = _as_block_fp8(tensors, qcfg)
+        warnings.append("config.json declares FP8 weights (quantization_config): linear weights counted as "
+                        "F8_E4M3 with their fp32 block scales, the rest in torch_dtype")
+    inv = Inventory(source=source, kind="config", tensors=tensors, config=config, warnings=warnings)
+    if tensors is not b.tensors:
+        from vramcalc.readers.packed import detect_packed
+
+        quant, true_params = detect_packed(tensors, cfg)
+        inv = inv.model_copy(update={"quantization": quant, "true_params": true_params})
+    return inv
+
+
+def _as_block_fp8(tensors: list[TensorInfo], qcfg: dict[str, Any]) -> list[TensorInfo]:
+    """What an FP8 checkpoint (DeepSeek-V3 style) stores: e4m3 linear weights + fp32 `weight_scale_inv` tiles."""
+    from math import ceil
+
+    from vramcalc.components import is_linear_weight
+
+    block = qcfg.get("weight_block_size") or [128, 128]
+    skip = set(qcfg.get("modules_to_not_convert") or [])
+    out: list[TensorInfo] = []
+    for t in tensors:
+        if not is_linear_weight(t.name, t.shape) or any(m and m in t.name for m in skip):
+            out.append(t)
+            continue
+        rows, cols = t.shape[-2], t.shape[-1]
+        out.append(t.model_copy(update={"dtype": "F8_E4M3", "nbytes": t.numel}))
+        scale = (ceil(rows / block[0]), ceil(cols / block[1]))
+        out.append(TensorInfo.model_construct(name=t.name + "_scale_inv", dtype="F32", shape=scale,
+                                              nbytes=4 * scale[0] * scale[1], component="", file=None))
+    return out
 
 
 _KNOWN = {
