@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Literal
 
 TensorClass = Literal[
@@ -26,6 +27,7 @@ _RULES: list[tuple[TensorClass, re.Pattern[str]]] = [
 ]
 
 
+@lru_cache(maxsize=1 << 17)  # every format row classifies the same tensors again
 def classify(name: str) -> TensorClass:
     for cls, pattern in _RULES:
         if pattern.search(name):

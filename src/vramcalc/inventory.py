@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from math import prod
 from typing import Any, Literal
 
@@ -22,7 +23,7 @@ class TensorInfo(BaseModel):
     component: str = Field("", description="pipeline component (diffusers: transformer, vae, …)")
     file: str | None = None
 
-    @property
+    @cached_property
     def numel(self) -> int:
         return prod(self.shape)
 

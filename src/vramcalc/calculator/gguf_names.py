@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from vramcalc.components import classify
 
@@ -69,6 +70,7 @@ class GGUFName:
     merged_experts: bool = False  # one of several HF tensors merged into one 3-D GGUF tensor
 
 
+@lru_cache(maxsize=1 << 17)  # the same names come back for every target format
 def gguf_name(hf_name: str, model_type: str | None = None) -> GGUFName | None:
     """The GGUF name `convert_hf_to_gguf.py` gives this tensor, or None if this family is not mapped."""
     if hf_name.startswith(("blk.", "token_embd.", "output.", "output_norm.", "rope_freqs.", "position_embd.")):

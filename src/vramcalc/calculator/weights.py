@@ -153,6 +153,7 @@ def plan_weights(
     """Re-price every tensor of a real (or config-derived) inventory in the target format."""
     choose = chooser or default_chooser(registry)
     plans = []
+    sizes: dict[tuple[str, tuple[int, ...]], int] = {}  # MoE layers repeat the same shapes thousands of times
     for t in inventory.tensors:
         cls = classify(t.name)
         target = choose(spec, t, cls)
@@ -160,5 +161,8 @@ def plan_weights(
             dtype, nbytes = kept_bytes(t, spec, registry)
             plans.append(TensorPlan(t, cls, None, dtype, nbytes, "not quantized by this format"))
         else:
-            plans.append(TensorPlan(t, cls, target, target.name, tensor_bytes(target, t.shape)))
+            key = (target.name, t.shape)
+            if key not in sizes:
+                sizes[key] = tensor_bytes(target, t.shape)
+            plans.append(TensorPlan(t, cls, target, target.name, sizes[key]))
     return WeightPlan(spec, plans)
