@@ -118,3 +118,16 @@ def test_one_more_layer_adds_one_layer(layers: int, hidden: int, kv: int) -> Non
     head_dim = hidden // 4
     per_layer = 2 * hidden + 2 * hidden * 4 * head_dim + 2 * hidden * kv * head_dim + 3 * hidden * 3 * hidden
     assert b - a == per_layer
+
+
+def test_fp8_config_is_stored_and_repriced_as_fp8() -> None:
+    from vramcalc.estimate import EstimateRequest, estimate_inventory
+    from vramcalc.registry import load_registry
+
+    config = json.loads((EXAMPLES / "deepseek-v3/config.json").read_text())
+    config.update(num_hidden_layers=4, n_routed_experts=8, first_k_dense_replace=1)  # keep the test fast
+    inv = inventory_from_config(config, "ds")
+    assert inv.quantization is not None and inv.quantization.scheme == "fp8-block"
+    assert inv.total_params < inv.stored_elements  # block scales are bytes, not parameters
+    report = estimate_inventory(inv, EstimateRequest(formats=["bf16"]), load_registry())
+    assert report.rows[0].weight_bytes == 2 * inv.total_params  # re-encoding drops the fp8 scales

@@ -136,7 +136,8 @@ def wants_tensor(spec: FormatSpec, tensor: TensorInfo, cls: TensorClass) -> bool
 
 
 def _is_float(dtype: str) -> bool:
-    return dtype.upper() in {"F64", "F32", "F16", "BF16"}
+    """Tensors holding real-valued weights a format can re-encode (FP8 checkpoints included)."""
+    return dtype.upper() in {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2", "F8_E4M3FNUZ", "F8_E5M2FNUZ"}
 
 
 def kept_bytes(tensor: TensorInfo, spec: FormatSpec, registry: Registry) -> tuple[str, int]:
@@ -154,7 +155,10 @@ def plan_weights(
     choose = chooser or default_chooser(registry)
     plans = []
     sizes: dict[tuple[str, tuple[int, ...]], int] = {}  # MoE layers repeat the same shapes thousands of times
+    drop_aux = inventory.quantization is not None and inventory.quantization.scheme.startswith("fp8")
     for t in inventory.tensors:
+        if drop_aux and t.name.endswith(("_scale_inv", ".weight_scale", ".input_scale")):
+            continue  # re-encoding dequantizes: the source format's scales do not carry over
         cls = classify(t.name)
         target = choose(spec, t, cls)
         if target is None:
