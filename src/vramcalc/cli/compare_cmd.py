@@ -17,7 +17,7 @@ def compare(
         typer.Option("--dtype", "-d", help="format for models that do not name one (default: as stored, or bf16)",
                      metavar="FORMAT"),
     ] = None,
-    context: Annotated[int, typer.Option("--context", "-c", help="context length in tokens", min=1)] = 4096,
+    context: Annotated[str, typer.Option("--context", "-c", help="context length in tokens: 8192 or 8k")] = "4096",
     units: UnitsOpt = UnitsChoice.gb,
     revision: Annotated[str | None, typer.Option("--revision", help="Hub revision (branch, tag, commit)")] = None,
     token: Annotated[str | None, typer.Option("--token", help="Hub token (else $HF_TOKEN)", show_default=False)] = None,
@@ -39,7 +39,9 @@ def compare(
     if dtype is not None:
         registry.get(dtype)  # fail early, with suggestions, on a typo
     sources = [(m, resolve_model(m, revision=revision, token=token)) for m in models]
-    report = build_compare(sources, dtype, context, units.value, registry)
+    from vramcalc.units import parse_context
+
+    report = build_compare(sources, dtype, parse_context(context), units.value, registry)
     if json_out:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
         return
