@@ -111,8 +111,8 @@ def entry_for_inventory(
 def kv_for(inventory: Inventory, context: int) -> tuple[int | None, str]:
     """KV cache bytes at `context` tokens, and a note. The one place the KV-cache calculator plugs in
     (vramcalc.calculator.kv, from the architecture in `inventory.config` or its GGUF metadata)."""
+    from vramcalc.architecture_helpers import architecture_of
     from vramcalc.calculator.kv import kv_cache_bytes
-    from vramcalc.estimate import architecture_of
 
     arch, note = architecture_of(inventory)
     if arch is None:

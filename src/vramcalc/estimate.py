@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from vramcalc.architecture_helpers import active_params_of, architecture_of, architecture_summary
 from vramcalc.calculator.engines import RuntimeRequest
 from vramcalc.calculator.weights import count_bytes, effective_spec
 from vramcalc.components import classify
@@ -300,7 +301,7 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
     return runtime.finish(EstimateReport(
         model=ModelSummary(
             source=inventory.source, kind=inventory.kind, params=inventory.total_params,
-            active_params=_active(arch, inventory), experts=arch.num_experts if arch else None,
+            active_params=active_params_of(arch, inventory), experts=arch.num_experts if arch else None,
             stored_bytes=inventory.total_bytes if inventory.kind != "config" else None, stored_dtypes=dtypes,
             architecture=architecture_summary(arch) if arch else {},
         ),
@@ -329,45 +330,3 @@ def _pipeline(row: FormatRow, components: dict[str, int], batch: int, runtime: _
     runtime.notes = [n for n in runtime.notes if not n.startswith("KV cache and activations need")]
     if note not in runtime.notes:
         runtime.notes.append(note)
-
-
-def architecture_of(inventory: Inventory) -> tuple[Architecture | None, str | None]:
-    """The architecture behind an inventory (config.json or GGUF metadata), or a note saying why not."""
-    from vramcalc.architecture import architecture_from_config, architecture_from_gguf
-    from vramcalc.errors import ArchitectureError
-
-    try:
-        if inventory.kind == "gguf" and inventory.metadata:
-            return architecture_from_gguf(inventory.metadata), None
-        if inventory.config:
-            return architecture_from_config(inventory.config), None
-    except ArchitectureError as e:
-        return None, f"architecture unknown ({e.what}): KV cache and active parameters need it"
-    return None, None
-
-
-def _active(arch: Architecture | None, inventory: Inventory) -> int | None:
-    if arch is None or not arch.is_moe:
-        return None
-    from vramcalc.readers.config_json import active_params
-
-    return active_params(arch, inventory)
-
-
-def architecture_summary(arch: Architecture) -> dict[str, object]:
-    first = arch.layers[0] if arch.layers else None
-    kinds: dict[str, int] = {}
-    for layer in arch.layers:
-        kinds[layer.kind] = kinds.get(layer.kind, 0) + 1
-    summary: dict[str, object] = {
-        "model_type": arch.model_type, "layers": arch.num_layers, "hidden_size": arch.hidden_size,
-        "heads": first.num_heads if first else None, "kv_heads": first.num_kv_heads if first else None,
-        "head_dim": first.head_dim if first else None, "vocab_size": arch.vocab_size,
-        "max_context": arch.max_context, "attention": kinds,
-    }
-    if arch.is_moe:
-        summary.update(experts=arch.num_experts, experts_per_token=arch.experts_per_token,
-                       shared_experts=arch.num_shared_experts)
-    if arch.is_mla and first is not None:
-        summary.update(kv_lora_rank=first.kv_lora_rank, qk_rope_head_dim=first.qk_rope_head_dim)
-    return summary

@@ -59,7 +59,7 @@ def _shares(pairs: list[tuple[str, int, int]]) -> list[Share]:
 
 
 def build_inspect_report(inv: Inventory, *, tensors: bool = False, name_filter: str | None = None) -> InspectReport:
-    from vramcalc.estimate import _active, architecture_of, architecture_summary
+    from vramcalc.architecture_helpers import active_params_of, architecture_of, architecture_summary
 
     arch, note = architecture_of(inv)
     rows = None
@@ -72,7 +72,7 @@ def build_inspect_report(inv: Inventory, *, tensors: bool = False, name_filter: 
     components = inv.components
     return InspectReport(
         source=inv.source, kind=inv.kind, params=inv.total_params, stored_elements=inv.stored_elements,
-        active_params=_active(arch, inv), bytes=inv.total_bytes,
+        active_params=active_params_of(arch, inv), bytes=inv.total_bytes,
         file_bytes=sum(f.size for f in inv.files), header_bytes=sum(f.header_bytes for f in inv.files),
         by_dtype=_shares([(t.dtype, t.numel, t.nbytes) for t in inv.tensors]),
         by_class=_shares([(classify(t.name), t.numel, t.nbytes) for t in inv.tensors]),
