@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from vramcalc.registry import Registry
+from vramcalc.errors import UsageError
+from vramcalc.registry import FAMILIES, Registry
 from vramcalc.reports import FormatEntry, FormatsReport
 
 
@@ -21,6 +22,11 @@ def _keeps(spec_quantizes: str, keep_dtype: str, emb: bool, head: bool) -> str:
 
 
 def build_formats_report(registry: Registry, family: str | None = None) -> FormatsReport:
+    """Every format (or one family's), each with its layout priced: a gguf_mix shows its base type's numbers."""
+    if family is not None:
+        family = family.strip().lower().replace("-", "_")
+        if family not in FAMILIES:
+            raise UsageError(f"unknown format family {family!r}", f"use one of: {', '.join(FAMILIES)}")
     entries = []
     for spec in registry:
         if family and spec.family != family:

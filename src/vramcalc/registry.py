@@ -13,11 +13,11 @@ import tomllib
 from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from vramcalc.errors import RegistryError, UnknownFormatError
+from vramcalc.errors import RegistryError, UnknownFormatError, UsageError
 
 FORMATS_ENV = "VRAMCALC_FORMATS"
 
@@ -30,6 +30,7 @@ Family = Literal[
 # tile of `tile` = [rows, cols]; once per tensor; or once per quantized layer (AQLM codebooks).
 Per = Literal["block", "blocks", "row", "column", "tile", "tensor"]
 Scope = Literal["all", "linear", "none"]
+FAMILIES: tuple[str, ...] = get_args(Family)
 
 
 class Overhead(BaseModel):
@@ -71,6 +72,13 @@ class FormatSpec(BaseModel):
     ggml_type: int | None = None
     base_type: str | None = Field(None, description="gguf_mix: the llama.cpp default tensor type")
     configurable: list[Literal["group_size", "scale_bits", "bits"]] = []
+    nominal_bits: Annotated[float, Field(gt=0, le=64)] | None = Field(
+        None, description="the bit width users name, where storage rounds it up (HQQ 5-bit is stored in 8)"
+    )
+    stored_as: dict[int, Annotated[float, Field(gt=0, le=64)]] = Field(
+        {}, description="nominal bits → bits each value takes once packed; used by --bits (HQQ: 3 → 3.2, 5 → 8)"
+    )
+    value_range: str | None = Field(None, description="integers: the values an element can hold")
     notes: str = ""
     source: str = ""
 
@@ -89,6 +97,11 @@ class FormatSpec(BaseModel):
             raise ValueError("a gguf_mix needs `base_type`")
         if self.family != "gguf_mix" and self.payload_bits is None:
             raise ValueError("`payload_bits` is required (only a gguf_mix may leave it to its base_type)")
+        if self.nominal_bits is not None and self.payload_bits is not None and self.nominal_bits > self.payload_bits:
+            raise ValueError("`nominal_bits` cannot exceed `payload_bits` (payload_bits is what is stored)")
+        for nominal, stored in self.stored_as.items():
+            if stored < nominal:
+                raise ValueError(f"`stored_as`: {nominal}-bit values cannot take fewer bits ({stored}) once stored")
         return self
 
     @cached_property
@@ -128,10 +141,12 @@ class FormatSpec(BaseModel):
     def layout_text(self) -> str:
         if self.family == "gguf_mix":
             return f"mix of llama.cpp types, mostly {self.base_type}"
-        if self.block_size is None:
-            parts = [f"{_fmt_bits(self.payload)}-bit"]
-        else:
-            parts = [f"{_fmt_bits(self.payload)}-bit × {self.block_size}"]
+        width = f"{_fmt_bits(self.payload)}-bit"
+        if self.nominal_bits is not None and Fraction(str(self.nominal_bits)) != self.payload:
+            width = f"{_fmt_bits(Fraction(str(self.nominal_bits)))}-bit stored in {_fmt_bits(self.payload)} bits"
+        if self.value_range:
+            width += f" ({self.value_range})"
+        parts = [width if self.block_size is None else f"{width} × {self.block_size}"]
         for o in self.overhead:
             where = {
                 "block": "per block",
@@ -147,7 +162,11 @@ class FormatSpec(BaseModel):
     def with_options(
         self, group_size: int | None = None, scale_bits: int | None = None, bits: float | None = None
     ) -> FormatSpec:
-        """A copy with a user-chosen group size, scale width or payload bits (`--group-size 32`)."""
+        """A copy with a user-chosen group size, scale width or payload bits (`--group-size 32`, `--bits 5`).
+
+        Where the format packs some widths into wider containers (`stored_as`), `bits` is the nominal width
+        and the payload is what it is stored in; a width the format cannot store is a usage error.
+        """
         update: dict[str, Any] = {}
         if group_size is not None:
             update["block_size"] = group_size
@@ -158,9 +177,20 @@ class FormatSpec(BaseModel):
                 for o in self.overhead
             ]
         if bits is not None:
-            update["payload_bits"] = bits
+            if self.stored_as:
+                if bits not in self.stored_as:
+                    widths = ", ".join(str(b) for b in sorted(self.stored_as))
+                    raise UsageError(f"{self.name} cannot store {bits:g}-bit weights", f"use --bits {widths}")
+                update["payload_bits"] = self.stored_as[int(bits)]
+                update["nominal_bits"] = bits
+            else:
+                update["payload_bits"] = bits
+                update["nominal_bits"] = None
             update["name"] = f"{update.get('name', self.name)}-{_fmt_bits(Fraction(str(bits)))}b"
-        return FormatSpec.model_validate({**self.model_dump(), **update})
+        try:
+            return FormatSpec.model_validate({**self.model_dump(), **update})
+        except ValidationError as e:
+            raise UsageError(f"{self.name}: {e.errors()[0]['msg']}", "choose another --bits/--group-size") from e
 
 
 def _fmt_bits(bits: Fraction) -> str:
