@@ -9,7 +9,6 @@ computed from that layout, never typed in. Users add or override formats with th
 from __future__ import annotations
 
 import os
-import tomllib
 from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
@@ -107,7 +106,8 @@ class FormatSpec(BaseModel):
     @cached_property
     def payload(self) -> Fraction:
         if self.payload_bits is None:
-            raise ValueError(f"{self.name} is a mix: price it through its base type {self.base_type}")
+            raise RegistryError(f"{self.name} is a mix of llama.cpp types and has no single layout",
+                                f"price it through its base type {self.base_type}")
         return Fraction(str(self.payload_bits))
 
     @cached_property
@@ -328,6 +328,8 @@ def _cache_store(raw: bytes, reg: RegistryFile) -> None:
 
 
 def _parse_file(path: Path, raw: bytes) -> RegistryFile:
+    import tomllib  # only on a cache miss: importing it costs more than reading the cached registry
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as e:
