@@ -49,7 +49,7 @@ def _first_cells(table: str) -> set[str]:
     return {c for line in table.splitlines() if line.count("│") > 2 and (c := line.split("│")[1].strip())}
 
 
-@pytest.mark.parametrize("family", ["gguf_type", "gguf_mix", "hqq", "bitsandbytes"])
+@pytest.mark.parametrize("family", ["gguf_type", "gguf_mix", "hqq", "bitsandbytes", "mlx"])
 def test_family_filter(registry: Registry, family: str, capsys: pytest.CaptureFixture[str]) -> None:
     rows = run_cli(capsys, "formats", "--family", family, "--json").json()["formats"]
     assert [f["name"] for f in rows] == [s.name for s in registry if s.family == family]

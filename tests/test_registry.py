@@ -425,3 +425,69 @@ def test_env_and_flag_files_apply_in_order(tmp_path: Path, monkeypatch: pytest.M
     assert reg.sources[-2:] == [str(env_file), str(flag_file)]
     monkeypatch.delenv("VRAMCALC_FORMATS")
     assert len(reg) == len(load_registry()) + 1 == len(list(reg))
+
+
+# ---------------------------------------------------------------- --bits with zero points, per-row groups, MLX
+
+
+def test_gptq_bits_move_the_zero_points_with_the_weights(registry: Registry) -> None:
+    gptq = registry.get("gptq")
+    shape = (4096, 11008)
+    for bits in (2, 3, 8):
+        changed = gptq.with_options(bits=bits)
+        assert changed.name == f"gptq_{bits}bit"
+        # the same bytes as the shipped fixed-width entry: b-bit payload, fp16 scale + b-bit zero per 128, g_idx
+        assert tensor_bytes(changed, shape) == tensor_bytes(registry.get(f"gptq_{bits}bit"), shape)
+        assert changed.bits_per_weight == bits + Fraction(16 + bits, 128)
+    assert gptq.with_options(bits=3, group_size=32).name == "gptq_3bit-g32"
+    assert gptq.with_options(bits=3, group_size=32).bits_per_weight == 3 + Fraction(19, 32)
+    with pytest.raises(UsageError, match="cannot store 5-bit weights — use --bits 2, 3, 4, 8"):
+        gptq.with_options(bits=5)
+    # a generic asymmetric q4 has no stored_as, but its zero point still needs a whole width
+    with pytest.raises(UsageError, match="whole-bit"):
+        registry.get("q4").with_options(bits=4.5)
+
+
+def test_group_minus_one_is_one_group_per_row(registry: Registry) -> None:
+    gptq = registry.get("gptq").with_options(group_size=-1)
+    out, inp = 4096, 11008
+    # storage-formats.md §3: scales/qzeros [ceil(in/g), out] with g = in → one fp16 scale + 4-bit zero per
+    # output channel, plus the int32 g_idx per input feature
+    assert gptq.block_size is None and gptq.name == "gptq_4bit-g-1"
+    assert tensor_bytes(gptq, (out, inp)) * 8 == out * inp * 4 + out * (16 + 4) + inp * 32
+    with pytest.raises(UsageError, match="second-level scales"):
+        registry.get("nf4_dq").with_options(group_size=-1)
+    with pytest.raises(UsageError, match="group size 0 is not possible"):
+        registry.get("q4").with_options(group_size=0)
+
+
+@given(lo=st.sampled_from([2, 3, 4, 8]), hi=st.sampled_from([2, 3, 4, 8]), group=st.sampled_from([-1, 32, 64, 128]),
+       shape=st.tuples(st.integers(1, 64), st.integers(1, 1024)))
+def test_more_bits_with_their_zeros_never_fewer_bytes(lo: int, hi: int, group: int, shape: tuple[int, int]) -> None:
+    reg = load_registry()
+    lo, hi = min(lo, hi), max(lo, hi)
+    for name in ("gptq", "mlx", "q4"):
+        spec = reg.get(name).with_options(group_size=group) if group != -1 or name != "mlx" else reg.get(name)
+        assert tensor_bytes(spec.with_options(bits=lo), shape) <= tensor_bytes(spec.with_options(bits=hi), shape)
+
+
+def test_follows_bits_must_match_the_width(tmp_path: Path) -> None:
+    bad = _write(tmp_path / "z.toml", '[[format]]\nname = "myq"\nfamily = "int"\npayload_bits = 4\nblock_size = 32\n'
+                                      'overhead = [{ name = "zero", bits = 3, per = "block", follows_bits = true }]\n')
+    with pytest.raises(RegistryError, match="format 'myq'.*'zero' follows the weights' width, so it must be 4 bits"):
+        load_registry([bad])
+
+
+def test_mlx_affine(registry: Registry) -> None:
+    # mlx.core.quantize affine mode: bits 2-8 packed into uint32, a scale and bias per group (default 64)
+    mlx = registry.get("MLX")
+    assert mlx is registry.get("mlx_4bit") and mlx.family == "mlx"
+    assert mlx.bits_per_weight == Fraction(9, 2)
+    assert mlx.quantize_embeddings and mlx.quantize_lm_head
+    for bits in (2, 3, 5, 6, 8):
+        fixed = registry.get(f"mlx_q{bits}")
+        assert fixed.bits_per_weight == bits + Fraction(32, 64)
+        assert mlx.with_options(bits=bits).bits_per_weight == fixed.bits_per_weight
+    assert mlx.with_options(group_size=32).bits_per_weight == 5
+    with pytest.raises(UsageError, match="cannot store 7-bit"):
+        mlx.with_options(bits=7)

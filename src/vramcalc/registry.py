@@ -9,6 +9,7 @@ computed from that layout, never typed in. Users add or override formats with th
 from __future__ import annotations
 
 import os
+import re
 from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
@@ -22,7 +23,7 @@ FORMATS_ENV = "VRAMCALC_FORMATS"
 
 Family = Literal[
     "float", "int", "fp8", "microscaling", "gguf_type", "gguf_mix", "gptq", "awq", "bitsandbytes",
-    "onnx", "hqq", "aqlm", "quip", "exl2", "compressed_tensors",
+    "onnx", "hqq", "aqlm", "quip", "exl2", "compressed_tensors", "mlx",
 ]
 # Where an overhead term is paid: once per block of `block_size` weights along a row; once per `every`
 # blocks (second-level scales); once per row (output channel) or column (input feature); once per
@@ -40,6 +41,9 @@ class Overhead(BaseModel):
     per: Per
     every: Annotated[int, Field(ge=1)] | None = Field(None, description="blocks per second-level group")
     tile: tuple[int, int] | None = None
+    follows_bits: bool = Field(
+        False, description="as wide as the weights (a b-bit zero point): --bits changes it with the payload"
+    )
 
     @model_validator(mode="after")
     def _check_shape_fields(self) -> Overhead:
@@ -101,6 +105,10 @@ class FormatSpec(BaseModel):
         for nominal, stored in self.stored_as.items():
             if stored < nominal:
                 raise ValueError(f"`stored_as`: {nominal}-bit values cannot take fewer bits ({stored}) once stored")
+        width = self.nominal_bits if self.nominal_bits is not None else self.payload_bits
+        for o in self.overhead:
+            if o.follows_bits and width is not None and o.bits != width:
+                raise ValueError(f"overhead {o.name!r} follows the weights' width, so it must be {width:g} bits")
         return self
 
     @cached_property
@@ -164,18 +172,29 @@ class FormatSpec(BaseModel):
     ) -> FormatSpec:
         """A copy with a user-chosen group size, scale width or payload bits (`--group-size 32`, `--bits 5`).
 
-        Where the format packs some widths into wider containers (`stored_as`), `bits` is the nominal width
-        and the payload is what it is stored in; a width the format cannot store is a usage error.
+        `group_size=-1` is GPTQ's "one group per row": per-block terms become per-row terms. Where the format
+        packs some widths into wider containers (`stored_as`), `bits` is the nominal width and the payload is
+        what it is stored in; a width the format cannot store is a usage error. Overheads that follow the
+        weights' width (b-bit zero points) change with `bits`.
         """
         update: dict[str, Any] = {}
+        name = self.name
+        overhead = list(self.overhead)
         if group_size is not None:
-            update["block_size"] = group_size
-            update["name"] = f"{self.name}-g{group_size}"
+            if group_size == -1:
+                if any(o.per == "blocks" for o in overhead):
+                    raise UsageError(f"{self.name} has second-level scales per blocks and needs a group size",
+                                     "use --group-size 32, 64, 128 …")
+                overhead = [o.model_copy(update={"per": "row"}) if o.per == "block" else o for o in overhead]
+                update["block_size"] = None
+            elif group_size < 1:
+                raise UsageError(f"group size {group_size} is not possible", "use a positive size, or -1 for per row")
+            else:
+                update["block_size"] = group_size
+            name = f"{name}-g{group_size}"
         if scale_bits is not None:
-            update["overhead"] = [
-                o.model_copy(update={"bits": scale_bits}) if "scale" in o.name and o.per == "block" else o
-                for o in self.overhead
-            ]
+            overhead = [o.model_copy(update={"bits": scale_bits}) if "scale" in o.name and o.per == "block" else o
+                        for o in overhead]
         if bits is not None:
             if self.stored_as:
                 if bits not in self.stored_as:
@@ -186,11 +205,26 @@ class FormatSpec(BaseModel):
             else:
                 update["payload_bits"] = bits
                 update["nominal_bits"] = None
-            update["name"] = f"{update.get('name', self.name)}-{_fmt_bits(Fraction(str(bits)))}b"
+            if any(o.follows_bits for o in overhead):
+                if bits != int(bits):
+                    raise UsageError(f"{self.name} stores whole-bit weights, not {bits:g}", "use a whole --bits")
+                overhead = [o.model_copy(update={"bits": int(bits)}) if o.follows_bits else o for o in overhead]
+            name = _rename_for_bits(name, self.name, Fraction(str(bits)))
+        update["name"] = name
+        update["overhead"] = overhead
         try:
-            return FormatSpec.model_validate({**self.model_dump(), **update})
+            return FormatSpec.model_validate({**self.model_dump(), **update,
+                                              "overhead": [o.model_dump() for o in overhead]})
         except ValidationError as e:
             raise UsageError(f"{self.name}: {e.errors()[0]['msg']}", "choose another --bits/--group-size") from e
+
+
+def _rename_for_bits(name: str, base: str, bits: Fraction) -> str:
+    """gptq_4bit at --bits 3 is gptq_3bit (keeping any -g32); others get a suffix: exl2-4.65b."""
+    m = re.search(r"_\d+bit$", base)
+    if m and bits.denominator == 1:
+        return name.replace(base, f"{base[:m.start()]}_{int(bits)}bit", 1)
+    return f"{name}-{_fmt_bits(bits)}b"
 
 
 def _fmt_bits(bits: Fraction) -> str:
