@@ -491,3 +491,32 @@ def test_mlx_affine(registry: Registry) -> None:
     assert mlx.with_options(group_size=32).bits_per_weight == 5
     with pytest.raises(UsageError, match="cannot store 7-bit"):
         mlx.with_options(bits=7)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('payload_bits = 4\nggml_type = 2\n', "format 'myq': ggml_type 2 is already 'Q4_0'"),
+        ('payload_bits = 16\nstorage_dtypes = ["bf16"]\n', "format 'myq': storage dtype 'bf16' is already 'bf16'"),
+    ],
+)
+def test_a_file_type_maps_to_one_format(tmp_path: Path, body: str, expected: str) -> None:
+    mine = _write(tmp_path / "m.toml", f'[[format]]\nname = "myq"\nfamily = "int"\n{body}')
+    with pytest.raises(RegistryError, match=expected):
+        load_registry([mine])
+
+
+def test_a_zero_tile_is_refused_not_divided_by(tmp_path: Path) -> None:
+    mine = _write(tmp_path / "t.toml", '[[format]]\nname = "myq"\nfamily = "fp8"\npayload_bits = 8\n'
+                                       'overhead = [{ name = "s", bits = 32, per = "tile", tile = [0, 128] }]\n')
+    with pytest.raises(RegistryError, match="format 'myq', field 'overhead.0.tile.0'"):
+        load_registry([mine])
+
+
+def test_the_cache_key_changes_with_the_registry_code(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("VRAMCALC_CACHE_DIR", str(tmp_path))
+    before = registry_mod._cache_path(b"x")
+    code = tmp_path / "registry.py"
+    code.write_text("# another version of the module\n")
+    monkeypatch.setattr(registry_mod, "__file__", str(code))
+    assert registry_mod._cache_path(b"x") != before

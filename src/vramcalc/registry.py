@@ -40,7 +40,7 @@ class Overhead(BaseModel):
     bits: Annotated[int, Field(ge=0)]
     per: Per
     every: Annotated[int, Field(ge=1)] | None = Field(None, description="blocks per second-level group")
-    tile: tuple[int, int] | None = None
+    tile: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] | None = None
     follows_bits: bool = Field(
         False, description="as wide as the weights (a b-bit zero point): --bits changes it with the payload"
     )
@@ -328,7 +328,8 @@ def _cache_path(raw: bytes) -> Path | None:
         return None
     from vramcalc import __version__
 
-    key = hashlib.sha256(raw + __version__.encode()).hexdigest()[:32]
+    # the pickle holds these classes: a changed registry.py (new field, new check) must not read an old one
+    key = hashlib.sha256(raw + __version__.encode() + Path(__file__).read_bytes()).hexdigest()[:32]
     return Path(base) / f"registry-{key}.pickle"
 
 
@@ -418,7 +419,22 @@ def load_registry(extra: list[Path] | None = None) -> Registry:
 
 def _check_consistency(registry: Registry) -> None:
     seen: dict[str, str] = {}
+    ggml: dict[int, str] = {}
+    dtypes: dict[str, str] = {}
     for spec in registry.formats:
+        # a ggml type id or a safetensors dtype read from a file must map to one format
+        if spec.ggml_type is not None:
+            if ggml.setdefault(spec.ggml_type, spec.name) != spec.name:
+                raise RegistryError(
+                    f"format {spec.name!r}: ggml_type {spec.ggml_type} is already {ggml[spec.ggml_type]!r}",
+                    "give each ggml type id to one format (override an entry by using its name)",
+                )
+        for d in spec.storage_dtypes:
+            if dtypes.setdefault(d.upper(), spec.name) != spec.name:
+                raise RegistryError(
+                    f"format {spec.name!r}: storage dtype {d!r} is already {dtypes[d.upper()]!r}",
+                    "give each safetensors dtype to one format (override an entry by using its name)",
+                )
         for key in [spec.name, *spec.aliases]:
             k = lookup_key(key)
             if k in seen and seen[k] != spec.name:
