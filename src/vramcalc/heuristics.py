@@ -32,31 +32,60 @@ CUDA_CONTEXT = Heuristic(
 
 # --------------------------------------------------------------------------- transformers (generate, sdpa)
 
+CUBLAS_WORKSPACE = Heuristic(
+    "cublas_workspace",
+    32 * 2**20,
+    "bytes",
+    "PyTorch's default CUBLAS_WORKSPACE_CONFIG :4096:8 (8 × 4 MiB), taken from the caching allocator on the first "
+    "matmul; measured: 67,109,376 bytes allocated after one 32-MiB bf16 matmul (context_after_matmul) and "
+    "allocated_before − weights = 32-34 MiB in every generate record (tests/data/measurements)",
+)
 TRANSFORMERS_ALLOCATOR_SLACK = Heuristic(
     "transformers_allocator_slack",
     0.20,
     "fraction of the generate-time growth (activations + KV)",
     "measured: PyTorch caching-allocator reserve above the allocated peak during generate, median 22% of the "
-    "growth over 16 H100 runs (range 6-79%, larger for short prompts); tests/data/measurements",
+    "growth over 16 H100 runs (range 6-79%, larger for short prompts); tests/data/measurements. The sdpa math "
+    "path's score matrices are left out: the same sizes are freed and re-requested at every layer, so the "
+    "allocator reuses whole blocks (SmolLM2-135M fp32 at 8192 tokens: 6% slack on 6.2 GB of growth)",
 )
 TRANSFORMERS_MLP_LIVE = Heuristic(
     "transformers_prefill_live_tensors",
     3,
-    "intermediate-size tensors per prompt token",
-    "mechanism: at the prefill peak an MLP holds gate(x), up(x) and act(gate)·up (3 × intermediate) while the "
-    "residual, normed input, attention output and MLP output (4 × hidden) are live; checked against "
-    "peak_allocated in tests/data/measurements (Llama-3.2-1B, Qwen2.5-7B within 3%)",
+    "intermediate-size tensors per prompt token (gated MLP)",
+    "mechanism: `down(act(gate(x)) * up(x))` holds act(gate), up and their product while the product is formed "
+    "(transformers 5.17 LlamaMLP); checked against peak_allocated in tests/data/measurements (Llama-3.2-1B, "
+    "Qwen2.5-7B, SmolLM2 bf16 within 2%)",
 )
 TRANSFORMERS_HIDDEN_LIVE = Heuristic(
-    "transformers_prefill_hidden_tensors", 4, "hidden-size tensors per prompt token", TRANSFORMERS_MLP_LIVE.source
+    "transformers_prefill_hidden_tensors", 4, "hidden-size tensors per prompt token",
+    "mechanism: the embeddings output (kept by the model's forward), the residual, the normed sub-layer input and "
+    "the sub-layer output are live at the MLP peak; " + TRANSFORMERS_MLP_LIVE.source.split("; ")[1],
+)
+TRANSFORMERS_PYTHON_GELU_LIVE = Heuristic(
+    "transformers_python_gelu_live", 4, "intermediate-size tensors per prompt token (gelu_new)",
+    "mechanism: NewGELUActivation is written in Python (0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))): the input, "
+    "0.5·x, the running (1 + tanh(…)) term and the product are live at once (transformers 5.17 activations.py); "
+    "GPT-2 in tests/data/measurements",
 )
 TRANSFORMERS_MATH_SCORES = Heuristic(
     "transformers_math_attention_scores",
     2,
-    "batch × heads × prompt² fp32 score matrices",
-    "mechanism: fp32 with grouped KV heads falls back to sdpa's math path, which materialises the scores and "
-    "their softmax; "
-    "SmolLM2-135M fp32 at 8192 tokens peaks at 6.8 GB (tests/data/measurements)",
+    "batch × heads × prompt² score matrices in the activation dtype (+ a bool mask per head + a causal mask)",
+    "mechanism: transformers passes enable_gqa=True to sdpa, which only the flash (fp16/bf16) and math kernels "
+    "accept, so fp32 with grouped KV heads runs aten's math path: scores, their softmax, the -inf test of "
+    "_safe_softmax (1 byte per score) and the float causal mask (prompt² × dtype); SmolLM2-135M fp32 at 8192 "
+    "tokens peaks at 6.8 GB (tests/data/measurements)",
+)
+TRANSFORMERS_GROUPED_MM_LIVE = Heuristic(
+    "transformers_grouped_mm_live", 4, "moe-intermediate tensors per routed (token, expert) pair",
+    "mechanism: transformers 5.17 runs experts with grouped_mm by default on CUDA (get_correct_experts_"
+    "implementation): gathered states (k × hidden) and gate_up (2 × moe_intermediate) with act(gate) and the "
+    "product live together, per selected expert; Qwen1.5-MoE-A2.7B in tests/data/measurements within 5%",
+)
+TRANSFORMERS_INPUT_TENSORS = Heuristic(
+    "transformers_input_tensors", 2, "int64 tensors of batch × prompt",
+    "input_ids and attention_mask handed to generate() (measure.py creates them after allocated_before)",
 )
 
 # --------------------------------------------------------------------------- vLLM
@@ -100,9 +129,40 @@ LLAMACPP_GRAPH_HIDDEN = Heuristic(
     "as measured in tests/data/measurements/llamacpp-h100.json",
 )
 LLAMACPP_KQ_BYTES = Heuristic(
-    "llamacpp_kq_bytes", 2, "bytes per KQ element without flash attention",
-    "mechanism: without flash attention the graph materialises KQ = n_ubatch × n_ctx × n_head per layer; "
-    "the 8B run at 8192 tokens with -fa off adds 305 MiB (llamacpp-h100.json), about 2.4 bytes per element",
+    "llamacpp_kq_bytes", 4, "bytes per KQ element without flash attention (f32), + the f32 KQ mask",
+    "mechanism: without flash attention each layer's graph materialises KQ = n_ctx × n_ubatch × n_head in f32 and "
+    "soft_max_ext writes in place; the mask is n_ctx × n_ubatch f32 (llama-graph.cpp build_attn_mha); "
+    "ggml-alloc reuses the logits' buffer, so the compute buffer is the larger of the two phases. The 8B run at "
+    "8192 tokens with -fa off: 564.01 MiB (tests/data/measurements/llamacpp-h100.json)",
+)
+
+VLLM_MAX_NUM_BATCHED_TOKENS = Heuristic(
+    "vllm_max_num_batched_tokens", 8192, "tokens per scheduler step",
+    "vLLM V1 default for `vllm serve` on GPUs with ≥ 70 GiB (EngineArgs default_max_num_batched_tokens: 8192 for "
+    "the OpenAI server, 16384 for the offline LLM class); sizes sliding-window pages and the profile run",
+)
+VLLM_MAX_NUM_SEQS = Heuristic(
+    "vllm_max_num_seqs", 256, "sequences in the sampler's dummy run",
+    "vLLM default max_num_seqs (EngineArgs; 1024 for the offline LLM class on ≥70 GiB GPUs in recent V1 releases)",
+)
+VLLM_PROFILE_LIVE = Heuristic(
+    "vllm_profile_live_tensors", 3, "intermediate-size tensors per batched token (+ 4 hidden)",
+    "mechanism: vLLM's profile run pushes max_num_batched_tokens dummy tokens through the model; the merged "
+    "gate_up output (2 × intermediate) and SiluAndMul's output (1 ×) are the largest live tensors, plus the "
+    "sampler's fp32 logits and probabilities for max_num_seqs rows. Check: Meta-Llama-3-8B on an H100 with "
+    "8192 batched tokens and 256 sequences logs 'PyTorch activation peak memory 1.26GiB' "
+    "(vllm-project/vllm#10511)",
+)
+VLLM_CUDA_GRAPHS = Heuristic(
+    "vllm_cuda_graphs", 0.5 * 2**30, "bytes",
+    "vLLM logs 'Graph capturing finished …, took 0.13-0.53 GiB' for 1-8B models (vllm-project/vllm#11349, "
+    "generative-computing/mellea#416); captured after the KV cache is sized, so it comes out of the "
+    "(1 − gpu_memory_utilization) headroom — shown, not added to the budget",
+)
+LLAMACPP_OUTPUT_BUFFER = Heuristic(
+    "llamacpp_output_buffer", 1, "rows of n_vocab f32 logits per sequence (host memory)",
+    "llama.cpp reserves its output buffer for n_seq_max rows at start-up (llama_context::output_reserve): "
+    "'CUDA_Host output buffer size = 0.49 MiB' for a 128,256-token vocabulary",
 )
 
 # --------------------------------------------------------------------------- diffusion pipelines

@@ -1,4 +1,8 @@
-"""KV cache bytes, exactly, from the architecture: what each engine allocates per token and per layer."""
+"""KV cache bytes, exactly, from the architecture: what each engine allocates per token and per layer.
+
+Per layer and engine: which tokens are kept (all, a window, a chunk, none), and what one token costs (K and V per KV
+head; MLA's single latent; nothing for Mamba/linear-attention layers, which keep a constant state per sequence).
+"""
 
 from __future__ import annotations
 
@@ -11,60 +15,131 @@ from vramcalc.errors import UsageError
 if TYPE_CHECKING:
     from vramcalc.architecture import Architecture, Attention
 
+ENGINES = ("transformers", "vllm", "llama.cpp")
 # KV element types: plain floats, and llama.cpp's block-quantized caches (priced from the registry's layouts).
 FLOAT_KV_BITS = {"fp32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "fp8_e4m3": 8, "fp8_e5m2": 8}
 LLAMACPP_KV_TYPES = ("f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl")
 KV_DTYPES = tuple(FLOAT_KV_BITS) + tuple(t for t in LLAMACPP_KV_TYPES if t not in ("f32", "f16", "bf16"))
+_ALIASES = {"f32": "fp32", "f16": "fp16", "float16": "fp16", "bfloat16": "bf16", "float32": "fp32",
+            "half": "fp16", "float": "fp32", "fp8_e4m3fn": "fp8_e4m3"}
+# Which KV dtypes each engine can allocate: llama.cpp's -ctk/-ctv types; vLLM's kv_cache_dtype (auto = the model's,
+# fp8/fp8_e4m3/fp8_e5m2); transformers' DynamicCache stores the model's float dtype.
+ENGINE_KV_DTYPES = {
+    "transformers": ("fp32", "fp16", "bf16"),
+    "vllm": ("fp32", "fp16", "bf16", "fp8", "fp8_e4m3", "fp8_e5m2"),
+    "llama.cpp": LLAMACPP_KV_TYPES,
+}
+DEFAULT_KV_DTYPE = {"transformers": None, "vllm": None, "llama.cpp": "f16"}  # None: the activation dtype
+# transformers 5.17 caches MLA's compressed latent (kv_lora_rank + the shared rope key) for DeepSeek-V2/V3, Kimi,
+# GLM-4-MoE-Lite, MiniCPM3 …; these model classes still cache K and V expanded per head.
+_TRANSFORMERS_FULL_MLA = frozenset({"deepseek_v32", "glm_moe_dsa", "glm5_next", "hy_v4", "axk2"})
+VLLM_BLOCK = 16
+LLAMACPP_PAD = 256
+
+
+def normalise_kv_dtype(kv_dtype: str) -> str:
+    key = kv_dtype.strip().lower()
+    return _ALIASES.get(key, key)
 
 
 def kv_bits(kv_dtype: str) -> Fraction:
     """Bits per cached element: 16 for fp16, 8.5 for q8_0 (34-byte blocks of 32), …"""
-    key = kv_dtype.lower()
-    key = {"f32": "fp32", "f16": "fp16", "float16": "fp16", "bfloat16": "bf16", "float32": "fp32"}.get(key, key)
+    key = normalise_kv_dtype(kv_dtype)
     if key in FLOAT_KV_BITS:
         return Fraction(FLOAT_KV_BITS[key])
     if key in LLAMACPP_KV_TYPES:
         from vramcalc.registry import load_registry
 
-        return load_registry().get(key.upper()).bits_per_weight
+        return Fraction(load_registry().get(key.upper()).bits_per_weight)
     raise UsageError(f"unknown KV cache dtype {kv_dtype!r}", f"choose one of: {', '.join(KV_DTYPES)}")
 
 
-def cached_tokens(layer: Attention, tokens: int, engine: str) -> int:
-    """Tokens a layer keeps: all of them, or at most the window for sliding/chunked layers.
+def check_kv_dtype(kv_dtype: str, engine: str) -> str:
+    """The normalised dtype, or a UsageError naming the dtypes this engine can allocate."""
+    kv_bits(kv_dtype)
+    key = normalise_kv_dtype(kv_dtype)
+    allowed = ENGINE_KV_DTYPES.get(engine, KV_DTYPES)
+    llamacpp_name = {"fp32": "f32", "fp16": "f16"}.get(key, key)
+    if key not in allowed and llamacpp_name not in allowed:
+        raise UsageError(f"{engine} cannot store its KV cache as {kv_dtype!r}",
+                         f"choose one of: {', '.join(allowed)}")
+    return key
 
-    transformers' DynamicSlidingWindowLayer keeps the last window − 1 tokens (the new token completes the
-    window); vLLM and llama.cpp size sliding layers by the window.
+
+def caches_latent(layer: Attention, engine: str, model_type: str = "") -> bool:
+    """MLA layers whose engine keeps the compressed latent rather than per-head K and V."""
+    if not layer.kv_lora_rank:
+        return False
+    return not (engine == "transformers" and model_type in _TRANSFORMERS_FULL_MLA)
+
+
+def layer_tokens(layer: Attention, tokens: int, engine: str, *, max_num_batched_tokens: int = 8192,
+                 n_ubatch: int = 512) -> int:
+    """Tokens (cache slots) a layer holds for one sequence of `tokens` tokens.
+
+    - transformers DynamicSlidingWindowLayer keeps the last window − 1 tokens (the new token completes the window);
+    - vLLM pages every layer in blocks of 16; a sliding layer needs cdiv(min(window − 1 + max_num_batched_tokens,
+      tokens), 16) + 1 pages (kv_cache_interface SlidingWindowSpec), a chunked one cdiv(min(chunk +
+      max_num_batched_tokens, tokens), 16) pages;
+    - llama.cpp's SWA cache has min(n_ctx, pad(window + n_ubatch, 256)) cells (llama_kv_cache_iswa).
     """
     if layer.kind in ("linear", "mamba", "none"):
         return 0
-    if layer.kind in ("sliding", "chunked") and layer.window:
-        return min(tokens, layer.window - 1 if engine == "transformers" else layer.window)
-    return tokens
+    windowed = layer.kind in ("sliding", "chunked") and bool(layer.window)
+    w = int(layer.window or 0)
+    if engine == "vllm":
+        if not windowed:
+            return ceil(tokens / VLLM_BLOCK) * VLLM_BLOCK
+        if layer.kind == "sliding":
+            return (ceil(min(w - 1 + max_num_batched_tokens, tokens) / VLLM_BLOCK) + 1) * VLLM_BLOCK
+        return ceil(min(w + max_num_batched_tokens, tokens) / VLLM_BLOCK) * VLLM_BLOCK
+    if not windowed:
+        return tokens
+    if engine == "llama.cpp":
+        return min(tokens, ceil((w + n_ubatch) / LLAMACPP_PAD) * LLAMACPP_PAD)
+    return min(tokens, w - 1)
 
 
-def layer_bytes_per_token(layer: Attention, engine: str, bits: Fraction) -> Fraction:
+def layer_bytes_per_token(layer: Attention, engine: str, bits: Fraction, model_type: str = "") -> Fraction:
     """Cache bytes one token costs in one layer."""
     if layer.kind in ("linear", "mamba", "none"):
         return Fraction(0)
-    if layer.kv_lora_rank and engine != "transformers":
-        # MLA: one latent (kv_lora_rank) + the shared rope key per token, not per head (vLLM, llama.cpp).
-        return Fraction(layer.kv_lora_rank + (layer.qk_rope_head_dim or 0)) * bits / 8
+    if caches_latent(layer, engine, model_type):
+        # MLA: one latent (kv_lora_rank) + the shared rope key per token, not per head.
+        return Fraction(int(layer.kv_lora_rank or 0) + (layer.qk_rope_head_dim or 0)) * bits / 8
     v_dim = layer.v_head_dim or layer.head_dim
     return Fraction(layer.num_kv_heads * (layer.head_dim + v_dim)) * bits / 8
 
 
+def state_bytes(arch: Architecture, batch: int = 1) -> int:
+    """Constant per-sequence state of Mamba / linear-attention layers (does not grow with the context)."""
+    return sum(int(layer.state_bytes_per_seq or 0) for layer in arch.layers) * batch
+
+
 def kv_cache_bytes(arch: Architecture, tokens: int, batch: int = 1, kv_dtype: str = "bf16",
-                   engine: str = "transformers") -> int:
-    """KV bytes for `batch` sequences of `tokens` cached tokens each."""
+                   engine: str = "transformers", *, max_num_batched_tokens: int = 8192, n_ubatch: int = 512) -> int:
+    """KV bytes for `batch` sequences of `tokens` tokens each, as `engine` lays them out (+ constant states)."""
     bits = kv_bits(kv_dtype)
     total = Fraction(0)
     for layer in arch.layers:
-        total += layer_bytes_per_token(layer, engine, bits) * cached_tokens(layer, tokens, engine)
-    state = sum(layer.state_bytes_per_seq or 0 for layer in arch.layers)
-    return ceil(total * batch) + state * batch
+        slots = layer_tokens(layer, tokens, engine, max_num_batched_tokens=max_num_batched_tokens, n_ubatch=n_ubatch)
+        total += layer_bytes_per_token(layer, engine, bits, arch.model_type) * slots
+    return ceil(total * batch) + state_bytes(arch, batch)
 
 
 def kv_bytes_per_token(arch: Architecture, kv_dtype: str = "bf16", engine: str = "transformers") -> Fraction:
+    """Bytes one more token costs over all layers that grow with the context (windowed layers counted fully)."""
     bits = kv_bits(kv_dtype)
-    return sum((layer_bytes_per_token(layer, engine, bits) for layer in arch.layers), Fraction(0))
+    return sum((layer_bytes_per_token(layer, engine, bits, arch.model_type) for layer in arch.layers), Fraction(0))
+
+
+def prefill_storage_bytes(arch: Architecture, tokens: int, batch: int = 1, kv_dtype: str = "bf16") -> int:
+    """Bytes transformers' cache tensors occupy right after the prefill.
+
+    DynamicSlidingWindowLayer keeps `full[:, :, -window + 1:]`, a view of the prompt-length tensor, so until the
+    first decode step replaces it every sliding layer still pins the whole prompt's K and V.
+    """
+    bits = kv_bits(kv_dtype)
+    total = sum((layer_bytes_per_token(layer, "transformers", bits, arch.model_type) *
+                 (0 if layer.kind in ("linear", "mamba", "none") else tokens) for layer in arch.layers), Fraction(0))
+    return ceil(total * batch) + state_bytes(arch, batch)
