@@ -45,3 +45,32 @@ def test_flux_pipeline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert round(bf16["components"]["transformer"] / 1e9, 1) == 23.8
     assert round(fp8["components"]["transformer"] / 1e9, 1) == 11.9
     assert "diffusion pipeline" in " ".join(data["notes"])
+
+
+def test_pipeline_memory_flux_dev_shaped() -> None:
+    from vramcalc.calculator.diffusion import DiTShape, pipeline_memory
+    from vramcalc.errors import UsageError
+    from vramcalc.heuristics import CUDA_CONTEXT
+
+    # bf16 weights of the FLUX.1-dev components (counts above); the transformer's hidden size is 24 heads × 128
+    # (black-forest-labs/FLUX.1-dev transformer/config.json: num_attention_heads 24, attention_head_dim 128)
+    comps = {"transformer": 2 * 11_901_408_320, "text_encoder_2": 2 * 4_762_310_656,
+             "text_encoder": 2 * 123_060_480, "vae": 2 * 83_819_683}
+    mem = pipeline_memory(comps, height=1024, width=1024, denoiser=DiTShape(hidden_size=3072))
+    vae_act = 5 * 128 * 1024 * 1024 * 2  # decoder's last up-block at full resolution
+    dit_act = (64 * 64 + 512) * 12 * 3072 * 2  # 4,096 image patches + 512 T5 tokens
+    by_name = {s.component: s for s in mem.stages}
+    assert by_name["vae"].activation_bytes == vae_act and by_name["transformer"].activation_bytes == dit_act
+    assert by_name["text_encoder_2"].activation_bytes == 0
+    # all resident: every weight + the largest stage's activations (stages run one after another)
+    assert mem.all_resident_bytes == sum(comps.values()) + vae_act + CUDA_CONTEXT.as_int()
+    # model CPU offload: one component at a time — the transformer with its own activations, not the VAE's
+    assert mem.offload_stage is not None and mem.offload_stage.component == "transformer"
+    assert mem.offload_peak_bytes == comps["transformer"] + dit_act + CUDA_CONTEXT.as_int()
+    assert round(mem.all_resident_bytes / 1e9, 1) == 36.3 and round(mem.offload_peak_bytes / 1e9, 1) == 25.4
+    # twice the pixels, twice the VAE decode; an fp32-upcast VAE (SDXL) doubles it again
+    big = pipeline_memory(comps, height=2048, width=1024, vae_act_bytes=4)
+    assert {s.component: s for s in big.stages}["vae"].activation_bytes == 4 * vae_act
+    assert any("transformer: activations not counted" in n for n in big.notes)
+    with pytest.raises(UsageError, match="must be positive"):
+        pipeline_memory(comps, height=0)

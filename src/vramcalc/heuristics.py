@@ -168,9 +168,15 @@ LLAMACPP_OUTPUT_BUFFER = Heuristic(
 # --------------------------------------------------------------------------- diffusion pipelines
 
 VAE_DECODE_LIVE = Heuristic(
-    "vae_decode_live_tensors", 3, "tensors of 128 channels at the output resolution",
-    "mechanism: the last up-block of the SD/FLUX VAE decoder runs 128-channel convolutions at full resolution, "
-    "holding its input, the normalised activations and the conv output (diffusers AutoencoderKL); not yet "
+    "vae_decode_live_tensors", 5, "tensors of 128 channels at the output resolution",
+    "mechanism: diffusers' AutoencoderKL decoder (block_out_channels 128/256/512/512) upsamples to full resolution "
+    "with 256 channels; the first ResnetBlock2D of the last up-block (256 → 128) then holds its input (2 units of "
+    "128 channels), silu(norm(input)) (2) and conv1's output (1) at once; not yet checked against a measurement",
+)
+DIT_LIVE = Heuristic(
+    "dit_block_live_tensors", 12, "hidden-size tensors per token (image + text) in a DiT block",
+    "mechanism: a FLUX/SD3 transformer block's MLP holds fc1's output and its GELU (2 × 4 × hidden) while the "
+    "residual, the modulated input, the attention output and the block output (4 × hidden) are live; not yet "
     "checked against a measurement",
 )
 DEFAULT_RESOLUTION = Heuristic("image_resolution", 1024, "pixels per side", "default image size for pipelines")
