@@ -39,8 +39,9 @@ def test_flux_pipeline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert bf16["weight_bytes"] == pytest.approx(2 * sum(COMPONENTS.values()), abs=32)
     # All resident: every component; model CPU offload: the largest one (the transformer) at a time.
     assert bf16["total_bytes"] == bf16["weight_bytes"] + bf16["activation_bytes"] + bf16["overhead_bytes"]
-    assert bf16["offload_peak_bytes"] == bf16["components"]["transformer"] + bf16["activation_bytes"] + \
-        bf16["overhead_bytes"]
+    # (the transformer's own activations at most — never less than the transformer and the overhead)
+    assert bf16["components"]["transformer"] + bf16["overhead_bytes"] <= bf16["offload_peak_bytes"] <= \
+        bf16["components"]["transformer"] + bf16["activation_bytes"] + bf16["overhead_bytes"]
     # "24 GB or 12 GB?": the bf16 transformer alone is 23.8 GB; in fp8 it is about half.
     assert round(bf16["components"]["transformer"] / 1e9, 1) == 23.8
     assert round(fp8["components"]["transformer"] / 1e9, 1) == 11.9
