@@ -34,7 +34,7 @@ FAMILIES: tuple[str, ...] = get_args(Family)
 
 
 class Overhead(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     name: str = Field(description="what the bits hold, e.g. 'fp16 scale d'")
     bits: Annotated[int, Field(ge=0)]
@@ -57,7 +57,7 @@ class Overhead(BaseModel):
 class FormatSpec(BaseModel):
     """One weight storage format."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     name: str
     aliases: list[str] = []
@@ -237,7 +237,7 @@ def lookup_key(name: str) -> str:
 
 
 class RegistryFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     schema_version: Literal[1] = 1
     format: list[FormatSpec] = []

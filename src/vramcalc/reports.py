@@ -7,19 +7,23 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Report(BaseModel):
+    model_config = ConfigDict(defer_build=True)
 
 SCHEMA_VERSION = 1
 
 
-class HeuristicUse(BaseModel):
+class HeuristicUse(_Report):
     name: str
     value: float
     unit: str
     source: str
 
 
-class ModelSummary(BaseModel):
+class ModelSummary(_Report):
     source: str = Field(description="what the user asked about: a count, a label, a path or a repo id")
     kind: str = Field(description="count, label, safetensors, folder, hf-cache, hub, gguf or config")
     params: int = Field(description="total parameters (true count for packed quantized checkpoints)")
@@ -30,7 +34,7 @@ class ModelSummary(BaseModel):
     architecture: dict[str, Any] = {}
 
 
-class ClassBreakdown(BaseModel):
+class ClassBreakdown(_Report):
     """Where a format row's bytes go, per tensor class."""
 
     tensor_class: str
@@ -39,7 +43,7 @@ class ClassBreakdown(BaseModel):
     types: dict[str, int] = Field(description="storage type → parameters in it")
 
 
-class FormatRow(BaseModel):
+class FormatRow(_Report):
     format: str
     family: str
     params: int
@@ -60,12 +64,12 @@ class FormatRow(BaseModel):
     breakdown: list[ClassBreakdown] = []
 
 
-class ContextPoint(BaseModel):
+class ContextPoint(_Report):
     context: int
     totals: dict[str, int] = Field(description="format → total VRAM bytes at this context")
 
 
-class EstimateReport(BaseModel):
+class EstimateReport(_Report):
     schema_version: int = SCHEMA_VERSION
     command: Literal["estimate"] = "estimate"
     model: ModelSummary
@@ -82,7 +86,7 @@ class EstimateReport(BaseModel):
     explain: list[str] = Field([], description="the arithmetic, line by line (filled with --explain)")
 
 
-class FormatEntry(BaseModel):
+class FormatEntry(_Report):
     name: str
     aliases: list[str]
     family: str
@@ -98,7 +102,7 @@ class FormatEntry(BaseModel):
     source: str
 
 
-class FormatsReport(BaseModel):
+class FormatsReport(_Report):
     schema_version: int = SCHEMA_VERSION
     command: Literal["formats"] = "formats"
     registry_files: list[str]
