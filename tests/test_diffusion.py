@@ -31,6 +31,41 @@ def _flux(root: Path) -> Path:
     return root
 
 
+def _flux_with_config(root: Path) -> Path:
+    # black-forest-labs/FLUX.1-dev transformer/config.json: num_attention_heads 24, attention_head_dim 128
+    _flux(root)
+    (root / "transformer" / "config.json").write_text(json.dumps({
+        "_class_name": "FluxTransformer2DModel", "num_attention_heads": 24, "attention_head_dim": 128}))
+    return root
+
+
+def test_flux_pipeline_cli_uses_the_stage_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from vramcalc import heuristics as H
+    from vramcalc.calculator.diffusion import DiTShape, pipeline_memory
+
+    root = _flux_with_config(tmp_path)
+    data = run_cli(capsys, "estimate", str(root), "-d", "bf16", "--json").json()
+    (row,) = data["rows"]
+    mem = pipeline_memory(row["components"], denoiser=DiTShape(hidden_size=3072))
+    assert row["total_bytes"] == mem.all_resident_bytes and row["offload_peak_bytes"] == mem.offload_peak_bytes
+    # 1024×1024: the transformer stage (23.8 GB + its 4,608 tokens) is the offload peak, as in the library test
+    assert round(row["total_bytes"] / 1e9, 1) == 36.3 and round(row["offload_peak_bytes"] / 1e9, 1) == 25.4
+    assert data["context_sweep"] == [] and any("offload" in n for n in data["notes"])
+    names = {h["name"] for h in data["heuristics"]}
+    assert {H.VAE_DECODE_LIVE.name, H.DIT_LIVE.name, H.CUDA_CONTEXT.name} == names
+    # a wider image: more latent patches for the transformer and more pixels for the VAE decode
+    wide = run_cli(capsys, "estimate", str(root), "-d", "bf16", "--resolution", "2048x1024", "--json").json()
+    assert wide["rows"][0]["activation_bytes"] > row["activation_bytes"]
+    assert wide["rows"][0]["offload_peak_bytes"] > row["offload_peak_bytes"]
+    assert "2048×1024" in " ".join(wide["notes"])
+
+
+@pytest.mark.parametrize("bad", ["big", "0x10", "1024x"])
+def test_bad_resolution_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: str) -> None:
+    result = run_cli(capsys, "estimate", "7B", "--resolution", bad)
+    assert result.code == 2 and result.err.startswith("Error: ") and "--resolution 1024" in result.err
+
+
 def test_flux_pipeline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = run_cli(capsys, "estimate", str(_flux(tmp_path)), "-d", "bf16", "-d", "fp8_e4m3", "--json").json()
     bf16, fp8 = data["rows"]

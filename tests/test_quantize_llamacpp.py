@@ -247,6 +247,14 @@ def test_mxfp4_moe(all_types: Registry) -> None:
     assert types_of(p, "q_proj") == {"Q8_0": 4} and types_of(p, "lm_head") == {"Q8_0": 1}
 
 
+def test_nvfp4_file_type_keeps_a_q8_0_output(registry: Registry) -> None:
+    # llama-quant.cpp: `if (ftype == LLAMA_FTYPE_MOSTLY_NVFP4) new_type = GGML_TYPE_Q8_0;` for output.weight; every
+    # other 2-D weight takes the file type's default, ggml's NVFP4 (here NVFP4_GGUF, 64-weight blocks).
+    p = plan_format(hf_inventory(LLAMA3_8B), registry.get("NVFP4_GGUF"), registry)
+    assert types_of(p, "lm_head") == {"Q8_0": 1}
+    assert types_of(p, "v_proj") == {"NVFP4_GGUF": 32} and types_of(p, "down_proj") == {"NVFP4_GGUF": 32}
+
+
 def test_vision_tower_names_do_not_collide_with_the_text_blocks() -> None:
     assert gguf_name("vision_tower.vision_model.encoder.layers.0.self_attn.v_proj.weight") is None
     assert gguf_name("model.language_model.layers.0.self_attn.v_proj.weight").name == "blk.0.attn_v.weight"  # type: ignore[union-attr]

@@ -163,6 +163,13 @@ def architecture_from_config(config: dict[str, Any]) -> Architecture:
     extra: dict[str, Any] = {}
     if cfg.get("rope_scaling"):
         extra["rope_scaling"] = cfg["rope_scaling"]
+    # what the activation model needs: the MLP's activation (gelu_pytorch_tanh keeps more tensors than silu) and
+    # the shared expert's own width (Qwen2-MoE)
+    act = cfg.get("hidden_act") or cfg.get("hidden_activation") or cfg.get("activation_function")
+    if isinstance(act, str):
+        extra["hidden_act"] = act
+    if isinstance(cfg.get("shared_expert_intermediate_size"), int):
+        extra["shared_expert_intermediate_size"] = cfg["shared_expert_intermediate_size"]
     return Architecture(
         model_type=model_type,
         architectures=list(cfg.get("architectures") or []),

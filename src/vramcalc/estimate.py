@@ -46,6 +46,7 @@ class EstimateRequest:
     runtime: RuntimeRequest = field(default_factory=RuntimeRequest)
     contexts: list[int | str] = field(default_factory=list)  # --context values; "max" = the model's maximum
     flag_architecture: Architecture | None = None  # --layers/--kv-heads/--head-dim for a bare count
+    resolution: tuple[int, int] = (1024, 1024)  # diffusion pipelines: (width, height) of the image
 
 
 class _Runtime:
@@ -96,11 +97,14 @@ class _Runtime:
             est.host_bytes, est.kv_capacity_tokens, est.max_concurrency)
         for h in est.heuristics:
             self.heuristics[h.name] = h
+        self.warnings += [w for w in est.warnings if w not in self.warnings]
         for n in est.notes:
             n = f"{row.format}: {n}" if rt.engine == "vllm" and est.kv_capacity_tokens is not None else n
             if n not in self.notes:
                 self.notes.append(n)
         if self.request.explain:
+            parts = "; ".join(f"{name} {nbytes:,} B" for name, nbytes in est.parts.items())
+            self.explain += [f"{row.format}: engine {est.label}" + (f" — {parts}" if parts else "")]
             self.explain += [f"{row.format}: {line}" for line in est.explain]
         return est.total_bytes
 
@@ -114,7 +118,7 @@ class _Runtime:
         rt = self.request.runtime
         report.engine = rt.engine
         report.context, report.batch = rt.context, rt.batch
-        report.kv_dtype = rt.kv_dtype
+        report.kv_dtype, report.gpu_memory = rt.kv_dtype, rt.gpu_memory
         report.heuristics = [_heuristic_use(h) for h in self.heuristics.values()]
         report.notes += self.notes
         report.warnings += self.warnings
@@ -243,6 +247,7 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
     chooser = tensor_chooser(inventory, registry)
     arch, arch_note = architecture_of(inventory)
     runtime = _Runtime(request, arch or request.flag_architecture)
+    pipeline = len(inventory.components) > 1
     swept = []
     for spec in specs:
         plan = plan_format(inventory, spec, registry, chooser)
@@ -267,11 +272,12 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
         emb = sum(p.nbytes for p in plan.tensors if p.cls == "embeddings")
         out = sum(p.nbytes for p in plan.tensors if p.cls == "lm_head")
         bits = float(effective_spec(spec, registry).bits_per_weight) if spec.family != "stored" else 16.0
-        runtime.apply(rows[-1], bits, emb, out)
-        swept.append((rows[-1], bits, emb, out))
-        if len(inventory.components) > 1:
+        if pipeline:
             _pipeline(rows[-1], {c: sum(p.nbytes for p in plan.tensors if p.tensor.component == c)
-                                 for c in inventory.components}, request.runtime.batch, runtime)
+                                 for c in inventory.components}, bits, inventory, request, runtime)
+        else:
+            runtime.apply(rows[-1], bits, emb, out)
+            swept.append((rows[-1], bits, emb, out))
         if request.explain:
             explain += explain_plan(plan, request.units)
             if file_bytes is not None:
@@ -295,8 +301,12 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
         stored_bits = 32.0 if set(dtypes) == {"F32"} else 16.0
         emb = sum(t.nbytes for t in inventory.tensors if classify(t.name) == "embeddings")
         out = sum(t.nbytes for t in inventory.tensors if classify(t.name) == "lm_head")
-        runtime.apply(rows[0], stored_bits, emb, out)
-        swept.insert(0, (rows[0], stored_bits, emb, out))
+        if pipeline:
+            _pipeline(rows[0], {c: sum(t.nbytes for t in inventory.tensors if t.component == c)
+                                for c in inventory.components}, stored_bits, inventory, request, runtime)
+        else:
+            runtime.apply(rows[0], stored_bits, emb, out)
+            swept.insert(0, (rows[0], stored_bits, emb, out))
     notes = list(inventory.warnings) + ([arch_note] if arch_note else [])
     return runtime.finish(EstimateReport(
         model=ModelSummary(
@@ -306,27 +316,36 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
             architecture=architecture_summary(arch) if arch else {},
         ),
         units=request.units,
-        rows=rows, notes=notes, explain=explain, context_sweep=runtime.sweep(swept),
+        rows=rows, notes=notes, explain=explain, context_sweep=[] if pipeline else runtime.sweep(swept),
     ))
 
 
-def _pipeline(row: FormatRow, components: dict[str, int], batch: int, runtime: _Runtime) -> None:
-    """Diffusion pipelines: no KV cache; all components resident, or one at a time (model CPU offload)."""
-    from vramcalc.heuristics import DEFAULT_RESOLUTION, VAE_DECODE_LIVE
+def _pipeline(row: FormatRow, components: dict[str, int], bits: float, inventory: Inventory,
+              request: EstimateRequest, runtime: _Runtime) -> None:
+    """Diffusion pipelines: no KV cache; stages run one after another, all resident or one at a time (model CPU
+    offload). The denoiser's activations need its hidden size, read from its config by the reader."""
+    from vramcalc.calculator.diffusion import DENOISER_HIDDEN_KEY, DiTShape, pipeline_memory
 
-    side = int(DEFAULT_RESOLUTION.value)
-    vae_act = batch * int(VAE_DECODE_LIVE.value) * 128 * side * side * 2
+    width, height = request.resolution
+    hidden = str(inventory.metadata.get(DENOISER_HIDDEN_KEY) or "")
+    denoiser = DiTShape(hidden_size=int(hidden)) if hidden.isdigit() else None
+    mem = pipeline_memory(components, height=height, width=width, batch=request.runtime.batch,
+                          act_bytes=4 if bits >= 32 else 2, denoiser=denoiser)
     row.components = components
-    row.activation_bytes = vae_act
-    row.kv_cache_bytes = 0
-    row.overhead_bytes = CUDA_CONTEXT.as_int()
-    row.total_bytes = row.weight_bytes + vae_act + row.overhead_bytes
-    row.offload_peak_bytes = max(components.values()) + vae_act + row.overhead_bytes
-    for h in (VAE_DECODE_LIVE, DEFAULT_RESOLUTION):
+    row.kv_cache_bytes, row.host_bytes = 0, 0
+    row.kv_capacity_tokens = row.max_concurrency = None
+    row.activation_bytes, row.overhead_bytes = mem.activation_bytes, mem.overhead_bytes
+    row.total_bytes = mem.all_resident_bytes
+    row.offload_peak_bytes = mem.offload_peak_bytes
+    for h in mem.heuristics:
         runtime.heuristics[h.name] = h
-    note = ("diffusion pipeline: no KV cache; VRAM = every component resident + VAE decode at "
-            f"{side}×{side}; with model CPU offload (enable_model_cpu_offload) the peak is the largest "
-            "component plus activations — see offload_peak_bytes")
-    runtime.notes = [n for n in runtime.notes if not n.startswith("KV cache and activations need")]
-    if note not in runtime.notes:
-        runtime.notes.append(note)
+    stage = mem.offload_stage
+    note = (f"diffusion pipeline at {width}×{height}, batch {request.runtime.batch}: no KV cache; stages run one "
+            "after another, so VRAM with every component resident = all weights + the largest stage's activations; "
+            "with model CPU offload (enable_model_cpu_offload) one component is on the GPU at a time"
+            + (f" — the peak is {stage.component} with its activations (offload_peak_bytes)" if stage else ""))
+    for n in [note, *mem.notes]:
+        if n not in runtime.notes:
+            runtime.notes.append(n)
+    if request.explain:
+        runtime.explain += [f"{row.format}: {line}" for line in mem.explain]

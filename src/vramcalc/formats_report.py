@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from vramcalc.calculator.quantize import llamacpp_ftype
 from vramcalc.errors import UsageError
 from vramcalc.registry import FAMILIES, Registry
 from vramcalc.reports import FormatEntry, FormatsReport
+
+# llama-quantize decides the token embeddings and the output per file type (llama_tensor_get_type); only 1-D
+# tensors are never quantized.
+_LLAMACPP_KEEPS = ("1-D tensors (norms, biases) in F32; token embeddings and output by llama.cpp's per-tensor rules "
+                   "(see estimate --explain)")
 
 
 def _keeps(spec_quantizes: str, keep_dtype: str, emb: bool, head: bool) -> str:
@@ -40,7 +46,9 @@ def build_formats_report(registry: Registry, family: str | None = None) -> Forma
             block_size=eff.block_size, block_bytes=float(block_bytes) if block_bytes is not None else None,
             layout=spec.layout_text(),
             quantizes=spec.quantizes,
-            keeps=_keeps(spec.quantizes, spec.keep_dtype, spec.quantize_embeddings, spec.quantize_lm_head),
-            base_type=spec.base_type, notes=spec.notes, source=spec.source,
+            keeps=(_LLAMACPP_KEEPS if llamacpp_ftype(spec) is not None else
+                   _keeps(spec.quantizes, spec.keep_dtype, spec.quantize_embeddings, spec.quantize_lm_head)),
+            base_type=spec.base_type, nominal_bits=spec.nominal_bits, stored_as=dict(spec.stored_as),
+            value_range=spec.value_range, notes=spec.notes, source=spec.source,
         ))
     return FormatsReport(registry_files=registry.sources, formats=entries)

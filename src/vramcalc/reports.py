@@ -78,6 +78,7 @@ class EstimateReport(_Report):
     context: int = Field(4096, description="tokens per sequence the KV cache and activations are sized for")
     batch: int = 1
     kv_dtype: str | None = Field(None, description="KV cache dtype (None: the engine's default)")
+    gpu_memory: int | None = Field(None, description="bytes per GPU given with --gpu-memory")
     rows: list[FormatRow]
     context_sweep: list[ContextPoint] = []
     warnings: list[str] = Field([], description="printed on stderr")
@@ -98,6 +99,9 @@ class FormatEntry(_Report):
     quantizes: str
     keeps: str
     base_type: str | None = None
+    nominal_bits: float | None = Field(None, description="bits a value carries when stored in a wider container")
+    stored_as: dict[int, float] = Field({}, description="nominal width → bits it is stored in (HQQ 3 → 8 …)")
+    value_range: str | None = Field(None, description="integers: the values an element can hold")
     notes: str
     source: str
 

@@ -187,3 +187,18 @@ def parse_context(text: str) -> int:
     if value < 1:
         raise UsageError(f"context must be at least 1 token, got {text!r}", "write --context 8192")
     return _to_int(value)
+
+
+_RESOLUTION_RE = re.compile(r"^\s*([0-9]+)\s*(?:[x×*]\s*([0-9]+))?\s*$", re.IGNORECASE)
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    """Image size as (width, height): "1024" is square, "1344x768" is width × height."""
+    m = _RESOLUTION_RE.match(text)
+    if not m:
+        raise UsageError(f"cannot read resolution {text!r}", "write --resolution 1024 or --resolution 1344x768")
+    width = int(m.group(1))
+    height = int(m.group(2)) if m.group(2) else width
+    if width < 8 or height < 8:
+        raise UsageError(f"resolution {text!r} is smaller than one latent pixel", "write --resolution 1024")
+    return width, height

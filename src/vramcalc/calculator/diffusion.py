@@ -13,6 +13,20 @@ from dataclasses import dataclass, field
 from vramcalc import heuristics as H
 
 _DENOISERS = ("transformer", "unet", "prior", "decoder")
+# Inventory.metadata key under which a pipeline reader records the denoiser's hidden size (from its config.json)
+DENOISER_HIDDEN_KEY = "denoiser_hidden_size"
+
+
+def denoiser_hidden_size(config: dict[str, object] | None) -> int | None:
+    """Hidden size of a diffusion transformer from its diffusers config.json (FLUX, SD3, PixArt, Sana, …:
+    num_attention_heads × attention_head_dim); None for a UNet or an unknown layout."""
+    if not isinstance(config, dict):
+        return None
+    heads, head_dim = config.get("num_attention_heads"), config.get("attention_head_dim")
+    if isinstance(heads, int) and isinstance(head_dim, int) and heads > 0 and head_dim > 0:
+        return heads * head_dim
+    hidden = config.get("hidden_size")
+    return hidden if isinstance(hidden, int) and hidden > 0 else None
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 # llama.cpp file type → the default tensor type (`llama_ftype_get_default_type`).
 FTYPE_DEFAULT: dict[str, str] = {
     "Q4_0": "Q4_0", "Q4_1": "Q4_1", "Q5_0": "Q5_0", "Q5_1": "Q5_1", "Q8_0": "Q8_0",
-    "Q1_0": "Q1_0", "Q2_0": "Q2_0", "MXFP4_MOE": "MXFP4", "NVFP4": "NVFP4",
+    "Q1_0": "Q1_0", "Q2_0": "Q2_0", "MXFP4_MOE": "MXFP4", "NVFP4": "NVFP4_GGUF",
     "Q2_K_S": "Q2_K", "Q2_K": "Q2_K", "IQ3_XS": "IQ3_S",
     "Q3_K_S": "Q3_K", "Q3_K_M": "Q3_K", "Q3_K_L": "Q3_K",
     "Q4_K_S": "Q4_K", "Q4_K_M": "Q4_K", "Q5_K_S": "Q5_K", "Q5_K_M": "Q5_K", "Q6_K": "Q6_K",
@@ -44,7 +44,7 @@ FTYPE_DEFAULT: dict[str, str] = {
     "IQ4_XS": "IQ4_XS", "IQ3_S": "IQ3_S", "IQ3_M": "IQ3_S",
 }
 # `llama-quantize` accepts these type names as file types (tools/quantize/quantize.cpp QUANT_OPTIONS).
-FTYPE_ALIASES = {"Q4_K": "Q4_K_M", "Q5_K": "Q5_K_M", "Q3_K": "Q3_K_M"}
+FTYPE_ALIASES = {"Q4_K": "Q4_K_M", "Q5_K": "Q5_K_M", "Q3_K": "Q3_K_M", "NVFP4_GGUF": "NVFP4"}
 # Without an importance matrix llama-quantize refuses these (tensor_requires_imatrix): a published file of
 # such a type was made with one, and the rules differ with one.
 _NEEDS_IMATRIX = {"IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "Q2_K_S"}
@@ -215,7 +215,7 @@ class LlamaQuantRules:
         f, hp, new = self.ftype, self.hp, self.default
         attn_v_like = cat in ("attn_v", "attn_qkv", "attn_kv_b")
         if cat == "output" or (self.tied and cat == "token_embd"):
-            if f == "MXFP4_MOE" or hp.arch == "falcon" or t.ne0 % self.blck(new) != 0:
+            if f in ("MXFP4_MOE", "NVFP4") or hp.arch == "falcon" or t.ne0 % self.blck(new) != 0:
                 return "Q8_0"
             if f in ("IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S", "IQ2_S", "IQ2_M", "IQ1_M"):
                 return "Q5_K"

@@ -69,13 +69,16 @@ def estimate(
     units: UnitsOpt = UnitsChoice.gb,
     explain: Annotated[bool, typer.Option("--explain", help="print the arithmetic behind each number")] = False,
     group_size: Annotated[
-        int | None, typer.Option("--group-size", help="group size for configurable formats (q4, q8 …)", min=1)
+        int | None,
+        typer.Option("--group-size", help="group size for configurable formats (q4, gptq, hqq …); -1 = one per row"),
     ] = None,
     scale_bits: Annotated[
         int | None, typer.Option("--scale-bits", help="scale width in bits for configurable formats", min=1)
     ] = None,
     bits: Annotated[
-        float | None, typer.Option("--bits", help="target bits per weight for exl2-style formats", min=1, max=16)
+        float | None,
+        typer.Option("--bits", help="weight bits: exl2 target (e.g. 4.65), hqq 1-8, gptq 2/3/4/8, mlx 2-8",
+                     min=1, max=16),
     ] = None,
     context: Annotated[
         str, typer.Option("--context", "-c", help="tokens per sequence: 8192, 8k, a list 4k,8k,32k, or max",
@@ -98,6 +101,20 @@ def estimate(
     flash_attention: Annotated[
         bool, typer.Option("--flash-attention/--no-flash-attention", help="llama.cpp -fa on/off")
     ] = True,
+    ubatch_size: Annotated[
+        int, typer.Option("--ubatch-size", "-ub", help="llama.cpp physical batch (-ub), sizes its compute buffer",
+                          min=1)
+    ] = 512,
+    max_num_batched_tokens: Annotated[
+        int | None, typer.Option("--max-num-batched-tokens", help="vLLM tokens per step (default 8192)", min=1)
+    ] = None,
+    max_num_seqs: Annotated[
+        int | None, typer.Option("--max-num-seqs", help="vLLM sequences per step (default 256)", min=1)
+    ] = None,
+    resolution: Annotated[
+        str, typer.Option("--resolution", help="diffusion pipelines: image size, 1024 or 1344x768 (WxH)",
+                          metavar="WxH")
+    ] = "1024",
     layers: Annotated[int | None, typer.Option("--layers", help="for a bare count: decoder layers", min=1)] = None,
     kv_heads: Annotated[int | None, typer.Option("--kv-heads", help="for a bare count: KV heads", min=1)] = None,
     head_dim: Annotated[int | None, typer.Option("--head-dim", help="for a bare count: head dimension", min=1)] = None,
@@ -108,16 +125,16 @@ def estimate(
 ) -> None:
     """Weights and VRAM per format for a model (default context 4096 tokens, engine transformers)."""
     from vramcalc.calculator.engines import ENGINES, RuntimeRequest, architecture_from_flags
-    from vramcalc.calculator.kv import kv_bits
+    from vramcalc.calculator.kv import check_kv_dtype
     from vramcalc.estimate import EstimateRequest, FormatOptions, estimate_count, estimate_inventory
     from vramcalc.registry import load_registry
     from vramcalc.resolve import resolve_model
-    from vramcalc.units import ModelLabel, parse_context, parse_size
+    from vramcalc.units import ModelLabel, parse_context, parse_resolution, parse_size
 
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r}", f"choose one of: {', '.join(ENGINES)}")
     if kv_dtype is not None:
-        kv_bits(kv_dtype)
+        check_kv_dtype(kv_dtype, engine)
     contexts: list[int | str] = [
         "max" if c.strip().lower() == "max" else parse_context(c) for c in context.split(",") if c.strip()
     ]
@@ -137,7 +154,9 @@ def estimate(
             engine=engine, batch=batch, kv_dtype=kv_dtype,
             gpu_memory=parse_size(gpu_memory, "GPU memory") if gpu_memory else None,
             gpu_memory_utilization=gpu_memory_utilization, gpu_layers=gpu_layers, flash_attention=flash_attention,
+            n_ubatch=ubatch_size, max_num_batched_tokens=max_num_batched_tokens, max_num_seqs=max_num_seqs,
         ),
+        resolution=parse_resolution(resolution),
         contexts=contexts, flag_architecture=flag_arch,
     )
     from vramcalc.cli.progress import progress_bar

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from vramcalc.cli.charts import context_chart, legend, stacked_bar
 from vramcalc.reports import EstimateReport, FormatsReport
 from vramcalc.units import UNIT_LABEL, format_bytes, format_count
 
@@ -83,27 +85,22 @@ def render_estimate(report: EstimateReport, console: Console | None = None) -> N
             console.print(Text(f"  {h.name} = {h.value:,.0f} {h.unit} — {h.source}", style="dim"))
 
 
-_PARTS = (("weights", "blue"), ("KV cache", "magenta"), ("activations", "yellow"), ("overhead", "bright_black"))
-
-
 def _bars(console: Console, report: EstimateReport, width: int = 40) -> None:
-    """One stacked bar per row, on a common scale, so the dominant part shows at a glance."""
+    """One stacked bar per row, on a common scale, so the dominant part shows at a glance; parts add up to the total
+    (weights here are those on the GPU: llama.cpp keeps some in host memory)."""
     if not any(r.kv_cache_bytes or r.activation_bytes for r in report.rows):
         return
     scale = max(r.total_bytes for r in report.rows) or 1
-    legend = Text("  ")
-    for (name, colour) in _PARTS:
-        legend.append("█", style=colour)
-        legend.append(f" {name}  ")
-    console.print(legend)
+    console.print(Text("  ") + legend(["weights", "KV cache", "activations", "overhead"]))
     name_w = max(len(r.format) for r in report.rows)
     for r in report.rows:
-        line = Text(f"  {r.format:<{name_w}} ")
-        values = (r.weight_bytes - r.host_bytes if r.host_bytes <= r.weight_bytes else 0, r.kv_cache_bytes,
-                  r.activation_bytes, r.overhead_bytes)
-        for (_, colour), v in zip(_PARTS, values, strict=True):
-            line.append("█" * round(width * max(v, 0) / scale), style=colour)
+        on_gpu = r.total_bytes - r.kv_cache_bytes - r.activation_bytes - r.overhead_bytes
+        parts = [("weights", on_gpu), ("KV cache", r.kv_cache_bytes), ("activations", r.activation_bytes),
+                 ("overhead", r.overhead_bytes)]
+        line = Text(f"  {r.format:<{name_w}} ") + stacked_bar(parts, scale, width)
         line.append(f" {format_bytes(r.total_bytes, report.units)}")
+        if r.host_bytes:
+            line.append(f" (+ {format_bytes(r.host_bytes, report.units)} host)", style="dim")
         console.print(line)
 
 
@@ -135,24 +132,34 @@ def _sweep(console: Console, report: EstimateReport) -> None:
     for p in report.context_sweep:
         table.add_row(f"{p.context:,}", *(format_bytes(p.totals[f], u) for f in formats))
     console.print(table)
-    top = max(v for p in report.context_sweep for v in p.totals.values()) or 1
     first = formats[0]
-    for p in report.context_sweep:
-        bar = "█" * round(40 * p.totals[first] / top)
-        console.print(Text(f"  {p.context:>9,} {bar} {format_bytes(p.totals[first], u)} ({first})"))
+    console.print(context_chart([(p.context, p.totals[first]) for p in report.context_sweep],
+                                limit=report.gpu_memory, units=u, label=first))
 
 
 def render_formats(report: FormatsReport, console: Console | None = None) -> None:
+    """A table on a wide terminal; on a narrow one, one block per format so the notes stay readable."""
     console = console or stdout_console()
-    table = Table(header_style="bold", show_lines=False)
-    table.add_column("Name", no_wrap=True)
-    table.add_column("Aliases")
-    table.add_column("Family")
-    table.add_column("Bits/weight", justify="right")
-    table.add_column("Layout")
-    table.add_column("Keeps")
-    table.add_column("Notes")
+    if console.width >= 160:
+        table = Table(header_style="bold", show_lines=False)
+        for name, kw in (("Name", {"no_wrap": True}), ("Aliases", {}), ("Family", {}),
+                         ("Bits/weight", {"justify": "right"}), ("Layout", {}), ("Keeps", {}), ("Notes", {})):
+            table.add_column(name, **kw)
+        for f in report.formats:
+            table.add_row(f.name, ", ".join(f.aliases), f.family, _bpw(f.bits_per_weight), f.layout, f.keeps, f.notes)
+        console.print(table)
+        return
     for f in report.formats:
-        bpw = f"{f.bits_per_weight:.6g}" if f.bits_per_weight is not None else "—"
-        table.add_row(f.name, ", ".join(f.aliases), f.family, bpw, f.layout, f.keeps, f.notes)
-    console.print(table)
+        head = Text(f.name, style="bold")
+        head.append(f"  {f.family}, {_bpw(f.bits_per_weight)} bits/weight", style="cyan")
+        if f.aliases:
+            head.append(f"  (also {', '.join(f.aliases)})", style="dim")
+        console.print(head)
+        for label, value in (("layout", f.layout), ("keeps", f.keeps), ("range", f.value_range), ("", f.notes)):
+            if value:
+                console.print(Padding(Text(f"{label + ': ' if label else ''}{value}"), (0, 0, 0, 2), expand=False))
+        console.print()
+
+
+def _bpw(bits: float | None) -> str:
+    return f"{bits:.6g}" if bits is not None else "—"

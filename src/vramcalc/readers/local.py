@@ -102,7 +102,13 @@ def _read_pipeline(folder: Path, index: dict[str, Any]) -> Inventory:
     if not files:
         raise SourceError(f"{folder}: a diffusers pipeline without .safetensors weights in its components",
                           "download the component folders (transformer/, text_encoder/, vae/ …)")
-    return _finish(str(folder), "folder", tensors, files, None, {"pipeline": str(index.get("_class_name", ""))})
+    from vramcalc.calculator.diffusion import DENOISER_HIDDEN_KEY, denoiser_hidden_size
+
+    metadata = {"pipeline": str(index.get("_class_name", ""))}
+    hidden = denoiser_hidden_size(_load_json(folder / "transformer" / "config.json"))
+    if hidden:
+        metadata[DENOISER_HIDDEN_KEY] = str(hidden)
+    return _finish(str(folder), "folder", tensors, files, None, metadata)
 
 
 def _read_gguf(paths: list[Path], source: str) -> Inventory:
