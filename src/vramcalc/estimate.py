@@ -34,7 +34,9 @@ class FormatOptions:
         gs = self.group_size if "group_size" in spec.configurable else None
         sb = self.scale_bits if "scale_bits" in spec.configurable else None
         bits = self.bits if "bits" in spec.configurable else None
-        return spec.with_options(group_size=gs, scale_bits=sb, bits=bits) if (gs or sb or bits) else spec
+        if gs is None and sb is None and bits is None:
+            return spec
+        return spec.with_options(group_size=gs, scale_bits=sb, bits=bits)
 
 
 @dataclass

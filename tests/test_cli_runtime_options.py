@@ -1,0 +1,61 @@
+"""Engine knobs reach the calculator from the command line: each flag changes the number it should, and only it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli_helpers import run_cli
+
+LLAMA = str(Path(__file__).resolve().parents[1] / "examples" / "configs" / "llama-3.1-8b")
+
+
+def _row(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
+    r = run_cli(capsys, "estimate", LLAMA, "-d", "Q4_K_M", "--json", *args)
+    assert r.code == 0, r.err
+    row: dict[str, Any] = r.json()["rows"][0]
+    return row
+
+
+def test_ubatch_size_sizes_llamacpps_compute_buffer_not_its_kv(capsys: pytest.CaptureFixture[str]) -> None:
+    small = _row(capsys, "--engine", "llama.cpp", "--ubatch-size", "128")
+    default = _row(capsys, "--engine", "llama.cpp")
+    big = _row(capsys, "--engine", "llama.cpp", "-ub", "2048")
+    assert small["kv_cache_bytes"] == default["kv_cache_bytes"] == big["kv_cache_bytes"]
+    assert small["activation_bytes"] < default["activation_bytes"] < big["activation_bytes"]
+
+
+def test_vllm_step_limits_change_the_profile_run(capsys: pytest.CaptureFixture[str]) -> None:
+    default = _row(capsys, "--engine", "vllm", "--max-num-batched-tokens", "8192")
+    wide = _row(capsys, "--engine", "vllm", "--max-num-batched-tokens", "32768", "--max-num-seqs", "512")
+    # the budget is fixed (0.9 × the GPU): a bigger profile run leaves fewer tokens for the KV cache
+    assert wide["activation_bytes"] > default["activation_bytes"]
+    assert wide["kv_capacity_tokens"] < default["kv_capacity_tokens"]
+    assert wide["total_bytes"] - default["total_bytes"] == wide["activation_bytes"] - default["activation_bytes"]
+
+
+def test_kv_dtype_the_engine_cannot_allocate_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    r = run_cli(capsys, "estimate", "8B", "--engine", "vllm", "--kv-dtype", "q4_0")
+    assert r.code == 2 and r.err.startswith("Error: vllm cannot store its KV cache as 'q4_0'")
+    ok = _row(capsys, "--engine", "llama.cpp", "--kv-dtype", "q8_0")
+    f16 = _row(capsys, "--engine", "llama.cpp")
+    assert ok["kv_cache_bytes"] * 32 == f16["kv_cache_bytes"] * 17  # q8_0: 34 bytes per 32 values vs 64
+
+
+def test_group_size_minus_one_is_one_group_per_row(capsys: pytest.CaptureFixture[str]) -> None:
+    r = run_cli(capsys, "estimate", "8B", "-d", "gptq", "--group-size", "-1", "--json")
+    assert r.code == 0, r.err
+    per_row = r.json()["rows"][0]
+    g128 = run_cli(capsys, "estimate", "8B", "-d", "gptq", "--group-size", "128", "--json").json()["rows"][0]
+    assert per_row["format"].endswith("-g-1") and per_row["bits_per_weight"] < g128["bits_per_weight"]
+    bad = run_cli(capsys, "estimate", "8B", "-d", "gptq", "--group-size", "0")
+    assert bad.code == 2 and "group size 0 is not possible" in bad.err
+
+
+def test_gpu_memory_marks_the_limit_in_the_context_chart(capsys: pytest.CaptureFixture[str]) -> None:
+    r = run_cli(capsys, "estimate", LLAMA, "-d", "bf16", "-c", "8k,128k", "--gpu-memory", "24GB")
+    assert r.code == 0, r.err
+    lines = [ln for ln in r.out.splitlines() if "┃" in ln and "(bf16)" in ln]
+    assert len(lines) == 2 and "exceeds the GPU" in lines[1] and "exceeds" not in lines[0]
