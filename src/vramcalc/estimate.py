@@ -16,6 +16,7 @@ from vramcalc.units import ModelLabel, format_bytes, format_count
 
 if TYPE_CHECKING:
     from vramcalc.architecture import Architecture
+    from vramcalc.calculator.engines import RuntimeEstimate
     from vramcalc.inventory import Inventory
     from vramcalc.registry import FormatSpec, Registry
 
@@ -97,6 +98,8 @@ class _Runtime:
         row.overhead_bytes, row.total_bytes = est.overhead_bytes, est.total_bytes
         row.host_bytes, row.kv_capacity_tokens, row.max_concurrency = (
             est.host_bytes, est.kv_capacity_tokens, est.max_concurrency)
+        if rt.gpu_memory:
+            self._split(row, est)
         for h in est.heuristics:
             self.heuristics[h.name] = h
         self.warnings += [w for w in est.warnings if w not in self.warnings]
@@ -109,6 +112,28 @@ class _Runtime:
             self.explain += [f"{row.format}: engine {est.label}" + (f" — {parts}" if parts else "")]
             self.explain += [f"{row.format}: {line}" for line in est.explain]
         return est.total_bytes
+
+    def _split(self, row: FormatRow, est: RuntimeEstimate) -> None:
+        from vramcalc.calculator.multi_gpu import MAX_GPUS, split_over_gpus
+        from vramcalc.heuristics import VLLM_GPU_MEMORY_UTILIZATION
+
+        rt = self.request.runtime
+        assert rt.gpu_memory
+        util = (rt.gpu_memory_utilization or VLLM_GPU_MEMORY_UTILIZATION.value) if rt.engine == "vllm" else 1.0
+        split = split_over_gpus(weights_on_gpu=est.weights_on_gpu, kv_bytes=est.kv_cache_bytes,
+                                activation_bytes=est.activation_bytes, overhead_bytes=est.overhead_bytes,
+                                gpu_memory=rt.gpu_memory, engine=rt.engine, arch=self.arch, utilization=util)
+        if split is None:
+            row.gpus = row.per_gpu_bytes = row.gpu_split = None
+            self.warnings.append(f"{row.format}: more than {MAX_GPUS} GPUs of {format_bytes(rt.gpu_memory)} needed")
+            return
+        row.gpus, row.per_gpu_bytes, row.gpu_split = split.gpus, split.per_gpu_bytes, split.how
+        if self.request.explain:
+            self.explain.append(
+                f"{row.format}: {split.gpus} × {format_bytes(rt.gpu_memory)} GPU(s), {split.how}: "
+                f"{format_bytes(split.per_gpu_bytes)} on each (weights {est.weights_on_gpu:,} B and KV "
+                f"{est.kv_cache_bytes:,} B shared out, overhead {est.overhead_bytes:,} B on every GPU"
+                + (f", limit {util:g} of each" if util < 1 else "") + ")")
 
     def sweep(self, rows: list[tuple[FormatRow, float, int, int]]) -> list[ContextPoint]:
         if len(self.contexts) < 2:

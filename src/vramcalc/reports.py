@@ -57,6 +57,9 @@ class FormatRow(_Report):
     host_bytes: int = Field(0, description="bytes the engine keeps in host memory (llama.cpp: embeddings, …)")
     kv_capacity_tokens: int | None = Field(None, description="vLLM: tokens the KV budget holds")
     max_concurrency: int | None = Field(None, description="vLLM: sequences of --context that fit at once")
+    gpus: int | None = Field(None, description="GPUs of --gpu-memory needed (None: not asked, or more than 64)")
+    per_gpu_bytes: int | None = Field(None, description="bytes on each of those GPUs")
+    gpu_split: str | None = Field(None, description="how the engine splits the model over them")
     components: dict[str, int] = Field({}, description="diffusion pipelines: weight bytes per component")
     offload_peak_bytes: int | None = Field(
         None, description="pipelines: peak with model CPU offload (largest component + its activations + overhead)")

@@ -47,6 +47,10 @@ def render_estimate(report: EstimateReport, console: Console | None = None) -> N
         table.add_column("Activations", justify="right")
     table.add_column("Overhead", justify="right")
     table.add_column(f"VRAM ({UNIT_LABEL[u]})", justify="right", style="bold")
+    show_gpus = report.gpu_memory is not None and any(not r.components for r in report.rows)
+    if show_gpus:
+        assert report.gpu_memory is not None
+        table.add_column(f"GPUs of {format_bytes(report.gpu_memory, u)}", justify="right")
     for r in report.rows:
         cells = [
             r.format, f"{r.bits_per_weight:.4g}",
@@ -57,6 +61,9 @@ def render_estimate(report: EstimateReport, console: Console | None = None) -> N
         if show_act:
             cells.append(format_bytes(r.activation_bytes, u))
         cells += [format_bytes(r.overhead_bytes, u), format_bytes(r.total_bytes, u)]
+        if show_gpus:
+            cells.append("> 64" if r.gpus is None else
+                         f"{r.gpus}" + (f" × {format_bytes(r.per_gpu_bytes or 0, u)}" if r.gpus > 1 else ""))
         table.add_row(*cells)
     console.print(table)
     _components(console, report)
