@@ -22,7 +22,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vramcalc.calculator.gguf_names import gguf_name, layer_of
-from vramcalc.calculator.weights import TensorTypeChooser, default_chooser, plan_weights
+from vramcalc.calculator.weights import (
+    SOURCE_SCALE_SUFFIXES,
+    TensorTypeChooser,
+    default_chooser,
+    drops_source_scales,
+    plan_weights,
+)
 from vramcalc.components import classify
 from vramcalc.errors import RegistryError
 from vramcalc.inventory import Inventory, TensorInfo
@@ -358,7 +364,10 @@ def gguf_view(inventory: Inventory) -> tuple[list[GGUFTensor], dict[str, str]]:
     model_type = str((inventory.config or {}).get("model_type") or "")
     merged: dict[str, GGUFTensor] = {}
     names: dict[str, str] = {}
+    drop_aux = drops_source_scales(inventory)
     for t in inventory.tensors:
+        if drop_aux and t.name.endswith(SOURCE_SCALE_SUFFIXES):
+            continue  # convert_hf_to_gguf dequantizes FP8 and drops the scales
         g = gguf_name(t.name, model_type)
         name = g.name if g else t.name
         names[t.name] = name
@@ -376,10 +385,11 @@ def tensor_chooser(inventory: Inventory, registry: Registry) -> TensorTypeChoose
     """The type each tensor of `inventory` gets in a target format (None: kept as stored / `keep_dtype`)."""
     base = default_chooser(registry)
     hp = hparams_from_inventory(inventory)
-    cache: dict[str, dict[str, str | None]] = {}
+    cache: dict[str, dict[str, FormatSpec | None]] = {}
     view: list[tuple[list[GGUFTensor], dict[str, str]]] = []
 
-    def llamacpp(spec: FormatSpec, ftype: str) -> dict[str, str | None]:
+    def llamacpp(spec: FormatSpec, ftype: str) -> dict[str, FormatSpec | None]:
+        """Source tensor name → the spec llama-quantize stores it in, for every tensor at once (cached)."""
         if spec.name not in cache:
             if not view:
                 view.append(gguf_view(inventory))
@@ -388,20 +398,26 @@ def tensor_chooser(inventory: Inventory, registry: Registry) -> TensorTypeChoose
                       if s.family == "gguf_type" or s.ggml_type is not None}
             blocks.update({"F32": 1, "F16": 1, "BF16": 1})
             types = LlamaQuantRules(ftype, hp, blocks).types(tensors)
-            cache[spec.name] = {src: types.get(g) for src, g in names.items()}
+            specs: dict[str, FormatSpec | None] = {}
+            for type_name in {t for t in types.values() if t is not None}:
+                found = registry.find(type_name)
+                if found is None:
+                    where = next(src for src, g in names.items() if types.get(g) == type_name)
+                    raise RegistryError(f"ggml type {type_name} (chosen by llama.cpp for {where}) is not in the "
+                                        "format registry", f"add a gguf_type entry named {type_name}")
+                specs[type_name] = found
+            cache[spec.name] = {src: specs[t] if (t := types.get(g)) is not None else None
+                                for src, g in names.items()}
         return cache[spec.name]
 
+    ftypes: dict[str, str | None] = {}
+
     def choose(spec: FormatSpec, tensor: TensorInfo, cls: TensorClass) -> FormatSpec | None:
-        ftype = llamacpp_ftype(spec)
+        if spec.name not in ftypes:
+            ftypes[spec.name] = llamacpp_ftype(spec)
+        ftype = ftypes[spec.name]
         if ftype is not None:
-            type_name = llamacpp(spec, ftype).get(tensor.name)
-            if type_name is None:
-                return None
-            found = registry.find(type_name)
-            if found is None:
-                raise RegistryError(f"ggml type {type_name} (chosen by llama.cpp for {tensor.name}) is not in the "
-                                    "format registry", f"add a gguf_type entry named {type_name}")
-            return found
+            return llamacpp(spec, ftype).get(tensor.name)
         if spec.family in _DECODER_ONLY and cls in ("vision", "projector"):
             return None
         if spec.family == "exl2" and cls == "lm_head" and len(tensor.shape) >= 2:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property
 from math import ceil, prod
 from typing import TYPE_CHECKING
 
@@ -80,11 +81,11 @@ class WeightPlan:
     spec: FormatSpec
     tensors: list[TensorPlan]
 
-    @property
+    @cached_property
     def params(self) -> int:
         return sum(p.tensor.numel for p in self.tensors)
 
-    @property
+    @cached_property
     def nbytes(self) -> int:
         return sum(p.nbytes for p in self.tensors)
 
@@ -114,10 +115,14 @@ TensorTypeChooser = Callable[["FormatSpec", "TensorInfo", TensorClass], "FormatS
 
 
 def default_chooser(registry: Registry) -> TensorTypeChooser:
+    effective: dict[str, FormatSpec] = {}  # one lookup per format, not per tensor (90k tensors × 12 rows)
+
     def choose(spec: FormatSpec, tensor: TensorInfo, cls: TensorClass) -> FormatSpec | None:
         if not wants_tensor(spec, tensor, cls):
             return None
-        return effective_spec(spec, registry)
+        if spec.name not in effective:
+            effective[spec.name] = effective_spec(spec, registry)
+        return effective[spec.name]
 
     return choose
 
@@ -148,6 +153,15 @@ def kept_bytes(tensor: TensorInfo, spec: FormatSpec, registry: Registry) -> tupl
     return keep.name.upper() if keep.storage_dtypes else keep.name, tensor_bytes(keep, tensor.shape)
 
 
+# An FP8 checkpoint's scale tensors: re-encoding dequantizes first (convert_hf_to_gguf, quantizers), so the source
+# format's scales do not carry over to any target format.
+SOURCE_SCALE_SUFFIXES = ("_scale_inv", ".weight_scale", ".input_scale")
+
+
+def drops_source_scales(inventory: Inventory) -> bool:
+    return inventory.quantization is not None and inventory.quantization.scheme.startswith("fp8")
+
+
 def plan_weights(
     inventory: Inventory, spec: FormatSpec, registry: Registry, chooser: TensorTypeChooser | None = None
 ) -> WeightPlan:
@@ -155,10 +169,10 @@ def plan_weights(
     choose = chooser or default_chooser(registry)
     plans = []
     sizes: dict[tuple[str, tuple[int, ...]], int] = {}  # MoE layers repeat the same shapes thousands of times
-    drop_aux = inventory.quantization is not None and inventory.quantization.scheme.startswith("fp8")
+    drop_aux = drops_source_scales(inventory)
     for t in inventory.tensors:
-        if drop_aux and t.name.endswith(("_scale_inv", ".weight_scale", ".input_scale")):
-            continue  # re-encoding dequantizes: the source format's scales do not carry over
+        if drop_aux and t.name.endswith(SOURCE_SCALE_SUFFIXES):
+            continue
         cls = classify(t.name)
         target = choose(spec, t, cls)
         if target is None:
