@@ -59,3 +59,13 @@ def test_gpu_memory_marks_the_limit_in_the_context_chart(capsys: pytest.CaptureF
     assert r.code == 0, r.err
     lines = [ln for ln in r.out.splitlines() if "┃" in ln and "(bf16)" in ln]
     assert len(lines) == 2 and "exceeds the GPU" in lines[1] and "exceeds" not in lines[0]
+
+
+def test_help_lists_every_command_and_a_typo_gets_a_suggestion(capsys: pytest.CaptureFixture[str]) -> None:
+    # main() hands typer only the command being run; without one, or with an unknown one, the whole app
+    top = run_cli(capsys, "--help")
+    assert top.code == 0 and all(c in top.out for c in ("estimate", "inspect", "compare", "formats", "schema"))
+    typo = run_cli(capsys, "estimat", "7B")
+    assert typo.code == 2 and typo.err.startswith("Error: No such command 'estimat'. Did you mean 'estimate'?")
+    sub = run_cli(capsys, "estimate", "--help")
+    assert sub.code == 0 and "Usage: vramcalc estimate" in sub.out and "--gpu-memory" in sub.out

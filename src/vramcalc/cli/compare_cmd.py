@@ -10,8 +10,8 @@ from vramcalc.cli.app import FormatsOpt, JsonOpt, UnitsChoice, UnitsOpt
 
 
 def compare(
-    models: Annotated[list[str], typer.Argument(help='labels ("13B-Q4_K_M", "7B-Q8_0"), counts, config.json, '
-                                                     "checkpoints, GGUFs or Hub ids")],
+    models: Annotated[list[str], typer.Argument(
+        metavar="MODEL", help='labels ("13B-Q4_K_M", "7B-Q8_0"), counts, config.json, checkpoints, GGUFs or Hub ids')],
     dtype: Annotated[
         str | None,
         typer.Option("--dtype", "-d", help="format for models that do not name one (default: as stored, or bf16)",

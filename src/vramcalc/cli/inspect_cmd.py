@@ -8,7 +8,8 @@ import typer
 
 
 def inspect(
-    source: Annotated[str, typer.Argument(help="a .safetensors or .gguf file, a model folder, config.json or Hub id")],
+    source: Annotated[str, typer.Argument(
+        metavar="SOURCE", help="a .safetensors or .gguf file, a model folder, config.json or Hub id")],
     tensors: Annotated[bool, typer.Option("--tensors", help="list every tensor")] = False,
     name_filter: Annotated[
         str | None, typer.Option("--filter", help="only tensors whose name matches (substring or glob)")
