@@ -13,7 +13,6 @@ from math import ceil
 from typing import TYPE_CHECKING
 
 from vramcalc import heuristics as H
-from vramcalc.calculator import activations as A
 from vramcalc.calculator.kv import (
     DEFAULT_KV_DTYPE,
     ENGINES,
@@ -28,6 +27,7 @@ from vramcalc.errors import UsageError
 
 if TYPE_CHECKING:
     from vramcalc.architecture import Architecture
+    from vramcalc.calculator import activations as A
 
 __all__ = ["ENGINES", "RuntimeEstimate", "RuntimeRequest", "architecture_from_flags", "runtime_memory"]
 
@@ -156,6 +156,8 @@ def _transformers(arch: Architecture | None, weights: int, r: RuntimeRequest, ac
     est._overhead("cublas_workspace", H.CUBLAS_WORKSPACE.as_int(), H.CUBLAS_WORKSPACE)
     if arch is None:
         return _no_arch(est)
+    from vramcalc.calculator import activations as A  # only with an architecture: off a bare count's start-up
+
     kv_dtype = est.kv_dtype = _float_kv(r, act_bytes)
     est.kv_cache_bytes = kv_cache_bytes(arch, r.context, r.batch, kv_dtype, "transformers")
     peak = A.transformers_prefill(arch, r.batch, r.context, act_bytes)
@@ -197,6 +199,8 @@ def _vllm(arch: Architecture | None, weights: int, r: RuntimeRequest, act_bytes:
         est.parts["activations: profiled peak"] = est.activation_bytes
         est.heuristics.append(H.VLLM_ACTIVATION_DENSE)
         return _no_arch(est)
+    from vramcalc.calculator import activations as A
+
     mnbt = r.max_num_batched_tokens or H.VLLM_MAX_NUM_BATCHED_TOKENS.as_int()
     if r.max_num_batched_tokens is None:
         est.heuristics.append(H.VLLM_MAX_NUM_BATCHED_TOKENS)
@@ -274,7 +278,9 @@ def _llamacpp(arch: Architecture | None, weights: int, r: RuntimeRequest, embedd
     est.host_bytes += kv_all - gpu_kv
     est.parts["host: KV of layers not offloaded"] = kv_all - gpu_kv
     if gpu_layers > 0:
-        est._activations(A.llamacpp_compute(arch, n_ctx, ub, r.flash_attention))
+        from vramcalc.calculator.activations import llamacpp_compute
+
+        est._activations(llamacpp_compute(arch, n_ctx, ub, r.flash_attention))
     out_buf = int(H.LLAMACPP_OUTPUT_BUFFER.value) * r.batch * arch.vocab_size * 4
     est.host_bytes += out_buf
     est.parts["host: output buffer"] = out_buf
