@@ -1,3 +1,3 @@
-from vramcalc.cli.app import main
+from vramcalc.cli.app import run
 
-main()
+run()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from rich.console import Console
 from rich.padding import Padding
@@ -14,9 +15,18 @@ from vramcalc.reports import EstimateReport, FormatsReport
 from vramcalc.units import UNIT_LABEL, format_bytes, format_count
 
 
+class _StdoutConsole(Console):
+    def on_broken_pipe(self) -> None:
+        """`vramcalc … | head`: the reader left — not an error (rich's default exits 1, as --json does not)."""
+        self.quiet = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(0)
+
+
 def stdout_console() -> Console:
     width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else None
-    return Console(highlight=False, soft_wrap=False, width=width)
+    return _StdoutConsole(highlight=False, soft_wrap=False, width=width)
 
 
 def stderr_console() -> Console:
