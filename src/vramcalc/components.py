@@ -27,8 +27,18 @@ _RULES: list[tuple[TensorClass, re.Pattern[str]]] = [
 ]
 
 
+# Layer and expert indices ("layers.3", "experts.17") never decide a class: names that differ only in them share
+# one rule search (DeepSeek-V3 has 256 experts × 58 layers × 3 projections).
+_INDEX = re.compile(r"\.\d+(?=\.)")
+
+
 @lru_cache(maxsize=1 << 17)  # every format row classifies the same tensors again
 def classify(name: str) -> TensorClass:
+    return _classify_pattern(_INDEX.sub(".#", name))
+
+
+@lru_cache(maxsize=1 << 14)
+def _classify_pattern(name: str) -> TensorClass:
     for cls, pattern in _RULES:
         if pattern.search(name):
             return cls

@@ -102,17 +102,19 @@ def _as_block_fp8(tensors: list[TensorInfo], qcfg: dict[str, Any]) -> list[Tenso
     from vramcalc.components import is_linear_weight
 
     block = qcfg.get("weight_block_size") or [128, 128]
-    skip = set(qcfg.get("modules_to_not_convert") or [])
+    skip = [m for m in qcfg.get("modules_to_not_convert") or [] if m]
     out: list[TensorInfo] = []
+    construct = TensorInfo.model_construct  # ~45k weights and as many scales for DeepSeek-V3: no copies
     for t in tensors:
-        if not is_linear_weight(t.name, t.shape) or any(m and m in t.name for m in skip):
+        if not is_linear_weight(t.name, t.shape) or (skip and any(m in t.name for m in skip)):
             out.append(t)
             continue
         rows, cols = t.shape[-2], t.shape[-1]
-        out.append(t.model_copy(update={"dtype": "F8_E4M3", "nbytes": t.numel}))
+        out.append(construct(name=t.name, dtype="F8_E4M3", shape=t.shape, nbytes=t.numel, component=t.component,
+                             file=t.file))
         scale = (ceil(rows / block[0]), ceil(cols / block[1]))
-        out.append(TensorInfo.model_construct(name=t.name + "_scale_inv", dtype="F32", shape=scale,
-                                              nbytes=4 * scale[0] * scale[1], component="", file=None))
+        out.append(construct(name=t.name + "_scale_inv", dtype="F32", shape=scale, nbytes=4 * scale[0] * scale[1],
+                             component="", file=None))
     return out
 
 
