@@ -214,3 +214,47 @@ def test_fuzz_gguf(data: bytes) -> None:
         parse_gguf_prefix(b"GGUF" + data, name="fuzz", file_size=4 + len(data))
     except (SourceError, NeedMoreBytes):
         pass
+
+
+# One 4096 → 1024 projection (in = 4096 features, out = 1024) stored by each tool, plus a 100 × 4096 fp16
+# embedding table; every layout must give back 4096 × 1024 + 100 × 4096 parameters. Layouts as the tools write
+# them: AutoAWQ GEMM (qweight [in, out·bits/32]), bitsandbytes 4-bit via transformers (uint8 [n/2, 1] + absmax,
+# quant_map, quant_state; nested_* with double quant), LLM.int8 (int8 weight + SCB), compressed-tensors
+# pack-quantized (weight_packed int32 [out, in·bits/32], weight_scale, weight_shape), gpt-oss MXFP4 (uint8 blocks
+# of 32 FP4 values in 16 bytes + one uint8 scale per block), FP8 per-tensor (weight_scale, input_scale).
+_PROJ = "model.layers.0.mlp.up_proj"
+_PACKED = {
+    "awq": ({f"{_PROJ}.qweight": ("I32", [4096, 128]), f"{_PROJ}.qzeros": ("I32", [32, 128]),
+             f"{_PROJ}.scales": ("F16", [32, 1024])},
+            {"quant_method": "awq", "bits": 4, "group_size": 128}),
+    "bitsandbytes-4bit": ({f"{_PROJ}.weight": ("U8", [2097152, 1]), f"{_PROJ}.weight.absmax": ("F32", [65536]),
+                           f"{_PROJ}.weight.quant_map": ("F32", [16]),
+                           f"{_PROJ}.weight.nested_absmax": ("F32", [256]),
+                           f"{_PROJ}.weight.nested_quant_map": ("F32", [256]),
+                           f"{_PROJ}.weight.quant_state.bitsandbytes__nf4": ("U8", [120])},
+                          {"quant_method": "bitsandbytes", "load_in_4bit": True}),
+    "bitsandbytes-int8": ({f"{_PROJ}.weight": ("I8", [1024, 4096]), f"{_PROJ}.SCB": ("F32", [1024]),
+                           f"{_PROJ}.weight_format": ("U8", [1])},
+                          {"quant_method": "bitsandbytes", "load_in_8bit": True}),
+    "compressed-tensors": ({f"{_PROJ}.weight_packed": ("I32", [1024, 512]),
+                            f"{_PROJ}.weight_scale": ("BF16", [1024, 32]), f"{_PROJ}.weight_shape": ("I64", [2])},
+                           {"quant_method": "compressed-tensors", "format": "pack-quantized"}),
+    "mxfp4": ({"model.layers.0.mlp.experts.gate_up_proj_blocks": ("U8", [1, 1024, 128, 16]),
+               "model.layers.0.mlp.experts.gate_up_proj_scales": ("U8", [1, 1024, 128])},
+              {"quant_method": "mxfp4"}),
+    "fp8": ({f"{_PROJ}.weight": ("F8_E4M3", [1024, 4096]), f"{_PROJ}.weight_scale": ("F32", []),
+             f"{_PROJ}.input_scale": ("F32", [])},
+            {"quant_method": "fp8"}),
+}
+
+
+@pytest.mark.parametrize("scheme", sorted(_PACKED))
+def test_packed_layouts_report_true_params(tmp_path: Path, scheme: str) -> None:
+    tensors, qcfg = _PACKED[scheme]
+    write_safetensors(tmp_path / "model.safetensors", {**tensors, "model.embed_tokens.weight": ("F16", [100, 4096])})
+    (tmp_path / "config.json").write_text(json.dumps({"quantization_config": qcfg}))
+    inv = read_local(tmp_path)
+    assert inv.quantization is not None and inv.quantization.scheme == scheme
+    assert inv.total_params == 4096 * 1024 + 100 * 4096
+    # the bytes stay exactly what the file holds: scales and zero points included
+    assert inv.total_bytes == sum(t.nbytes for t in inv.tensors)
