@@ -109,6 +109,25 @@ def test_connection_refused(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
     assert r.code == 1 and r.err.startswith(f"Error: cannot reach http://127.0.0.1:{port}")
 
 
+def test_a_server_that_never_answers_times_out(monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import time
+
+    from huggingface_hub import constants
+
+    # the kernel completes the connection (listen backlog), nobody ever reads or answers
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{s.getsockname()[1]}")
+        monkeypatch.setattr(constants, "HF_HUB_DOWNLOAD_TIMEOUT", 1)
+        t0 = time.monotonic()
+        r = run_cli(capsys, "inspect", "org/anything")
+        elapsed = time.monotonic() - t0
+    assert r.code == 1 and r.err.startswith("Error: the Hub did not answer in time for org/anything")
+    assert elapsed < 10
+
+
 def test_config_only_repo_is_counted(fake_hub: FakeHub, capsys: pytest.CaptureFixture[str]) -> None:
     fake_hub.add("org/cfg", {"config.json": CONFIG, "README.md": b"hi"})
     data = run_cli(capsys, "estimate", "org/cfg", "-d", "bf16", "--json").json()

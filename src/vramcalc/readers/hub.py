@@ -59,10 +59,16 @@ class _Hub:
         self.api = HfApi(endpoint=self.endpoint, token=token)
         self.headers = build_hf_headers(token=token)
         self.session = get_session()
+        # huggingface_hub's session waits forever by default; a hung server must not hang vramcalc. Seconds per
+        # request, huggingface_hub's own download timeout (HF_HUB_DOWNLOAD_TIMEOUT, default 10).
+        from huggingface_hub import constants
+
+        self.timeout = float(constants.HF_HUB_DOWNLOAD_TIMEOUT)
         self._url = lambda name: hf_hub_url(repo_id, name, revision=revision, endpoint=self.endpoint)
 
     def read(self) -> Inventory:
-        info = self._call(lambda: self.api.model_info(self.repo_id, revision=self.revision, files_metadata=True))
+        info = self._call(lambda: self.api.model_info(self.repo_id, revision=self.revision, files_metadata=True,
+                                                      timeout=self.timeout))
         sizes = {s.rfilename: s.size for s in (info.siblings or [])}
         names = sorted(sizes)
         config = self._json("config.json") if "config.json" in sizes else None
@@ -153,7 +159,7 @@ class _Hub:
             headers["Range"] = f"bytes={start}-{end}"
 
         def go() -> bytes:
-            r = self.session.get(self._url(name), headers=headers, follow_redirects=True)
+            r = self.session.get(self._url(name), headers=headers, follow_redirects=True, timeout=self.timeout)
             hf_raise_for_status(r)
             return bytes(r.content)
 
