@@ -69,3 +69,18 @@ def test_help_lists_every_command_and_a_typo_gets_a_suggestion(capsys: pytest.Ca
     assert typo.code == 2 and typo.err.startswith("Error: No such command 'estimat'. Did you mean 'estimate'?")
     sub = run_cli(capsys, "estimate", "--help")
     assert sub.code == 0 and "Usage: vramcalc estimate" in sub.out and "--gpu-memory" in sub.out
+
+
+def test_engine_auto_runs_gguf_in_llamacpp(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from tests.fixtures_files import write_gguf
+
+    label = run_cli(capsys, "estimate", "32B-Q4_K_M", "--json").json()
+    assert label["engine"] == "llama.cpp" and any("engine llama.cpp" in n for n in label["notes"])
+    mixed = run_cli(capsys, "estimate", "12B", "--json").json()  # the default rows: bf16, fp8, nf4 … and K-quants
+    assert mixed["engine"] == "transformers"
+    gguf = run_cli(capsys, "estimate", str(write_gguf(tmp_path / "m.gguf")), "--json").json()
+    assert gguf["engine"] == "llama.cpp"
+    chosen = run_cli(capsys, "estimate", "32B-Q4_K_M", "--engine", "vllm", "--json").json()
+    assert chosen["engine"] == "vllm"
+    bad = run_cli(capsys, "estimate", "7B", "--engine", "tgi")
+    assert bad.code == 2 and "choose one of: transformers, vllm, llama.cpp (or auto)" in bad.err

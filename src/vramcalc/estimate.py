@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from vramcalc.registry import FormatSpec, Registry
 
 _BYTES_WORDS = {32: "4 bytes", 16: "2 bytes", 8: "1 byte"}
+AUTO_ENGINE = "auto"  # --engine default: chosen per report from the formats and the source
 
 
 @dataclass
@@ -55,14 +56,26 @@ class EstimateRequest:
 class _Runtime:
     """Applies the engine profile to each row and gathers what the report shows about it."""
 
-    def __init__(self, request: EstimateRequest, arch: Architecture | None) -> None:
+    def __init__(self, request: EstimateRequest, arch: Architecture | None, specs: list[FormatSpec],
+                 gguf_source: bool = False) -> None:
         self.request, self.arch = request, arch
         self.heuristics: dict[str, Heuristic] = {}
         self.notes: list[str] = []
         self.warnings: list[str] = []
         self.explain: list[str] = []
+        self._pick_engine(specs, gguf_source)
         self.contexts = self._contexts()
         request.runtime.context = self.contexts[0]
+
+    def _pick_engine(self, specs: list[FormatSpec], gguf_source: bool) -> None:
+        """`--engine auto` (the default): llama.cpp runs GGUF files and GGUF types; the rest runs in transformers."""
+        rt = self.request.runtime
+        if rt.engine != AUTO_ENGINE:
+            return
+        gguf = gguf_source or bool(specs) and all(s.family in ("gguf_type", "gguf_mix") for s in specs)
+        rt.engine = "llama.cpp" if gguf else "transformers"
+        if gguf:
+            self.notes.append("engine llama.cpp: GGUF formats run there (--engine transformers or vllm to change)")
 
     def _contexts(self) -> list[int]:
         from vramcalc.errors import UsageError
@@ -174,7 +187,7 @@ def estimate_count(label: ModelLabel, request: EstimateRequest, registry: Regist
     n = label.total_params
     overhead = CUDA_CONTEXT.as_int()
     rows, explain = [], []
-    runtime = _Runtime(request, request.flag_architecture)
+    runtime = _Runtime(request, request.flag_architecture, specs)
     swept = []
     for spec in specs:
         eff = effective_spec(spec, registry)
@@ -273,7 +286,7 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
     rows, explain = [], []
     chooser = tensor_chooser(inventory, registry)
     arch, arch_note = architecture_of(inventory)
-    runtime = _Runtime(request, arch or request.flag_architecture)
+    runtime = _Runtime(request, arch or request.flag_architecture, specs, gguf_source=inventory.kind == "gguf")
     pipeline = len(inventory.components) > 1
     swept = []
     for spec in specs:

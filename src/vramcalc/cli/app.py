@@ -86,7 +86,9 @@ def estimate(
                           metavar="TOKENS")
     ] = "4096",
     batch: Annotated[int, typer.Option("--batch", "-b", help="sequences at once", min=1)] = 1,
-    engine: Annotated[str, typer.Option("--engine", "-e", help="transformers, vllm or llama.cpp")] = "transformers",
+    engine: Annotated[str, typer.Option(
+        "--engine", "-e", help="transformers, vllm or llama.cpp; auto: llama.cpp for GGUF files and when every row "
+                               "is a GGUF type, else transformers")] = "auto",
     kv_dtype: Annotated[
         str | None, typer.Option("--kv-dtype", help="KV cache dtype: bf16, fp16, fp32, fp8, q8_0, q4_0 …")
     ] = None,
@@ -127,14 +129,14 @@ def estimate(
     """Weights and VRAM per format for a model (default context 4096 tokens, engine transformers)."""
     from vramcalc.calculator.engines import ENGINES, RuntimeRequest, architecture_from_flags
     from vramcalc.calculator.kv import check_kv_dtype
-    from vramcalc.estimate import EstimateRequest, FormatOptions, estimate_count, estimate_inventory
+    from vramcalc.estimate import AUTO_ENGINE, EstimateRequest, FormatOptions, estimate_count, estimate_inventory
     from vramcalc.registry import load_registry
     from vramcalc.resolve import resolve_model
     from vramcalc.units import ModelLabel, parse_context, parse_resolution, parse_size
 
-    if engine not in ENGINES:
-        raise UsageError(f"unknown engine {engine!r}", f"choose one of: {', '.join(ENGINES)}")
-    if kv_dtype is not None:
+    if engine not in (*ENGINES, AUTO_ENGINE):
+        raise UsageError(f"unknown engine {engine!r}", f"choose one of: {', '.join(ENGINES)} (or auto)")
+    if kv_dtype is not None and engine != AUTO_ENGINE:
         check_kv_dtype(kv_dtype, engine)
     contexts: list[int | str] = [
         "max" if c.strip().lower() == "max" else parse_context(c) for c in context.split(",") if c.strip()
