@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 _BYTES_WORDS = {32: "4 bytes", 16: "2 bytes", 8: "1 byte"}
 AUTO_ENGINE = "auto"  # --engine default: chosen per report from the formats and the source
+MAX_CONTEXT_SEARCH = 1 << 20  # tokens: the ceiling of the max-context search when the model states none
 
 
 @dataclass
@@ -113,6 +114,8 @@ class _Runtime:
             est.host_bytes, est.kv_capacity_tokens, est.max_concurrency)
         if rt.gpu_memory:
             self._split(row, est)
+            if self.arch is not None:
+                row.max_context = self._max_context(row, spec_bits, embedding_bytes, output_bytes)
         for h in est.heuristics:
             self.heuristics[h.name] = h
         self.warnings += [w for w in est.warnings if w not in self.warnings]
@@ -126,8 +129,28 @@ class _Runtime:
             self.explain += [f"{row.format}: {line}" for line in est.explain]
         return est.total_bytes
 
+    def _max_context(self, row: FormatRow, spec_bits: float, embedding_bytes: int, output_bytes: int) -> int:
+        """Inverse solving: the longest context this row runs at on one GPU of --gpu-memory (vLLM: the context at
+        which its KV budget still holds --batch sequences)."""
+        from vramcalc.calculator.engines import runtime_memory
+        from vramcalc.calculator.gpu_fit import largest_context
+
+        rt = self.request.runtime
+        assert rt.gpu_memory is not None and self.arch is not None
+        limit = rt.gpu_memory
+
+        def fits(context: int) -> bool:
+            est = runtime_memory(self.arch, row.weight_bytes, replace(rt, context=context),
+                                 act_bytes=4 if spec_bits >= 32 else 2, embedding_bytes=embedding_bytes,
+                                 output_bytes=output_bytes)
+            if rt.engine == "vllm":
+                return (est.max_concurrency or 0) >= rt.batch
+            return est.total_bytes <= limit
+
+        return largest_context(fits, int(self.arch.max_context or MAX_CONTEXT_SEARCH))
+
     def _split(self, row: FormatRow, est: RuntimeEstimate) -> None:
-        from vramcalc.calculator.multi_gpu import MAX_GPUS, split_over_gpus
+        from vramcalc.calculator.gpu_fit import MAX_GPUS, split_over_gpus
         from vramcalc.heuristics import VLLM_GPU_MEMORY_UTILIZATION
 
         rt = self.request.runtime
@@ -159,11 +182,24 @@ class _Runtime:
         report.engine = rt.engine
         report.context, report.batch = rt.context, rt.batch
         report.kv_dtype, report.gpu_memory = rt.kv_dtype, rt.gpu_memory
+        if rt.gpu_memory:
+            self.notes.append(_best_fit(report.rows, rt.gpu_memory, rt.context, rt.batch, report.units))
         report.heuristics = [_heuristic_use(h) for h in self.heuristics.values()]
         report.notes += self.notes
         report.warnings += self.warnings
         report.explain += self.explain
         return report
+
+
+def _best_fit(rows: list[FormatRow], gpu_memory: int, context: int, batch: int, units: str) -> str:
+    """Inverse solving: the format with the most bits per weight that runs on one GPU of this size."""
+    where = f"one {format_bytes(gpu_memory, units)} GPU at {context:,} tokens × {batch}"
+    single = [r for r in rows if r.gpus == 1 and r.family != "stored"]
+    if not single:
+        return f"no format here fits {where}: see the GPUs column, or a smaller context"
+    best = max(single, key=lambda r: (r.bits_per_weight, -r.total_bytes))
+    return (f"the most precise format that fits {where}: {best.format} ({best.bits_per_weight:.3g} bits/weight, "
+            f"{format_bytes(best.total_bytes, units)})")
 
 
 def pick_formats(

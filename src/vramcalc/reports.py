@@ -60,6 +60,9 @@ class FormatRow(_Report):
     gpus: int | None = Field(None, description="GPUs of --gpu-memory needed (None: not asked, or more than 64)")
     per_gpu_bytes: int | None = Field(None, description="bytes on each of those GPUs")
     gpu_split: str | None = Field(None, description="how the engine splits the model over them")
+    max_context: int | None = Field(
+        None, description="longest context (tokens per sequence, at --batch) that fits on one --gpu-memory GPU; "
+                          "0: not even the weights; capped at the model's maximum")
     components: dict[str, int] = Field({}, description="diffusion pipelines: weight bytes per component")
     offload_peak_bytes: int | None = Field(
         None, description="pipelines: peak with model CPU offload (largest component + its activations + overhead)")

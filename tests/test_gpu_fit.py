@@ -7,7 +7,7 @@ import pytest
 
 from tests.cli_helpers import run_cli
 from vramcalc.architecture import Architecture, Attention
-from vramcalc.calculator.multi_gpu import MAX_GPUS, split_over_gpus
+from vramcalc.calculator.gpu_fit import MAX_GPUS, split_over_gpus
 
 GB = 10**9
 
@@ -71,3 +71,40 @@ def test_cli_gpu_column_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert bf16["per_gpu_bytes"] == 70 * GB + bf16["overhead_bytes"]
     table = run_cli(capsys, "estimate", "70B", "-d", "bf16", "--gpu-memory", "80GB").out
     assert "GPUs of 80.00 GB" in table and "2 × 71.2" in table
+
+
+def test_largest_context_bisection() -> None:
+    from vramcalc.calculator.gpu_fit import largest_context
+
+    assert largest_context(lambda c: c <= 12_345, 1 << 20) == 12_345
+    assert largest_context(lambda c: True, 131_072) == 131_072
+    assert largest_context(lambda c: False, 131_072) == 0
+
+
+@pytest.mark.parametrize("engine", ["transformers", "llama.cpp"])
+def test_max_context_is_the_boundary_the_forward_model_draws(capsys: pytest.CaptureFixture[str], engine: str) -> None:
+    from pathlib import Path
+
+    llama = str(Path(__file__).resolve().parents[1] / "examples" / "configs" / "llama-3.1-8b")
+    common = ("-d", "Q4_K_M", "--engine", engine, "--gpu-memory", "12GB", "--json")
+    row = run_cli(capsys, "estimate", llama, *common).json()["rows"][0]
+    n = row["max_context"]
+    assert 0 < n < 131_072
+    at = run_cli(capsys, "estimate", llama, *common, "--context", str(n)).json()["rows"][0]
+    past = run_cli(capsys, "estimate", llama, *common, "--context", str(n + 1)).json()["rows"][0]
+    assert at["total_bytes"] <= 12 * GB < past["total_bytes"]
+
+
+def test_best_fit_note_and_the_model_maximum(capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    llama = str(Path(__file__).resolve().parents[1] / "examples" / "configs" / "llama-3.1-8b")
+    data = run_cli(capsys, "estimate", llama, "-d", "bf16", "-d", "Q8_0", "-d", "Q4_K_M", "--gpu-memory", "16GB",
+                   "--json").json()
+    rows = {r["format"]: r for r in data["rows"]}
+    assert rows["bf16"]["gpus"] == 2 and rows["bf16"]["max_context"] == 0  # 16.06 GB of weights alone
+    assert rows["Q8_0"]["gpus"] == 1
+    assert any("the most precise format that fits one 16.00 GB GPU at 4,096 tokens × 1: Q8_0" in n
+               for n in data["notes"])
+    big = run_cli(capsys, "estimate", llama, "-d", "Q4_K_M", "--gpu-memory", "80GB", "--json").json()["rows"][0]
+    assert big["max_context"] == 131_072  # the model's maximum (max_position_embeddings), not beyond

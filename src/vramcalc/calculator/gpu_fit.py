@@ -1,4 +1,5 @@
-"""How many GPUs of a given size a row needs, split the way its engine splits a model.
+"""Fitting a model on GPUs: how many of a given size a row needs (split the way its engine splits a model), and
+the longest context that still fits on one.
 
 vLLM shards every layer (tensor parallel): each GPU holds 1/n of the weights and of the activations, and the KV
 heads are divided among the GPUs, replicated once n exceeds the KV heads (an MLA latent has no heads to divide,
@@ -9,6 +10,7 @@ layers' activations at the full width. Each GPU pays the per-process overhead (C
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -62,3 +64,22 @@ def split_over_gpus(*, weights_on_gpu: int, kv_bytes: int, activation_bytes: int
         if per_gpu <= limit:
             return Split(n, per_gpu, "layers split across GPUs" if n > 1 else "one GPU")
     return None
+
+
+def largest_context(fits: Callable[[int], bool], ceiling: int) -> int:
+    """The largest context in [1, ceiling] for which `fits` holds (memory only grows with context), 0 if none.
+
+    A bisection: ~20 evaluations of the engine model for a 1M-token ceiling.
+    """
+    if ceiling < 1 or not fits(1):
+        return 0
+    if fits(ceiling):
+        return ceiling
+    lo, hi = 1, ceiling  # fits(lo), not fits(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
