@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.cli_helpers import run_cli
+from tests.measurements import LLAMACPP, MODELS
 from vramcalc.architecture import architecture_from_config
 from vramcalc.calculator.engines import RuntimeRequest, architecture_from_flags, runtime_memory
 from vramcalc.calculator.kv import kv_bits
@@ -18,26 +19,7 @@ from vramcalc.errors import UsageError
 from vramcalc.readers.config_json import inventory_from_config
 from vramcalc.registry import load_registry
 
-DATA = Path(__file__).parent / "data" / "measurements"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "configs"
-
-
-def _models() -> dict[str, dict[str, Any]]:
-    src = (DATA / "measure.py").read_text()
-    ns: dict[str, Any] = {}
-    exec(src[src.index("MODELS = {"):src.index("RUNS = {")], ns)  # the configs the measurements were built from
-    return ns["MODELS"]
-
-
-MODELS = _models()
-RECORDS = [json.loads(line) for line in (DATA / "h100-transformers.jsonl").read_text().splitlines()]
-WEIGHTS = {(r["model"], r["dtype"]): r for r in RECORDS if r["kind"] == "weights"}
-RUNS = [r for r in RECORDS if r["kind"] == "generate"]
-LLAMACPP = json.loads((DATA / "llamacpp-h100.json").read_text())
-
-
-def _id(r: dict[str, Any]) -> str:
-    return f"{r['model']}-{r['dtype'][6:]}-b{r['batch']}-p{r['prompt']}"
 
 
 def _llamacpp_inputs(model: str) -> tuple[Any, int, int, int]:

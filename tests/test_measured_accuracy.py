@@ -7,35 +7,16 @@ process (+ CUDA context). The table printed by `test_error_table` is the accurac
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.measurements import MODELS, RUNS, WEIGHTS, run_id
 from vramcalc.architecture import architecture_from_config
 from vramcalc.calculator.engines import RuntimeEstimate, RuntimeRequest, runtime_memory
 from vramcalc.calculator.kv import kv_cache_bytes
 
-DATA = Path(__file__).parent / "data" / "measurements"
 TOLERANCE = 0.10  # totals (NVML) and peaks; KV must be exact
-
-
-def _models() -> dict[str, dict[str, Any]]:
-    src = (DATA / "measure.py").read_text()
-    ns: dict[str, Any] = {}
-    exec(src[src.index("MODELS = {"):src.index("RUNS = {")], ns)  # the configs the measurements were built from
-    return ns["MODELS"]
-
-
-MODELS = _models()
-RECORDS = [json.loads(line) for line in (DATA / "h100-transformers.jsonl").read_text().splitlines()]
-WEIGHTS = {(r["model"], r["dtype"]): r for r in RECORDS if r["kind"] == "weights"}
-RUNS = [r for r in RECORDS if r["kind"] == "generate"]
-
-
-def _id(r: dict[str, Any]) -> str:
-    return f"{r['model']}-{r['dtype'][6:]}-b{r['batch']}-p{r['prompt']}"
 
 
 def _cached_tokens(run: dict[str, Any]) -> int:
@@ -59,7 +40,7 @@ def test_the_data_is_what_the_readme_says() -> None:
     assert {r["transformers"] for r in WEIGHTS.values()} == {"5.17.0"}
 
 
-@pytest.mark.parametrize("run", RUNS, ids=_id)
+@pytest.mark.parametrize("run", RUNS, ids=run_id)
 def test_kv_cache_is_exact(run: dict[str, Any]) -> None:
     arch = architecture_from_config(dict(MODELS[run["model"]]))
     dtype = "fp32" if "float32" in run["dtype"] else "bf16"
@@ -68,7 +49,7 @@ def test_kv_cache_is_exact(run: dict[str, Any]) -> None:
     assert kv_cache_bytes(arch, _cached_tokens(run) + 1, run["batch"], dtype) != run["kv_cache_bytes"]
 
 
-@pytest.mark.parametrize("run", RUNS, ids=_id)
+@pytest.mark.parametrize("run", RUNS, ids=run_id)
 def test_peaks_and_total_within_tolerance(run: dict[str, Any]) -> None:
     est = _estimate(run)
     assert est.kv_cache_bytes == run["kv_cache_bytes"]
@@ -108,7 +89,7 @@ def test_error_table(capsys: pytest.CaptureFixture[str]) -> None:
             worst[k] = max(worst.get(k, 0.0), abs(v))
         cells = " ".join(f"{100 * v:+{len(k) if len(k) > 6 else 6}.1f}%".rjust(max(len(k), 6) + 1)
                          for k, v in errs.items())
-        rows.append(f"{_id(run):<36}{cells}  {est.total_bytes / 1e9:7.2f} {run['nvml_used_after'] / 1e9:7.2f}")
+        rows.append(f"{run_id(run):<36}{cells}  {est.total_bytes / 1e9:7.2f} {run['nvml_used_after'] / 1e9:7.2f}")
     rows.append("worst: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in worst.items()))
     with capsys.disabled():
         print("\ntransformers profile vs H100 measurements (estimate / measured − 1):\n" + "\n".join(rows))
