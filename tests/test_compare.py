@@ -73,3 +73,28 @@ def test_gguf_entry_as_stored_and_requantized(tmp_path: Path) -> None:
     requant = build_compare([("m.gguf", inv), ("7B", parse_label("7B"))], "Q4_0", 4096, "gb", registry).entries[0]
     assert requant.format == "Q4_0" and requant.weight_bytes < stored.weight_bytes
     assert requant.file_bytes is not None and requant.file_bytes % 32 == 0
+
+
+def test_compare_and_estimate_agree(capsys: pytest.CaptureFixture[str]) -> None:
+    llama = str(Path(__file__).resolve().parents[1] / "examples" / "configs" / "llama-3.1-8b")
+    for engine in ("transformers", "llama.cpp", "vllm"):
+        est = run_cli(capsys, "estimate", llama, "-d", "Q4_K_M", "-c", "8k", "-e", engine, "--json").json()["rows"][0]
+        cmp = run_cli(capsys, "compare", llama, "8B-Q8_0", "-d", "Q4_K_M", "-c", "8k", "-e", engine,
+                      "--json").json()["entries"][0]
+        assert (cmp["engine"], cmp["total_bytes"], cmp["kv_cache_bytes"], cmp["activation_bytes"]) == (
+            engine, est["total_bytes"], est["kv_cache_bytes"], est["activation_bytes"])
+
+
+def test_engine_auto_entry_by_entry(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from tests.fixtures_files import llama_tensors, write_safetensors
+
+    folder = tmp_path / "st"
+    write_safetensors(folder / "model.safetensors", llama_tensors())
+    data = run_cli(capsys, "compare", "13B-Q4_K_M", str(folder), "--json").json()
+    gguf, st = data["entries"]
+    assert gguf["engine"] == "llama.cpp" and st["engine"] == "transformers" and st["format"] == "as stored"
+    # the "as stored" row is also an estimate format: -d "as stored" shows only what the files hold
+    rows = run_cli(capsys, "estimate", str(folder), "-d", "as stored", "--json").json()["rows"]
+    assert [r["format"] for r in rows] == ["as stored"] and rows[0]["weight_bytes"] == st["weight_bytes"]
+    bare = run_cli(capsys, "estimate", "7B", "-d", "stored")
+    assert bare.code == 2 and bare.err.startswith("Error: 7B is a parameter count: it has no stored form")

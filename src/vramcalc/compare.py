@@ -1,32 +1,32 @@
 """`vramcalc compare`: models or labels side by side — parameters, bits per weight, weights/file, VRAM.
 
-Pure: callers resolve what the user typed (a label, a config, a checkpoint, a GGUF, a Hub id) and pass it in.
+Each entry is one row of the estimate pipeline (same registry, per-tensor plans, engine profiles and heuristics),
+so compare and estimate always agree. Pure: callers resolve what the user typed and pass it in.
 """
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
-from vramcalc.heuristics import CUDA_CONTEXT
 from vramcalc.reports import SCHEMA_VERSION, HeuristicUse
 from vramcalc.units import ModelLabel, format_bytes, format_count
 
 if TYPE_CHECKING:
+    from vramcalc.calculator.engines import RuntimeRequest
     from vramcalc.inventory import Inventory
-    from vramcalc.registry import FormatSpec, Registry
+    from vramcalc.registry import Registry
 
 DEFAULT_FORMAT = "bf16"
 KV_NEEDS_ARCHITECTURE = "needs architecture: give a config.json, checkpoint, GGUF or Hub id"
-KV_NOT_AVAILABLE = "KV cache not computed in this version"
 
 
 class CompareEntry(BaseModel):
     model: str = Field(description="what was typed: a label, a path or a Hub id")
     kind: str = Field(description="label, count, config, safetensors, gguf, hub, …")
     format: str = Field(description="the format priced, or 'as stored'")
+    engine: str = Field("transformers", description="the engine profile the VRAM figure is for")
     params: int
     bits_per_weight: float = Field(description="weight bytes × 8 ÷ parameters")
     weight_bytes: int
@@ -34,8 +34,9 @@ class CompareEntry(BaseModel):
                                                      "llama.cpp formats, or the real file size of a GGUF")
     kv_cache_bytes: int | None = Field(None, description="KV cache at `context` tokens; None when unknown")
     kv_note: str = ""
+    activation_bytes: int = 0
     overhead_bytes: int = Field(description="runtime overhead, see heuristics")
-    total_bytes: int = Field(description="weights + KV cache (when known) + overhead")
+    total_bytes: int = Field(description="weights + KV cache (when known) + activations + overhead")
     notes: list[str] = []
 
 
@@ -49,75 +50,36 @@ class CompareReport(BaseModel):
     heuristics: list[HeuristicUse] = []
 
 
-def _overhead() -> int:
-    return CUDA_CONTEXT.as_int()
+def _entry(text: str, source: ModelLabel | Inventory, fmt: str | None, runtime: RuntimeRequest, units: str,
+           registry: Registry) -> tuple[CompareEntry, list[HeuristicUse]]:
+    from dataclasses import replace
 
+    from vramcalc.estimate import AS_STORED, EstimateRequest, estimate_count, estimate_inventory
 
-def entry_for_label(text: str, label: ModelLabel, fmt: str | None, registry: Registry) -> CompareEntry:
-    from vramcalc.calculator.weights import count_bytes, effective_spec
-
-    spec = registry.get(label.format_name or fmt or DEFAULT_FORMAT)
-    n = label.total_params
-    nbytes = count_bytes(n, spec, registry)
-    notes = []
-    eff = effective_spec(spec, registry)
-    if eff is not spec:
-        notes.append(f"{spec.name} priced as all {eff.name}: the real mix keeps some tensors in higher types; "
-                     "give a config or checkpoint for the per-tensor figure")
-    if label.experts is not None:
-        notes.append(f"{label.text}: experts share attention and embeddings, so the true total is smaller")
-    over = _overhead()
-    return CompareEntry(
-        model=text, kind="label", format=spec.name, params=n, bits_per_weight=float(Fraction(nbytes * 8, n)),
-        weight_bytes=nbytes, kv_note=KV_NEEDS_ARCHITECTURE, overhead_bytes=over, total_bytes=nbytes + over,
+    if isinstance(source, ModelLabel):
+        formats = [source.format_name or fmt or DEFAULT_FORMAT]
+    elif fmt is None and source.kind != "config":
+        formats = [AS_STORED]
+    else:
+        formats = [fmt or _config_dtype(source) or DEFAULT_FORMAT]
+    request = EstimateRequest(formats=formats, units=units, runtime=replace(runtime), contexts=[runtime.context])
+    report = (estimate_count(source, request, registry) if isinstance(source, ModelLabel)
+              else estimate_inventory(source, request, registry))
+    row = report.rows[0]
+    known = bool(report.model.architecture)
+    kv_note = (f"{report.kv_dtype or 'default'} KV cache, batch {report.batch} ({report.engine})" if known
+               else KV_NEEDS_ARCHITECTURE)
+    notes = [k for k in row.kept if not k.startswith("as stored")] + report.warnings
+    if isinstance(source, ModelLabel) and source.experts is not None:
+        notes.append(f"{source.text}: experts share attention and embeddings, so the true total is smaller")
+    entry = CompareEntry(
+        model=text, kind=report.model.kind, format=row.format, engine=report.engine, params=row.params,
+        bits_per_weight=row.bits_per_weight, weight_bytes=row.weight_bytes, file_bytes=row.file_bytes,
+        kv_cache_bytes=row.kv_cache_bytes if known else None, kv_note=kv_note,
+        activation_bytes=row.activation_bytes, overhead_bytes=row.overhead_bytes, total_bytes=row.total_bytes,
         notes=notes,
     )
-
-
-def entry_for_inventory(
-    text: str, inventory: Inventory, fmt: str | None, registry: Registry, context: int = 4096
-) -> CompareEntry:
-    from vramcalc.calculator.gguf_file import predict_gguf_file_size
-    from vramcalc.calculator.quantize import llamacpp_ftype, plan_format
-
-    over = _overhead()
-    params = inventory.total_params
-    kv, kv_note = kv_for(inventory, context)
-    if fmt is None and inventory.kind != "config":
-        nbytes = inventory.total_bytes
-        file_bytes = sum(f.size for f in inventory.files) if inventory.kind == "gguf" and inventory.files else None
-        return CompareEntry(
-            model=text, kind=inventory.kind, format="as stored", params=params,
-            bits_per_weight=float(Fraction(nbytes * 8, params or 1)), weight_bytes=nbytes, file_bytes=file_bytes,
-            kv_cache_bytes=kv, kv_note=kv_note, overhead_bytes=over, total_bytes=nbytes + (kv or 0) + over,
-        )
-    spec: FormatSpec = registry.get(fmt or _config_dtype(inventory) or DEFAULT_FORMAT)
-    plan = plan_format(inventory, spec, registry)
-    file_bytes = None
-    notes = []
-    if llamacpp_ftype(spec) is not None:
-        gf = predict_gguf_file_size(inventory, spec, registry, plan)
-        file_bytes = gf.total
-        if not gf.metadata_exact:
-            notes.append("GGUF metadata (tokenizer) estimated")
-    return CompareEntry(
-        model=text, kind=inventory.kind, format=spec.name, params=plan.params,
-        bits_per_weight=float(plan.bits_per_weight), weight_bytes=plan.nbytes, file_bytes=file_bytes,
-        kv_cache_bytes=kv, kv_note=kv_note, overhead_bytes=over, total_bytes=plan.nbytes + (kv or 0) + over,
-        notes=notes,
-    )
-
-
-def kv_for(inventory: Inventory, context: int) -> tuple[int | None, str]:
-    """KV cache bytes at `context` tokens, and a note. The one place the KV-cache calculator plugs in
-    (vramcalc.calculator.kv, from the architecture in `inventory.config` or its GGUF metadata)."""
-    from vramcalc.architecture_helpers import architecture_of
-    from vramcalc.calculator.kv import kv_cache_bytes
-
-    arch, note = architecture_of(inventory)
-    if arch is None:
-        return None, note or KV_NOT_AVAILABLE
-    return kv_cache_bytes(arch, context, 1, "bf16", "transformers"), "bf16 KV cache, batch 1 (transformers)"
+    return entry, report.heuristics
 
 
 def _config_dtype(inventory: Inventory) -> str | None:
@@ -148,15 +110,23 @@ def verdict(entries: list[CompareEntry], units: str) -> str:
 
 def build_compare(
     sources: list[tuple[str, ModelLabel | Inventory]], fmt: str | None, context: int, units: str,
-    registry: Registry,
+    registry: Registry, runtime: RuntimeRequest | None = None,
 ) -> CompareReport:
-    entries = [
-        entry_for_label(text, src, fmt, registry) if isinstance(src, ModelLabel)
-        else entry_for_inventory(text, src, fmt, registry, context)
-        for text, src in sources
-    ]
-    h = CUDA_CONTEXT
+    """One estimate row per source: its own format (a label's), `fmt`, or as stored; `runtime.engine` "auto" picks
+    llama.cpp for GGUF entries and transformers for the rest, entry by entry."""
+    from dataclasses import replace
+
+    from vramcalc.calculator.engines import RuntimeRequest
+    from vramcalc.estimate import AUTO_ENGINE
+
+    base = replace(runtime or RuntimeRequest(engine=AUTO_ENGINE), context=context)
+    entries: list[CompareEntry] = []
+    heuristics: dict[str, HeuristicUse] = {}
+    for text, src in sources:
+        entry, used = _entry(text, src, fmt, base, units, registry)
+        entries.append(entry)
+        heuristics.update({h.name: h for h in used})
     return CompareReport(
         context=context, units="gib" if units == "gib" else "gb", entries=entries, verdict=verdict(entries, units),
-        heuristics=[HeuristicUse(name=h.name, value=h.value, unit=h.unit, source=h.source)],
+        heuristics=list(heuristics.values()),
     )

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 _BYTES_WORDS = {32: "4 bytes", 16: "2 bytes", 8: "1 byte"}
 AUTO_ENGINE = "auto"  # --engine default: chosen per report from the formats and the source
+AS_STORED = "as stored"
 MAX_CONTEXT_SEARCH = 1 << 20  # tokens: the ceiling of the max-context search when the model states none
 
 
@@ -202,12 +203,19 @@ def _best_fit(rows: list[FormatRow], gpu_memory: int, context: int, batch: int, 
             f"{format_bytes(best.total_bytes, units)})")
 
 
+def is_as_stored(name: str) -> bool:
+    """`-d "as stored"` (or `stored`): the row of what the files hold now, without re-pricing."""
+    return name.strip().lower().replace("_", " ").replace("-", " ") in (AS_STORED, "stored")
+
+
 def pick_formats(
     request: EstimateRequest, registry: Registry, label: ModelLabel | None = None
 ) -> list[FormatSpec]:
     names = request.formats or ([label.format_name] if label and label.format_name else registry.default_rows)
     seen: dict[str, FormatSpec] = {}
     for name in names:
+        if is_as_stored(name):
+            continue
         spec = request.options.apply(registry.get(name))
         seen.setdefault(spec.name, spec)
     return list(seen.values())
@@ -220,6 +228,11 @@ def _heuristic_use(h: Heuristic) -> HeuristicUse:
 def estimate_count(label: ModelLabel, request: EstimateRequest, registry: Registry) -> EstimateReport:
     """Rows for a bare parameter count: every weight at the format's nominal bits per weight."""
     specs = pick_formats(request, registry, label)
+    if not specs:
+        from vramcalc.errors import UsageError
+
+        raise UsageError(f"{label.text} is a parameter count: it has no stored form to show",
+                         "pick formats with --dtype (bf16, Q4_K_M …), or give a checkpoint")
     n = label.total_params
     overhead = CUDA_CONTEXT.as_int()
     rows, explain = [], []
@@ -365,14 +378,16 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
     dtypes: dict[str, int] = {}
     for t in inventory.tensors:
         dtypes[t.dtype] = dtypes.get(t.dtype, 0) + t.numel
-    if inventory.kind != "config" and not request.formats:
+    wants_stored = not request.formats or any(is_as_stored(f) for f in request.formats)
+    if inventory.kind != "config" and wants_stored:
         # What the files hold now, as the first row: the baseline every other row is compared with.
         stored = inventory.total_bytes
         rows.insert(0, FormatRow(
-            format="as stored", family="stored", params=inventory.total_params,
+            format=AS_STORED, family="stored", params=inventory.total_params,
             bits_per_weight=float(Fraction(stored * 8, inventory.total_params or 1)), weight_bytes=stored,
             overhead_bytes=overhead, total_bytes=stored + overhead,
             kept=[f"as stored: {', '.join(sorted(dtypes))}"],
+            file_bytes=sum(f.size for f in inventory.files) if inventory.kind == "gguf" and inventory.files else None,
         ))
         stored_bits = 32.0 if set(dtypes) == {"F32"} else 16.0
         emb = sum(t.nbytes for t in inventory.tensors if classify(t.name) == "embeddings")

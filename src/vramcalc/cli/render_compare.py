@@ -16,16 +16,17 @@ def render_compare(report: CompareReport, console: Console | None = None) -> Non
     u = report.units
     table = Table(title=f"Side by side at {report.context:,} tokens of context", title_justify="left",
                   header_style="bold")
-    for name, justify in (("Model", "left"), ("Format", "left"), ("Params", "right"), ("Bits/weight", "right"),
-                          (f"Weights ({UNIT_LABEL[u]})", "right"), ("File", "right"), ("KV cache", "right"),
-                          ("Overhead", "right"), (f"VRAM ({UNIT_LABEL[u]})", "right")):
+    for name, justify in (("Model", "left"), ("Format", "left"), ("Engine", "left"), ("Params", "right"),
+                          ("Bits/weight", "right"), (f"Weights ({UNIT_LABEL[u]})", "right"), ("File", "right"),
+                          ("KV cache", "right"), ("Activations", "right"), ("Overhead", "right"),
+                          (f"VRAM ({UNIT_LABEL[u]})", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for e in report.entries:
-        kv = format_bytes(e.kv_cache_bytes, u) if e.kv_cache_bytes is not None else (
-            "needs architecture" if e.kind == "label" else "—")
+        kv = format_bytes(e.kv_cache_bytes, u) if e.kv_cache_bytes is not None else "—"
         table.add_row(
-            e.model, e.format, format_count(e.params), f"{e.bits_per_weight:.3f}", format_bytes(e.weight_bytes, u),
-            format_bytes(e.file_bytes, u) if e.file_bytes is not None else "—", kv,
+            e.model, e.format, e.engine, format_count(e.params), f"{e.bits_per_weight:.3f}",
+            format_bytes(e.weight_bytes, u), format_bytes(e.file_bytes, u) if e.file_bytes is not None else "—", kv,
+            format_bytes(e.activation_bytes, u) if e.kv_cache_bytes is not None else "—",
             format_bytes(e.overhead_bytes, u), format_bytes(e.total_bytes, u),
         )
     console.print(table)
@@ -35,5 +36,6 @@ def render_compare(report: CompareReport, console: Console | None = None) -> Non
                     e.kv_cache_bytes is None else [])]})
     for n in notes:
         console.print(Text(f"• {n}", style="dim"))
-    for h in report.heuristics:
-        console.print(Text(f"Overhead = {h.name} {format_bytes(h.value, u)} ({h.source})", style="dim"))
+    if report.heuristics:
+        console.print(Text(f"Heuristic constants used: {', '.join(h.name for h in report.heuristics)} — each with "
+                           "its source in --json, and in `vramcalc estimate … --explain`", style="dim"))
