@@ -34,21 +34,36 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 
 class _Builder:
-    def __init__(self, dtype: str, prefix: str = "") -> None:
+    """Collects the synthetic tensors. With `fp8_block` (DeepSeek-V3 style checkpoints) linear weights are stored
+    as e4m3 with an fp32 `weight_scale_inv` tile grid, as the published files hold them."""
+
+    def __init__(self, dtype: str, prefix: str = "", fp8_block: tuple[int, int] | None = None,
+                 fp8_skip: list[str] | None = None) -> None:
         self.dtype = dtype
         self.size = _ELEMENT_BYTES[dtype]
         self.prefix = prefix
+        self.fp8_block, self.fp8_skip = fp8_block, [m for m in fp8_skip or [] if m]
         self.tensors: list[TensorInfo] = []
 
     def add(self, name: str, *shape: int) -> None:
+        from vramcalc.components import is_linear_weight
+
         numel = 1
         for d in shape:
             numel *= d
-        # model_construct: values are ours and already valid; DeepSeek-V3 has ~47k tensors.
-        self.tensors.append(TensorInfo.model_construct(
-            name=self.prefix + name, dtype=self.dtype, shape=tuple(shape), nbytes=numel * self.size,
-            component="", file=None,
-        ))
+        name = self.prefix + name
+        # model_construct: values are ours and already valid; DeepSeek-V3 has ~90k tensors with its FP8 scales.
+        construct = TensorInfo.model_construct
+        if self.fp8_block and is_linear_weight(name, shape) and not any(m in name for m in self.fp8_skip):
+            rows, cols = shape[-2], shape[-1]
+            scale = (-(-rows // self.fp8_block[0]), -(-cols // self.fp8_block[1]))
+            self.tensors.append(construct(name=name, dtype="F8_E4M3", shape=tuple(shape), nbytes=numel,
+                                          component="", file=None))
+            self.tensors.append(construct(name=name + "_scale_inv", dtype="F32", shape=scale,
+                                          nbytes=4 * scale[0] * scale[1], component="", file=None))
+            return
+        self.tensors.append(construct(name=name, dtype=self.dtype, shape=tuple(shape), nbytes=numel * self.size,
+                                      component="", file=None))
 
 
 def _dtype_of(config: dict[str, Any]) -> str:
@@ -60,7 +75,11 @@ def inventory_from_config(config: dict[str, Any], source: str) -> Inventory:
     """Synthetic, exact tensor list of the model a config.json describes (no weights needed)."""
     arch = architecture_from_config(config)
     cfg = text_config(config)
-    b = _Builder(_dtype_of(cfg))
+    qcfg = cfg.get("quantization_config") or {}
+    fp8 = str(qcfg.get("quant_method", "")).lower() == "fp8"
+    block = qcfg.get("weight_block_size") or [128, 128]
+    b = _Builder(_dtype_of(cfg), fp8_block=(int(block[0]), int(block[1])) if fp8 else None,
+                 fp8_skip=list(qcfg.get("modules_to_not_convert") or []))
     model_type = arch.model_type
     warnings: list[str] = []
     if model_type == "gpt2":
@@ -81,41 +100,16 @@ def inventory_from_config(config: dict[str, Any], source: str) -> Inventory:
             )
         _decoder(b, cfg, arch, mla=False)
     tensors = b.tensors
-    qcfg = cfg.get("quantization_config") or {}
-    if str(qcfg.get("quant_method", "")).lower() == "fp8":
-        tensors = _as_block_fp8(tensors, qcfg)
+    if fp8:
         warnings.append("config.json declares FP8 weights (quantization_config): linear weights counted as "
                         "F8_E4M3 with their fp32 block scales, the rest in torch_dtype")
     inv = Inventory(source=source, kind="config", tensors=tensors, config=config, warnings=warnings)
-    if tensors is not b.tensors:
+    if fp8:
         from vramcalc.readers.packed import detect_packed
 
         quant, true_params = detect_packed(tensors, cfg)
         inv = inv.model_copy(update={"quantization": quant, "true_params": true_params})
     return inv
-
-
-def _as_block_fp8(tensors: list[TensorInfo], qcfg: dict[str, Any]) -> list[TensorInfo]:
-    """What an FP8 checkpoint (DeepSeek-V3 style) stores: e4m3 linear weights + fp32 `weight_scale_inv` tiles."""
-    from math import ceil
-
-    from vramcalc.components import is_linear_weight
-
-    block = qcfg.get("weight_block_size") or [128, 128]
-    skip = [m for m in qcfg.get("modules_to_not_convert") or [] if m]
-    out: list[TensorInfo] = []
-    construct = TensorInfo.model_construct  # ~45k weights and as many scales for DeepSeek-V3: no copies
-    for t in tensors:
-        if not is_linear_weight(t.name, t.shape) or (skip and any(m in t.name for m in skip)):
-            out.append(t)
-            continue
-        rows, cols = t.shape[-2], t.shape[-1]
-        out.append(construct(name=t.name, dtype="F8_E4M3", shape=t.shape, nbytes=t.numel, component=t.component,
-                             file=t.file))
-        scale = (ceil(rows / block[0]), ceil(cols / block[1]))
-        out.append(construct(name=t.name + "_scale_inv", dtype="F32", shape=scale, nbytes=4 * scale[0] * scale[1],
-                             component="", file=None))
-    return out
 
 
 _KNOWN = {
