@@ -14,7 +14,7 @@ from vramcalc.reports import SCHEMA_VERSION
 
 class Share(BaseModel):
     name: str
-    params: int
+    params: int = Field(description="parameters: packed weights as unpacked, scales and zero points none")
     bytes: int
     tensors: int
 
@@ -73,13 +73,18 @@ def build_inspect_report(inv: Inventory, *, tensors: bool = False, name_filter: 
         rows = [TensorRow(name=t.name, dtype=t.dtype, shape=list(t.shape), bytes=t.nbytes, component=t.component)
                 for t in inv.tensors if fnmatch.fnmatchcase(t.name, pattern)]
     components = inv.components
+    # packed checkpoints: parameters as unpacked weights (scales and zero points hold none), so the shares add up
+    # to the true count the header line shows
+    from vramcalc.readers.packed import param_count
+
+    counted = [(t, param_count(t, inv.quantization)) for t in inv.tensors]
     return InspectReport(
         source=inv.source, kind=inv.kind, params=inv.total_params, stored_elements=inv.stored_elements,
         active_params=active_params_of(arch, inv), bytes=inv.total_bytes,
         file_bytes=sum(f.size for f in inv.files), header_bytes=sum(f.header_bytes for f in inv.files),
-        by_dtype=_shares([(t.dtype, t.numel, t.nbytes) for t in inv.tensors]),
-        by_class=_shares([(classify(t.name), t.numel, t.nbytes) for t in inv.tensors]),
-        by_component=_shares([(t.component, t.numel, t.nbytes) for t in inv.tensors])
+        by_dtype=_shares([(t.dtype, n, t.nbytes) for t, n in counted]),
+        by_class=_shares([(classify(t.name), n, t.nbytes) for t, n in counted]),
+        by_component=_shares([(t.component, n, t.nbytes) for t, n in counted])
         if components != [""] else [],
         files=inv.files, quantization=inv.quantization,
         architecture=architecture_summary(arch) if arch else {},

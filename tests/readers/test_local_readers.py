@@ -258,3 +258,10 @@ def test_packed_layouts_report_true_params(tmp_path: Path, scheme: str) -> None:
     assert inv.total_params == 4096 * 1024 + 100 * 4096
     # the bytes stay exactly what the file holds: scales and zero points included
     assert inv.total_bytes == sum(t.nbytes for t in inv.tensors)
+    # inspect's shares count parameters the same way, so they add up to the true total
+    from vramcalc.inspect_report import build_inspect_report
+
+    report = build_inspect_report(inv)
+    for shares in (report.by_class, report.by_dtype):
+        assert sum(s.params for s in shares) == inv.total_params
+        assert sum(s.bytes for s in shares) == inv.total_bytes

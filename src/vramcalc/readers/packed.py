@@ -55,8 +55,21 @@ def detect_packed(
         params += _unpacked_numel(t, scheme, bits, tensors)
     group = qcfg.get("group_size") or qcfg.get("q_group_size")
     details = {k: v for k, v in qcfg.items() if isinstance(v, str | int | float | bool)}
-    return QuantizationInfo(scheme=scheme, bits=float(bits) if scheme in ("gptq", "awq") else None,
+    return QuantizationInfo(scheme=scheme, bits=float(bits) if scheme in _BIT_SCHEMES else None,
                             group_size=int(group) if isinstance(group, int) else None, details=details), params
+
+
+_BIT_SCHEMES = ("gptq", "awq", "compressed-tensors")  # packed integers whose width the config states
+
+
+def param_count(t: TensorInfo, quant: QuantizationInfo | None) -> int:
+    """Parameters one stored tensor holds: a packed weight's unpacked count, 0 for the scales, zero points and
+    bookkeeping of a packed checkpoint, the element count otherwise. Sums to detect_packed's true count."""
+    if quant is None:
+        return t.numel
+    if _is_aux(t.name):
+        return 0
+    return _unpacked_numel(t, quant.scheme, int(quant.bits or 4), [])
 
 
 def _unpacked_numel(t: TensorInfo, scheme: str, bits: int, tensors: list[TensorInfo]) -> int:
