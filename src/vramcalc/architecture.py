@@ -7,7 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-LayerKind = Literal["full", "sliding", "chunked", "linear", "mamba", "none"]
+# "encoder": bidirectional self-attention over the whole input, nothing cached (BERT-style embedding models)
+LayerKind = Literal["full", "sliding", "chunked", "linear", "mamba", "none", "encoder"]
+# Encoder-only models with BERT's layout (embedding and reranker models: bge, e5, gte, multilingual-e5 …)
+ENCODER_TYPES = frozenset({"bert", "roberta", "xlm-roberta", "camembert", "electra"})
 
 
 class Attention(BaseModel):
@@ -47,6 +50,20 @@ class Architecture(BaseModel):
     @property
     def is_moe(self) -> bool:
         return bool(self.num_experts)
+
+    @property
+    def is_encoder(self) -> bool:
+        """Encoder-only: one forward pass over the input, no KV cache, no generation."""
+        return bool(self.layers) and all(a.kind == "encoder" for a in self.layers)
+
+    def context_warning(self, context: int) -> str | None:
+        """What to tell a user who asks for more context than the model was built for."""
+        if not self.max_context or context <= self.max_context:
+            return None
+        head = f"context {context:,} is above the model's maximum ({self.max_context:,}): "
+        if self.is_encoder:
+            return head + "longer inputs are truncated to it (learned position embeddings end there)"
+        return head + "it may not work without rope scaling"
 
     @property
     def is_mla(self) -> bool:
@@ -106,6 +123,8 @@ def _require(config: dict[str, Any], fields: list[str]) -> None:
 def _layer_kinds(config: dict[str, Any], n_layers: int) -> list[LayerKind]:
     """Which layers attend globally, within a window, or not at all (linear attention / Mamba)."""
     model_type = str(config.get("model_type", ""))
+    if model_type in ENCODER_TYPES:
+        return ["encoder"] * n_layers
     window = config.get("sliding_window")
     types = config.get("layer_types")
     if isinstance(types, list) and len(types) == n_layers:
@@ -127,6 +146,16 @@ def _layer_kinds(config: dict[str, Any], n_layers: int) -> list[LayerKind]:
     if window and model_type in ("mistral", "mixtral", "phi3", "starcoder2"):
         return ["sliding"] * n_layers
     return ["full"] * n_layers
+
+
+def _max_context(cfg: dict[str, Any], model_type: str) -> int | None:
+    mpe = cfg_get(cfg, "max_position_embeddings")
+    if mpe is None:
+        return None
+    if model_type in ("roberta", "xlm-roberta", "camembert"):
+        # RoBERTa numbers positions from padding_idx + 1: a 514-row table holds 512 tokens
+        return int(mpe) - int(cfg.get("pad_token_id", 1)) - 1
+    return int(mpe)
 
 
 def architecture_from_config(config: dict[str, Any]) -> Architecture:
@@ -178,7 +207,7 @@ def architecture_from_config(config: dict[str, Any]) -> Architecture:
         vocab_size=int(cfg_get(cfg, "vocab_size")),
         intermediate_size=cfg_get(cfg, "intermediate_size"),
         layers=layers,
-        max_context=cfg_get(cfg, "max_position_embeddings"),
+        max_context=_max_context(cfg, model_type),
         tie_word_embeddings=bool(tie),
         torch_dtype=cfg.get("torch_dtype") or cfg.get("dtype"),
         num_experts=int(n_experts) if n_experts else None,

@@ -83,7 +83,12 @@ class _Runtime:
         from vramcalc.errors import UsageError
 
         out: list[int] = []
-        for c in self.request.contexts or [self.request.runtime.context]:
+        if not self.request.contexts:
+            default = self.request.runtime.context
+            if self.arch is not None and self.arch.max_context and default > self.arch.max_context:
+                default = int(self.arch.max_context)  # not past what the model accepts (BERT: 512)
+            return [default]
+        for c in self.request.contexts:
             if c == "max":
                 if self.arch is None or not self.arch.max_context:
                     raise UsageError("--context max needs the model's maximum context",
@@ -93,9 +98,9 @@ class _Runtime:
                 out.append(int(c))
         if self.arch is not None and self.arch.max_context:
             for c in out:
-                if c > self.arch.max_context:
-                    self.warnings.append(f"context {c:,} is above the model's maximum ({self.arch.max_context:,}): "
-                                         "it may not work without rope scaling")
+                warning = self.arch.context_warning(c)
+                if warning:
+                    self.warnings.append(warning)
         return out
 
     def apply(self, row: FormatRow, spec_bits: float, embedding_bytes: int = 0, output_bytes: int = 0,
@@ -182,6 +187,7 @@ class _Runtime:
         rt = self.request.runtime
         report.engine = rt.engine
         report.context, report.batch = rt.context, rt.batch
+        report.context_given = bool(self.request.contexts)
         report.kv_dtype, report.gpu_memory = rt.kv_dtype, rt.gpu_memory
         if rt.gpu_memory:
             self.notes.append(_best_fit(report.rows, rt.gpu_memory, rt.context, rt.batch, report.units))

@@ -82,6 +82,7 @@ class EstimateReport(_Report):
     units: Literal["gb", "gib"] = "gb"
     engine: str = "transformers"
     context: int = Field(4096, description="tokens per sequence the KV cache and activations are sized for")
+    context_given: bool = Field(False, description="False: the default (4096, or the model's maximum if smaller)")
     batch: int = 1
     kv_dtype: str | None = Field(None, description="KV cache dtype (None: the engine's default)")
     gpu_memory: int | None = Field(None, description="bytes per GPU given with --gpu-memory")

@@ -18,9 +18,11 @@ if TYPE_CHECKING:
     from vramcalc.architecture import Architecture, Attention
 
 # Models with learned absolute position embeddings (a hidden-size tensor per token instead of rope cos/sin).
-_LEARNED_POSITIONS = frozenset({"gpt2", "gpt_bigcode", "opt"})
+_LEARNED_POSITIONS = frozenset({"gpt2", "gpt_bigcode", "opt", "bert", "roberta", "xlm-roberta", "camembert",
+                                "electra"})
 # Plain (ungated) MLPs: fc → act → proj.
-_UNGATED = frozenset({"gpt2", "gpt_bigcode", "gpt_neox", "opt", "bloom", "falcon", "phi", "starcoder2"})
+_UNGATED = frozenset({"gpt2", "gpt_bigcode", "gpt_neox", "opt", "bloom", "falcon", "phi", "starcoder2", "bert",
+                      "roberta", "xlm-roberta", "camembert", "electra"})
 # Their default activation when the config does not say (transformers' config defaults).
 _DEFAULT_ACT = {"gpt2": "gelu_new", "gpt_bigcode": "gelu_pytorch_tanh"}
 # Activations written as Python expressions in transformers (several temporaries), not one fused kernel.
@@ -183,9 +185,10 @@ def transformers_prefill(arch: Architecture, batch: int, tokens: int, act_bytes:
                           f"{batch} × {tokens:,} × {tokens:,} bool (sliding-window mask is not skipped)"))
     inputs = int(H.TRANSFORMERS_INPUT_TENSORS.value)
     parts.append(Part("inputs", n * inputs * 8, f"{inputs} × {n:,} int64 (input_ids, attention_mask)"))
-    parts.append(Part("last-token logits", batch * arch.vocab_size * (eb + 4),
-                      f"{batch} × vocab {arch.vocab_size:,} × ({eb} B + fp32 copy); generate keeps only the last "
-                      "position (logits_to_keep=1)"))
+    if not arch.is_encoder:  # an embedding model returns hidden states; it has no vocabulary logits to keep
+        parts.append(Part("last-token logits", batch * arch.vocab_size * (eb + 4),
+                          f"{batch} × vocab {arch.vocab_size:,} × ({eb} B + fp32 copy); generate keeps only the last "
+                          "position (logits_to_keep=1)"))
     return ActivationPeak(phase, parts, heur)
 
 

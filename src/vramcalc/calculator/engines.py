@@ -129,9 +129,11 @@ def runtime_memory(arch: Architecture | None, weight_bytes: int, request: Runtim
     else:
         est = _transformers(arch, weight_bytes, request, act_bytes)
     est.label = ENGINE_LABELS[request.engine]
-    if arch is not None and arch.max_context and request.context > arch.max_context:
-        est.warnings.append(f"context {request.context:,} is above the model's maximum ({arch.max_context:,}): "
-                            "it may not work without rope scaling")
+    if arch is not None and arch.is_encoder:
+        est.label = f"{request.engine}: one forward pass of an encoder-only model (no KV cache)"
+    warning = arch.context_warning(request.context) if arch is not None else None
+    if warning:
+        est.warnings.append(warning)
     return est
 
 

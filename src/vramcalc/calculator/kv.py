@@ -34,6 +34,8 @@ DEFAULT_KV_DTYPE = {"transformers": None, "vllm": None, "llama.cpp": "f16"}  # N
 # GLM-4-MoE-Lite, MiniCPM3 …; these model classes still cache K and V expanded per head.
 _TRANSFORMERS_FULL_MLA = frozenset({"deepseek_v32", "glm_moe_dsa", "glm5_next", "hy_v4", "axk2"})
 VLLM_BLOCK = 16
+# layers that keep no per-token cache: constant state (Mamba, linear attention), none, or an encoder's one pass
+_NO_CACHE = ("linear", "mamba", "none", "encoder")
 LLAMACPP_PAD = 256
 
 
@@ -83,7 +85,7 @@ def layer_tokens(layer: Attention, tokens: int, engine: str, *, max_num_batched_
       max_num_batched_tokens, tokens), 16) pages;
     - llama.cpp's SWA cache has min(n_ctx, pad(window + n_ubatch, 256)) cells (llama_kv_cache_iswa).
     """
-    if layer.kind in ("linear", "mamba", "none"):
+    if layer.kind in _NO_CACHE:
         return 0
     windowed = layer.kind in ("sliding", "chunked") and bool(layer.window)
     w = int(layer.window or 0)
@@ -102,7 +104,7 @@ def layer_tokens(layer: Attention, tokens: int, engine: str, *, max_num_batched_
 
 def layer_bytes_per_token(layer: Attention, engine: str, bits: Fraction, model_type: str = "") -> Fraction:
     """Cache bytes one token costs in one layer."""
-    if layer.kind in ("linear", "mamba", "none"):
+    if layer.kind in _NO_CACHE:
         return Fraction(0)
     if caches_latent(layer, engine, model_type):
         # MLA: one latent (kv_lora_rank) + the shared rope key per token, not per head.
@@ -141,5 +143,5 @@ def prefill_storage_bytes(arch: Architecture, tokens: int, batch: int = 1, kv_dt
     """
     bits = kv_bits(kv_dtype)
     total = sum((layer_bytes_per_token(layer, "transformers", bits, arch.model_type) *
-                 (0 if layer.kind in ("linear", "mamba", "none") else tokens) for layer in arch.layers), Fraction(0))
+                 (0 if layer.kind in _NO_CACHE else tokens) for layer in arch.layers), Fraction(0))
     return ceil(total * batch) + state_bytes(arch, batch)

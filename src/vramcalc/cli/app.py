@@ -82,9 +82,9 @@ def estimate(
                      min=1, max=16),
     ] = None,
     context: Annotated[
-        str, typer.Option("--context", "-c", help="tokens per sequence: 8192, 8k, a list 4k,8k,32k, or max",
+        str | None, typer.Option("--context", "-c", help="tokens per sequence: 8192, 8k, a list 4k,8k,32k, or max",
                           metavar="TOKENS")
-    ] = "4096",
+    ] = None,
     batch: Annotated[int, typer.Option("--batch", "-b", help="sequences at once", min=1)] = 1,
     engine: Annotated[str, typer.Option(
         "--engine", "-e", help="transformers, vllm or llama.cpp; auto: llama.cpp for GGUF files and when every row "
@@ -126,7 +126,7 @@ def estimate(
     formats: FormatsOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Weights and VRAM per format for a model (default context 4096 tokens, engine transformers)."""
+    """Weights and VRAM per format for a model (default context 4096 tokens or the model's maximum if smaller)."""
     from vramcalc.calculator.engines import ENGINES, RuntimeRequest, architecture_from_flags
     from vramcalc.calculator.kv import check_kv_dtype
     from vramcalc.estimate import AUTO_ENGINE, EstimateRequest, FormatOptions, estimate_count, estimate_inventory
@@ -139,9 +139,9 @@ def estimate(
     if kv_dtype is not None and engine != AUTO_ENGINE:
         check_kv_dtype(kv_dtype, engine)
     contexts: list[int | str] = [
-        "max" if c.strip().lower() == "max" else parse_context(c) for c in context.split(",") if c.strip()
+        "max" if c.strip().lower() == "max" else parse_context(c) for c in (context or "").split(",") if c.strip()
     ]
-    if not contexts:
+    if context is not None and not contexts:
         raise UsageError("empty --context", "write --context 8192, --context 4k,8k,32k or --context max")
     flag_arch = None
     if layers or kv_heads or head_dim:

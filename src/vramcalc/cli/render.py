@@ -88,7 +88,7 @@ def render_estimate(report: EstimateReport, console: Console | None = None) -> N
         _sweep(console, report)
     kv = report.kv_dtype or "engine default"
     console.print(Text(f"Engine {report.engine}; context {report.context:,} tokens × batch {report.batch} "
-                       f"(KV {kv}){' — the default context; set --context' if report.context == 4096 else ''}. "
+                       f"(KV {kv}){'' if report.context_given else ' — the default context; set --context'}. "
                        f"Every constant and its source: --explain. {UNIT_LABEL[u]} = "
                        f"{'10^9' if u == 'gb' else '2^30'} bytes.", style="dim"))
     caveats: dict[str, list[str]] = {}
