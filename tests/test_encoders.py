@@ -87,3 +87,18 @@ def test_cli_default_context_is_what_the_model_accepts(tmp_path: Path, capsys: p
     assert any("encoder-only" in n for n in data["notes"])
     long = run_cli(capsys, "estimate", str(tmp_path), "-d", "fp16", "-c", "8k")
     assert "longer inputs are truncated" in long.err
+
+
+def test_gguf_embedding_models_keep_no_kv_cache() -> None:
+    from vramcalc.architecture import architecture_from_gguf
+
+    meta = {"general.architecture": "bert", "bert.block_count": 12, "bert.embedding_length": 768,
+            "bert.attention.head_count": 12, "bert.context_length": 512, "bert.attention.causal": False}
+    arch = architecture_from_gguf(meta)
+    assert arch.is_encoder
+    est = runtime_memory(arch, 220_000_000, RuntimeRequest(engine="llama.cpp", context=512))
+    assert est.kv_cache_bytes == 0
+    # a decoder GGUF stays a decoder
+    llama = {"general.architecture": "llama", "llama.block_count": 2, "llama.embedding_length": 64,
+             "llama.attention.head_count": 4, "llama.attention.head_count_kv": 2, "llama.context_length": 4096}
+    assert not architecture_from_gguf(llama).is_encoder

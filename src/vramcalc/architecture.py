@@ -9,6 +9,9 @@ from pydantic import BaseModel, Field
 
 # "encoder": bidirectional self-attention over the whole input, nothing cached (BERT-style embedding models)
 LayerKind = Literal["full", "sliding", "chunked", "linear", "mamba", "none", "encoder"]
+# llama.cpp architectures that embed rather than generate (non-causal attention, no KV cache kept)
+GGUF_ENCODER_ARCHS = frozenset({"bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "jina-bert-v3", "modern-bert",
+                                "t5encoder"})
 # Encoder-only models with BERT's layout (embedding and reranker models: bge, e5, gte, multilingual-e5 …)
 ENCODER_TYPES = frozenset({"bert", "roberta", "xlm-roberta", "camembert", "electra"})
 
@@ -259,7 +262,8 @@ def architecture_from_gguf(metadata: dict[str, Any]) -> Architecture:
     for i in range(n_layers):
         nh, nkv = int(heads_list[i] or 0), int(kv_list[i] or 0)
         hd = int(k_len) if k_len else (hidden // nh if nh else 0)
-        kind: LayerKind = "full" if nkv else "none"
+        kind: LayerKind = ("encoder" if arch in GGUF_ENCODER_ARCHS or key("attention.causal") is False
+                           else "full" if nkv else "none")
         layers.append(Attention(
             kind=kind, num_heads=nh, num_kv_heads=nkv, head_dim=hd,
             v_head_dim=int(v_len) if v_len and v_len != k_len else None,
