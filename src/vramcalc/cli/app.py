@@ -93,7 +93,9 @@ def estimate(
         str | None, typer.Option("--kv-dtype", help="KV cache dtype: bf16, fp16, fp32, fp8, q8_0, q4_0 …")
     ] = None,
     gpu_memory: Annotated[
-        str | None, typer.Option("--gpu-memory", help="GPU memory for vLLM's budget, e.g. 80GB (default H100)")
+        str | None,
+        typer.Option("--gpu-memory", help="memory per GPU, e.g. 24GB: adds GPUs needed and the longest context per "
+                                          "format (also vLLM's budget; default an H100)")
     ] = None,
     gpu_memory_utilization: Annotated[
         float | None, typer.Option("--gpu-memory-utilization", help="vLLM's fraction (default 0.9)", min=0.01, max=1)
