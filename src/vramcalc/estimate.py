@@ -343,6 +343,7 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
     arch, arch_note = architecture_of(inventory)
     runtime = _Runtime(request, arch or request.flag_architecture, specs, gguf_source=inventory.kind == "gguf")
     pipeline = len(inventory.components) > 1
+    vision_params = sum(t.numel for t in inventory.tensors if classify(t.name) in ("vision", "projector"))
     swept = []
     for spec in specs:
         plan = plan_format(inventory, spec, registry, chooser)
@@ -354,6 +355,9 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
         for p in plan.kept:
             by_dtype.setdefault(p.kept_dtype, set()).add(p.cls)
         kept = [f"{', '.join(sorted(classes))} stay {dtype}" for dtype, classes in sorted(by_dtype.items())]
+        if file_bytes is not None and vision_params:
+            kept.append(f"the vision tower and projector ({format_count(vision_params)} parameters) go to a separate "
+                        "mmproj GGUF, not counted in this row")
         breakdown = [
             ClassBreakdown(tensor_class=c.cls, params=c.params, bytes=c.bytes, types=c.types)
             for c in plan.by_class()

@@ -101,6 +101,8 @@ def inventory_from_config(config: dict[str, Any], source: str) -> Inventory:
                 "from its config fields — check with `vramcalc inspect` on the real checkpoint"
             )
         _decoder(b, cfg, arch, mla=False)
+    if isinstance(config.get("vision_config"), dict):
+        warnings += _vision(b, config, arch)
     tensors = b.tensors
     if fp8:
         warnings.append("config.json declares FP8 weights (quantization_config): linear weights counted as "
@@ -206,6 +208,65 @@ def _bert(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> list[str]:
         b.add(prefix + "pooler.dense.bias", h)
     return ["encoder-only model: one forward pass over the input, no KV cache; context = tokens per input "
             f"(at most {arch.max_context or 512})"]
+
+
+# Vision towers in the ViT layout transformers gives SigLIP and CLIP; the projector per multimodal model_type.
+_VIT_TYPES = {"siglip_vision_model": "siglip", "siglip2_vision_model": "siglip", "clip_vision_model": "clip"}
+
+
+def _vision(b: _Builder, config: dict[str, Any], text: Architecture) -> list[str]:
+    """The image encoder and projector of a multimodal config (Gemma 3, PaliGemma, LLaVA): ViT layers from
+    `vision_config`, the projector from the outer model_type. Others are named in a warning, not guessed."""
+    vc = config["vision_config"]
+    outer = str(config.get("model_type", ""))
+    kind = _VIT_TYPES.get(str(vc.get("model_type", "")))
+    if kind is None or outer not in ("gemma3", "paligemma", "llava", "llava_next"):
+        return [f"{outer or 'this model'}: the vision encoder ({vc.get('model_type', 'unknown')}) is not counted "
+                "from config.json — inspect the checkpoint for its exact size"]
+    c = int(vc.get("hidden_size") or 768)
+    inter = int(vc.get("intermediate_size") or 4 * c)
+    patch, size = int(vc.get("patch_size") or 14), int(vc.get("image_size") or 224)
+    channels = int(vc.get("num_channels") or 3)
+    patches = (size // patch) ** 2
+    p = "vision_tower.vision_model."
+    b.add(p + "embeddings.patch_embedding.weight", c, channels, patch, patch)
+    if kind == "siglip":
+        b.add(p + "embeddings.patch_embedding.bias", c)
+        b.add(p + "embeddings.position_embedding.weight", patches, c)
+    else:  # CLIP: a class token, no patch bias, and a LayerNorm before the encoder
+        b.add(p + "embeddings.class_embedding", c)
+        b.add(p + "embeddings.position_embedding.weight", patches + 1, c)
+        b.add(p + "pre_layrnorm.weight", c)
+        b.add(p + "pre_layrnorm.bias", c)
+    for i in range(int(vc.get("num_hidden_layers") or 12)):
+        layer = f"{p}encoder.layers.{i}."
+        for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            b.add(layer + f"self_attn.{proj}.weight", c, c)
+            b.add(layer + f"self_attn.{proj}.bias", c)
+        for ln in ("layer_norm1", "layer_norm2"):
+            b.add(layer + f"{ln}.weight", c)
+            b.add(layer + f"{ln}.bias", c)
+        b.add(layer + "mlp.fc1.weight", inter, c)
+        b.add(layer + "mlp.fc1.bias", inter)
+        b.add(layer + "mlp.fc2.weight", c, inter)
+        b.add(layer + "mlp.fc2.bias", c)
+    b.add(p + "post_layernorm.weight", c)
+    b.add(p + "post_layernorm.bias", c)
+    t = text.hidden_size
+    if outer == "gemma3":
+        b.add("multi_modal_projector.mm_input_projection_weight", c, t)
+        b.add("multi_modal_projector.mm_soft_emb_norm.weight", c)
+    elif outer == "paligemma":
+        b.add("multi_modal_projector.linear.weight", t, c)
+        b.add("multi_modal_projector.linear.bias", t)
+    else:  # llava, llava_next: two linear layers with GELU between
+        b.add("multi_modal_projector.linear_1.weight", t, c)
+        b.add("multi_modal_projector.linear_1.bias", t)
+        b.add("multi_modal_projector.linear_2.weight", t, t)
+        b.add("multi_modal_projector.linear_2.bias", t)
+        if outer == "llava_next":
+            b.add("image_newline", t)
+    return []
 
 
 def _moe_layer(cfg: dict[str, Any], arch: Architecture, i: int) -> bool:
