@@ -80,3 +80,15 @@ def test_estimate_says_where_the_vision_tower_went(tmp_path: Path, capsys: pytes
                                             "--json").json()["rows"]}
     assert rows["bf16"]["params"] == 4_300_079_472 and rows["Q4_K_M"]["params"] == 3_880_263_168
     assert any("mmproj" in k for k in rows["Q4_K_M"]["kept"]) and not any("mmproj" in k for k in rows["bf16"]["kept"])
+
+
+def test_every_default_row_prices_a_multimodal_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Q8_0 has no fallback for the 14-wide patch embedding: the GGUF rules must never see the vision tower
+    import json
+
+    from tests.cli_helpers import run_cli
+
+    (tmp_path / "config.json").write_text(json.dumps(GEMMA3_4B))
+    r = run_cli(capsys, "estimate", str(tmp_path), "--json")
+    assert r.code == 0, r.err
+    assert {"Q8_0", "Q4_K_M", "bf16"} <= {row["format"] for row in r.json()["rows"]}

@@ -368,6 +368,8 @@ def gguf_view(inventory: Inventory) -> tuple[list[GGUFTensor], dict[str, str]]:
     for t in inventory.tensors:
         if drop_aux and t.name.endswith(SOURCE_SCALE_SUFFIXES):
             continue  # convert_hf_to_gguf dequantizes FP8 and drops the scales
+        if classify(t.name) in ("vision", "projector"):
+            continue  # the image encoder goes to a separate mmproj GGUF
         g = gguf_name(t.name, model_type)
         name = g.name if g else t.name
         names[t.name] = name
