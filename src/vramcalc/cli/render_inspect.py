@@ -43,7 +43,7 @@ def render_inspect(r: InspectReport) -> None:
         parts = [f"{k} {v}" for k, v in a.items() if v not in (None, {}, [])]
         out.print(Text("architecture: " + ", ".join(parts), style="dim"))
     out.print(_share_table("By dtype", r.by_dtype, r.bytes))
-    out.print(_share_table("By component", r.by_class, r.bytes))
+    out.print(_share_table("By part of the model", r.by_class, r.bytes))
     if r.by_component:
         out.print(_share_table("By pipeline component", r.by_component, r.bytes))
     if r.tensors is not None:
