@@ -83,7 +83,7 @@ def explain_plan(plan: WeightPlan, units: str) -> list[str]:
     lines = [
         f"{plan.spec.name}: {params:,} parameters in {len(plan.tensors)} tensors → {total:,} bytes "
         f"({format_bytes(total, units)}), {float(bpw):.4f} bits per weight",
-        f"  {'class':<18} {'tensors':>7} {'params':>8}  {'types (tensor count)':<34} {'payload':>7} "
+        f"  {'class':<17} {'tensors':>7} {'params':>8}  {'types (tensor count)':<22} {'payload':>7} "
         f"{'scales':>7} {'bpw':>7} {'bytes':>11} {'share':>6}",
     ]
     for key, label in _GROUPS:
@@ -94,7 +94,7 @@ def explain_plan(plan: WeightPlan, units: str) -> list[str]:
         payload = a.payload_bits / a.params
         over = Fraction(a.bytes * 8, a.params) - payload
         lines.append(
-            f"  {label:<18} {a.tensors:>7} {format_count(a.params):>8}  {types:<34} {float(payload):>7.3f} "
+            f"  {label:<17} {a.tensors:>7} {format_count(a.params):>8}  {types:<22} {float(payload):>7.3f} "
             f"{float(over):>7.3f} {float(Fraction(a.bytes * 8, a.params)):>7.3f} "
             f"{format_bytes(a.bytes, units):>11} {a.bytes / total:>6.1%}"
         )

@@ -105,7 +105,8 @@ def render_estimate(report: EstimateReport, console: Console | None = None) -> N
         for line in report.explain:
             console.print(Text(line))
         for h in report.heuristics:
-            console.print(Text(f"  {h.name} = {h.value:,.0f} {h.unit} — {h.source}", style="dim"))
+            value = f"{h.value:,.0f}" if float(h.value).is_integer() else f"{h.value:g}"
+            console.print(Text(f"  {h.name} = {value} {h.unit} — {h.source}", style="dim"))
 
 
 def _bars(console: Console, report: EstimateReport, width: int = 40) -> None:
