@@ -141,7 +141,7 @@ def _versus_base(plan: WeightPlan, acc: dict[str, _Acc], units: str) -> list[str
         lines.append(
             f"  if all {format_count(params)} weights were {name} ({float(bits):.4g} bits): "
             f"{format_bytes(int(ideal), units)}; the plan holds {format_bytes(total, units)} "
-            f"({float((total - ideal) / ideal):+.1%}). Where the difference comes from:"
+            f"({float((total - ideal) / ideal):+.1%})"
         )
         extra: list[tuple[Fraction, str]] = []
         for key, label in _GROUPS:
@@ -154,7 +154,9 @@ def _versus_base(plan: WeightPlan, acc: dict[str, _Acc], units: str) -> list[str
             kinds = ", ".join(t for t in a.types if t != name) or name
             extra.append((diff, f"    {label:<18} {'+' if diff >= 0 else '−'}"
                                 f"{format_bytes(abs(int(diff)), units):>10}  ({kinds})"))
-        lines += [text for _, text in sorted(extra, key=lambda e: -e[0])]
+        if extra:
+            lines[-1] += ". Where the difference comes from:"
+            lines += [text for _, text in sorted(extra, key=lambda e: -e[0])]
     fp32, fp16 = params * 4, params * 2
     lines.append(
         f"  vs the same weights in fp32 ({format_bytes(fp32, units)}): {total / fp32:.1%}; "
