@@ -84,3 +84,17 @@ def test_engine_auto_runs_gguf_in_llamacpp(capsys: pytest.CaptureFixture[str], t
     assert chosen["engine"] == "vllm"
     bad = run_cli(capsys, "estimate", "7B", "--engine", "tgi")
     assert bad.code == 2 and "choose one of: transformers, vllm, llama.cpp (or auto)" in bad.err
+
+
+def test_a_request_is_not_changed_by_estimating_with_it() -> None:
+    from vramcalc.calculator.engines import RuntimeRequest
+    from vramcalc.estimate import EstimateRequest, estimate_count
+    from vramcalc.registry import load_registry
+    from vramcalc.units import parse_label
+
+    registry = load_registry()
+    request = EstimateRequest(runtime=RuntimeRequest(engine="auto"))
+    gguf = estimate_count(parse_label("8B-Q4_K_M"), request, registry)
+    dense = estimate_count(parse_label("8B"), EstimateRequest(formats=["bf16"], runtime=request.runtime), registry)
+    assert (gguf.engine, dense.engine) == ("llama.cpp", "transformers")
+    assert request.runtime.engine == "auto" and request.runtime.context == 4096

@@ -61,17 +61,18 @@ class _Runtime:
     def __init__(self, request: EstimateRequest, arch: Architecture | None, specs: list[FormatSpec],
                  gguf_source: bool = False) -> None:
         self.request, self.arch = request, arch
+        self.rt = replace(request.runtime)  # engine and context are settled here, never in the caller's request
         self.heuristics: dict[str, Heuristic] = {}
         self.notes: list[str] = []
         self.warnings: list[str] = []
         self.explain: list[str] = []
         self._pick_engine(specs, gguf_source)
         self.contexts = self._contexts()
-        request.runtime.context = self.contexts[0]
+        self.rt.context = self.contexts[0]
 
     def _pick_engine(self, specs: list[FormatSpec], gguf_source: bool) -> None:
         """`--engine auto` (the default): llama.cpp runs GGUF files and GGUF types; the rest runs in transformers."""
-        rt = self.request.runtime
+        rt = self.rt
         if rt.engine != AUTO_ENGINE:
             return
         gguf = gguf_source or bool(specs) and all(s.family in ("gguf_type", "gguf_mix") for s in specs)
@@ -84,7 +85,7 @@ class _Runtime:
 
         out: list[int] = []
         if not self.request.contexts:
-            default = self.request.runtime.context
+            default = self.rt.context
             if self.arch is not None and self.arch.max_context and default > self.arch.max_context:
                 default = int(self.arch.max_context)  # not past what the model accepts (BERT: 512)
             return [default]
@@ -107,7 +108,7 @@ class _Runtime:
               context: int | None = None) -> int:
         from vramcalc.calculator.engines import runtime_memory
 
-        rt = self.request.runtime
+        rt = self.rt
         if context is not None:
             rt = replace(rt, context=context)
         est = runtime_memory(self.arch, row.weight_bytes, rt, act_bytes=4 if spec_bits >= 32 else 2,
@@ -141,7 +142,7 @@ class _Runtime:
         from vramcalc.calculator.engines import runtime_memory
         from vramcalc.calculator.gpu_fit import largest_context
 
-        rt = self.request.runtime
+        rt = self.rt
         assert rt.gpu_memory is not None and self.arch is not None
         limit = rt.gpu_memory
 
@@ -159,7 +160,7 @@ class _Runtime:
         from vramcalc.calculator.gpu_fit import MAX_GPUS, split_over_gpus
         from vramcalc.heuristics import VLLM_GPU_MEMORY_UTILIZATION
 
-        rt = self.request.runtime
+        rt = self.rt
         assert rt.gpu_memory
         util = (rt.gpu_memory_utilization or VLLM_GPU_MEMORY_UTILIZATION.value) if rt.engine == "vllm" else 1.0
         split = split_over_gpus(weights_on_gpu=est.weights_on_gpu, kv_bytes=est.kv_cache_bytes,
@@ -184,7 +185,7 @@ class _Runtime:
                                                 for r, bits, emb, out in rows}) for c in self.contexts]
 
     def finish(self, report: EstimateReport) -> EstimateReport:
-        rt = self.request.runtime
+        rt = self.rt
         report.engine = rt.engine
         report.context, report.batch = rt.context, rt.batch
         report.context_given = bool(self.request.contexts)
