@@ -49,7 +49,10 @@ def _classify_pattern(name: str) -> TensorClass:
 
 def is_linear_weight(name: str, shape: tuple[int, ...]) -> bool:
     """A weight of a linear layer (what quantizers quantize): ≥ 2-D, named *weight, not a norm,
-    router or embedding table. 3-D fused expert stacks count."""
-    if len(shape) < 2 or not name.endswith("weight"):
+    router or embedding table. 3-D fused expert stacks count, also when named after their projection
+    (gpt-oss, Llama 4: `experts.gate_up_proj`)."""
+    if len(shape) < 2:
         return False
+    if not name.endswith("weight"):
+        return len(shape) >= 3 and name.endswith("_proj") and classify(name) == "experts"
     return classify(name) not in ("norms", "router", "embeddings", "lm_head")

@@ -22,13 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vramcalc.calculator.gguf_names import gguf_name, layer_of
-from vramcalc.calculator.weights import (
-    SOURCE_SCALE_SUFFIXES,
-    TensorTypeChooser,
-    default_chooser,
-    drops_source_scales,
-    plan_weights,
-)
+from vramcalc.calculator.weights import TensorTypeChooser, default_chooser, plan_weights, source_tensors
 from vramcalc.components import classify
 from vramcalc.errors import RegistryError
 from vramcalc.inventory import Inventory, TensorInfo
@@ -364,10 +358,7 @@ def gguf_view(inventory: Inventory) -> tuple[list[GGUFTensor], dict[str, str]]:
     model_type = str((inventory.config or {}).get("model_type") or "")
     merged: dict[str, GGUFTensor] = {}
     names: dict[str, str] = {}
-    drop_aux = drops_source_scales(inventory)
-    for t in inventory.tensors:
-        if drop_aux and t.name.endswith(SOURCE_SCALE_SUFFIXES):
-            continue  # convert_hf_to_gguf dequantizes FP8 and drops the scales
+    for t in source_tensors(inventory):  # convert_hf_to_gguf dequantizes FP8 and MXFP4 sources first
         if classify(t.name) in ("vision", "projector"):
             continue  # the image encoder goes to a separate mmproj GGUF
         g = gguf_name(t.name, model_type)

@@ -158,8 +158,27 @@ def kept_bytes(tensor: TensorInfo, spec: FormatSpec, registry: Registry) -> tupl
 SOURCE_SCALE_SUFFIXES = ("_scale_inv", ".weight_scale", ".input_scale")
 
 
-def drops_source_scales(inventory: Inventory) -> bool:
-    return inventory.quantization is not None and inventory.quantization.scheme.startswith("fp8")
+def source_tensors(inventory: Inventory) -> list[TensorInfo]:
+    """The tensors as a converter sees them before re-encoding: it dequantizes a packed source first, so an FP8
+    checkpoint's scales and an MXFP4 checkpoint's block scales drop out, and MXFP4 blocks ([…, out, in/32, 16]
+    uint8) become the weights they hold ([…, out, in])."""
+    scheme = inventory.quantization.scheme if inventory.quantization is not None else ""
+    if scheme.startswith("fp8"):
+        return [t for t in inventory.tensors if not t.name.endswith(SOURCE_SCALE_SUFFIXES)]
+    if scheme == "mxfp4":
+        from vramcalc.inventory import TensorInfo
+
+        out = []
+        for t in inventory.tensors:
+            if t.name.endswith("_scales") and t.dtype == "U8":
+                continue
+            if t.name.endswith("_blocks") and t.dtype == "U8" and len(t.shape) >= 3:
+                shape = (*t.shape[:-2], t.shape[-2] * t.shape[-1] * 2)
+                t = TensorInfo.model_construct(name=t.name[: -len("_blocks")], dtype="BF16", shape=shape,
+                                               nbytes=2 * prod(shape), component=t.component, file=t.file)
+            out.append(t)
+        return out
+    return inventory.tensors
 
 
 def plan_weights(
@@ -169,10 +188,7 @@ def plan_weights(
     choose = chooser or default_chooser(registry)
     plans = []
     sizes: dict[tuple[str, tuple[int, ...]], int] = {}  # MoE layers repeat the same shapes thousands of times
-    drop_aux = drops_source_scales(inventory)
-    for t in inventory.tensors:
-        if drop_aux and t.name.endswith(SOURCE_SCALE_SUFFIXES):
-            continue
+    for t in source_tensors(inventory):
         cls = classify(t.name)
         target = choose(spec, t, cls)
         if target is None:

@@ -45,6 +45,15 @@ class _Builder:
         self.fp8_block, self.fp8_skip = fp8_block, [m for m in fp8_skip or [] if m]
         self.tensors: list[TensorInfo] = []
 
+    def add_raw(self, name: str, dtype: str, shape: tuple[int, ...]) -> None:
+        """A tensor in its own storage dtype (packed quantized data), one byte per element for U8/I8."""
+        numel = 1
+        for d in shape:
+            numel *= d
+        self.tensors.append(TensorInfo.model_construct(name=self.prefix + name, dtype=dtype, shape=shape,
+                                                       nbytes=numel * _ELEMENT_BYTES.get(dtype, 1), component="",
+                                                       file=None))
+
     def add(self, name: str, *shape: int) -> None:
         from vramcalc.components import is_linear_weight
 
@@ -86,6 +95,8 @@ def inventory_from_config(config: dict[str, Any], source: str) -> Inventory:
         _gpt2(b, cfg, arch)
     elif model_type in ENCODER_TYPES:
         warnings += _bert(b, cfg, arch)
+    elif model_type == "gpt_oss":
+        warnings += _gpt_oss(b, cfg, arch)
     elif model_type in ("deepseek_v2", "deepseek_v3", "kimi_k2"):
         _decoder(b, cfg, arch, mla=True)
         nextn = int(cfg.get("num_nextn_predict_layers") or 0)
@@ -108,7 +119,7 @@ def inventory_from_config(config: dict[str, Any], source: str) -> Inventory:
         warnings.append("config.json declares FP8 weights (quantization_config): linear weights counted as "
                         "F8_E4M3 with their fp32 block scales, the rest in torch_dtype")
     inv = Inventory(source=source, kind="config", tensors=tensors, config=config, warnings=warnings)
-    if fp8:
+    if qcfg:  # packed storage built above (FP8 blocks, MXFP4 experts): true count beside the stored one
         from vramcalc.readers.packed import detect_packed
 
         quant, true_params = detect_packed(tensors, cfg)
@@ -118,7 +129,8 @@ def inventory_from_config(config: dict[str, Any], source: str) -> Inventory:
 
 _KNOWN = {
     "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2", "gemma3",
-    "gemma3_text", "phi3", "gpt2", "deepseek_v2", "deepseek_v3", "granite", "olmo2", "cohere", *ENCODER_TYPES,
+    "gemma3_text", "phi3", "gpt2", "deepseek_v2", "deepseek_v3", "granite", "olmo2", "cohere", "gpt_oss",
+    *ENCODER_TYPES,
 }
 
 
@@ -269,6 +281,40 @@ def _vision(b: _Builder, config: dict[str, Any], text: Architecture) -> list[str
     return []
 
 
+def _gpt_oss(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> list[str]:
+    """OpenAI gpt-oss: biased attention with a learned sink per head, a biased router, and fused expert stacks
+    (gate_up [E, H, 2I], down [E, I, H], each with a bias). The published checkpoints store the experts in MXFP4:
+    uint8 blocks of 32 FP4 values (16 bytes) and one uint8 E8M0 scale per block; everything else in bf16."""
+    h, v, inter = arch.hidden_size, arch.vocab_size, int(arch.intermediate_size or arch.hidden_size)
+    experts = int(arch.num_experts or 1)
+    mxfp4 = str((cfg.get("quantization_config") or {}).get("quant_method", "")).lower() == "mxfp4"
+    b.add("model.embed_tokens.weight", v, h)
+    for i, att in enumerate(arch.layers):
+        p = f"model.layers.{i}."
+        b.add(p + "input_layernorm.weight", h)
+        b.add(p + "post_attention_layernorm.weight", h)
+        a = p + "self_attn."
+        q_out, kv_out = att.num_heads * att.head_dim, att.num_kv_heads * att.head_dim
+        for proj, rows, cols in (("q_proj", q_out, h), ("k_proj", kv_out, h), ("v_proj", kv_out, h),
+                                 ("o_proj", h, q_out)):
+            b.add(a + f"{proj}.weight", rows, cols)
+            b.add(a + f"{proj}.bias", rows)
+        b.add(a + "sinks", att.num_heads)
+        b.add(p + "mlp.router.weight", experts, h)
+        b.add(p + "mlp.router.bias", experts)
+        e = p + "mlp.experts."
+        for name, rows, cols in (("gate_up_proj", 2 * inter, h), ("down_proj", h, inter)):
+            if mxfp4:  # [E, out, in/32, 16] blocks + [E, out, in/32] scales, as the checkpoint stores them
+                b.add_raw(e + f"{name}_blocks", "U8", (experts, rows, cols // 32, 16))
+                b.add_raw(e + f"{name}_scales", "U8", (experts, rows, cols // 32))
+            else:
+                b.add(e + name, experts, cols, rows)
+            b.add(e + f"{name}_bias", experts, rows)
+    b.add("model.norm.weight", h)
+    b.add("lm_head.weight", v, h)
+    return ["gpt-oss: experts counted as the checkpoint stores them (MXFP4 blocks and scales)"] if mxfp4 else []
+
+
 def _moe_layer(cfg: dict[str, Any], arch: Architecture, i: int) -> bool:
     if not arch.num_experts:
         return False
@@ -391,5 +437,8 @@ def active_params(arch: Architecture, inventory: Inventory) -> int:
     """Parameters used per token: everything but the routed experts, plus experts_per_token of them."""
     if not arch.num_experts or not arch.experts_per_token:
         return inventory.total_params
-    routed = sum(t.numel for t in inventory.tensors if ".experts." in t.name or "_exps." in t.name)
+    from vramcalc.readers.packed import param_count
+
+    routed = sum(param_count(t, inventory.quantization) for t in inventory.tensors
+                 if ".experts." in t.name or "_exps." in t.name)
     return inventory.total_params - routed + routed * int(arch.experts_per_token) // int(arch.num_experts)
