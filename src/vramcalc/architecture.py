@@ -128,6 +128,10 @@ def _layer_kinds(config: dict[str, Any], n_layers: int) -> list[LayerKind]:
     model_type = str(config.get("model_type", ""))
     if model_type in ENCODER_TYPES:
         return ["encoder"] * n_layers
+    if model_type == "llama4_text" and config.get("attention_chunk_size"):
+        # rope layers attend within chunks; every no_rope_layers == 0 layer (by default each 4th) attends globally
+        nope = config.get("no_rope_layers") or [int((i + 1) % 4 != 0) for i in range(n_layers)]
+        return ["chunked" if (nope[i] if i < len(nope) else 1) else "full" for i in range(n_layers)]
     window = config.get("sliding_window")
     types = config.get("layer_types")
     if isinstance(types, list) and len(types) == n_layers:
@@ -171,7 +175,7 @@ def architecture_from_config(config: dict[str, Any]) -> Architecture:
     heads = int(cfg_get(cfg, "num_attention_heads"))
     kv_heads = int(cfg.get("num_key_value_heads") or cfg.get("n_head_kv") or heads)
     head_dim = int(cfg.get("head_dim") or hidden // heads)
-    window = cfg.get("sliding_window")
+    window = cfg.get("sliding_window") or cfg.get("attention_chunk_size")
     kinds = _layer_kinds(cfg, n_layers)
     mla = model_type in ("deepseek_v2", "deepseek_v3", "kimi_k2") or cfg.get("kv_lora_rank") is not None
     layers = []
@@ -215,8 +219,9 @@ def architecture_from_config(config: dict[str, Any]) -> Architecture:
         torch_dtype=cfg.get("torch_dtype") or cfg.get("dtype"),
         num_experts=int(n_experts) if n_experts else None,
         experts_per_token=cfg.get("num_experts_per_tok") or cfg.get("moe_topk"),
-        num_shared_experts=cfg.get("n_shared_experts"),
-        moe_intermediate_size=cfg.get("moe_intermediate_size"),
+        num_shared_experts=cfg.get("n_shared_experts") or (1 if model_type == "llama4_text" else None),
+        moe_intermediate_size=cfg.get("moe_intermediate_size") or (
+            cfg.get("intermediate_size") if model_type == "llama4_text" else None),
         first_dense_layers=int(cfg.get("first_k_dense_replace") or 0),
         extra=extra,
     )

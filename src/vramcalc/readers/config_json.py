@@ -97,6 +97,8 @@ def inventory_from_config(config: dict[str, Any], source: str) -> Inventory:
         warnings += _bert(b, cfg, arch)
     elif model_type == "gpt_oss":
         warnings += _gpt_oss(b, cfg, arch)
+    elif model_type == "llama4_text":
+        _llama4(b, cfg, arch)
     elif model_type in ("deepseek_v2", "deepseek_v3", "kimi_k2"):
         _decoder(b, cfg, arch, mla=True)
         nextn = int(cfg.get("num_nextn_predict_layers") or 0)
@@ -129,7 +131,7 @@ def inventory_from_config(config: dict[str, Any], source: str) -> Inventory:
 
 _KNOWN = {
     "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2", "gemma3",
-    "gemma3_text", "phi3", "gpt2", "deepseek_v2", "deepseek_v3", "granite", "olmo2", "cohere", "gpt_oss",
+    "gemma3_text", "phi3", "gpt2", "deepseek_v2", "deepseek_v3", "granite", "olmo2", "cohere", "gpt_oss", "llama4_text",
     *ENCODER_TYPES,
 }
 
@@ -313,6 +315,40 @@ def _gpt_oss(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> list[str]:
     b.add("model.norm.weight", h)
     b.add("lm_head.weight", v, h)
     return ["gpt-oss: experts counted as the checkpoint stores them (MXFP4 blocks and scales)"] if mxfp4 else []
+
+
+def _llama4(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
+    """Llama 4 text: every interleave_moe_layer_step-th layer is MoE (a router, fused expert stacks gate_up
+    [E, H, 2I] and down [E, I, H], and one shared expert of width I); the others are dense MLPs of
+    intermediate_size_mlp. QK norm is a weightless L2 norm."""
+    h, v = arch.hidden_size, arch.vocab_size
+    inter = int(cfg.get("intermediate_size") or 8192)
+    dense = int(cfg.get("intermediate_size_mlp") or 2 * inter)
+    experts, step = int(arch.num_experts or 1), int(cfg.get("interleave_moe_layer_step") or 1)
+    p0 = "language_model.model."
+    b.add(p0 + "embed_tokens.weight", v, h)
+    for i, att in enumerate(arch.layers):
+        p = f"{p0}layers.{i}."
+        b.add(p + "input_layernorm.weight", h)
+        b.add(p + "post_attention_layernorm.weight", h)
+        q_out, kv_out = att.num_heads * att.head_dim, att.num_kv_heads * att.head_dim
+        for proj, rows, cols in (("q_proj", q_out, h), ("k_proj", kv_out, h), ("v_proj", kv_out, h),
+                                 ("o_proj", h, q_out)):
+            b.add(p + f"self_attn.{proj}.weight", rows, cols)
+        f = p + "feed_forward."
+        if (i + 1) % step == 0:
+            b.add(f + "router.weight", experts, h)
+            b.add(f + "experts.gate_up_proj", experts, h, 2 * inter)
+            b.add(f + "experts.down_proj", experts, inter, h)
+            width, f = inter, f + "shared_expert."
+        else:
+            width = dense
+        b.add(f + "gate_proj.weight", width, h)
+        b.add(f + "up_proj.weight", width, h)
+        b.add(f + "down_proj.weight", h, width)
+    b.add(p0 + "norm.weight", h)
+    if not arch.tie_word_embeddings:
+        b.add("language_model.lm_head.weight", v, h)
 
 
 def _moe_layer(cfg: dict[str, Any], arch: Architecture, i: int) -> bool:
