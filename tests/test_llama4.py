@@ -49,3 +49,14 @@ def test_rope_layers_are_chunked_every_fourth_is_global() -> None:
     # (transformers' sliding cache layers keep window − 1)
     per_token = 8 * 128 * 2 * 2  # K and V, 8 heads × 128, bf16
     assert kv_cache_bytes(arch, 131072, 1, "bf16", "transformers") == per_token * (12 * 131072 + 36 * 8191)
+
+
+def test_gguf_mix_quantizes_every_expert_and_router_stays_f32() -> None:
+    from vramcalc.calculator.quantize import plan_format
+    from vramcalc.registry import load_registry
+
+    registry = load_registry()
+    plan = plan_format(inventory_from_config(SCOUT, "x"), registry.get("Q4_K_M"), registry)
+    by = {c.cls: c.types for c in plan.by_class()}
+    assert set(by["experts"]) <= {"Q4_K", "Q5_K", "Q6_K"} and set(by["shared_experts"]) <= {"Q4_K", "Q5_K", "Q6_K"}
+    assert set(by["router"]) == {"FP32"}  # ffn_gate_inp is never quantized by llama-quantize

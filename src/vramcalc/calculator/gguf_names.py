@@ -51,6 +51,10 @@ _BLOCK: dict[str, str] = {
     "mlp.shared_expert.down_proj": "ffn_down_shexp",
     "mlp.shared_experts.gate_proj": "ffn_gate_shexp", "mlp.shared_experts.up_proj": "ffn_up_shexp",
     "mlp.shared_experts.down_proj": "ffn_down_shexp",
+    # Llama 4 names its MLP feed_forward
+    "feed_forward.gate_proj": "ffn_gate", "feed_forward.up_proj": "ffn_up", "feed_forward.down_proj": "ffn_down",
+    "feed_forward.router": "ffn_gate_inp", "feed_forward.shared_expert.gate_proj": "ffn_gate_shexp",
+    "feed_forward.shared_expert.up_proj": "ffn_up_shexp", "feed_forward.shared_expert.down_proj": "ffn_down_shexp",
 }
 # Gemma 2/3 have a norm after attention AND one before the MLP; the converter keeps them apart.
 _GEMMA_BLOCK = {"post_attention_layernorm": "post_attention_norm"}
