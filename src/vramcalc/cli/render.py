@@ -6,7 +6,6 @@ import os
 import sys
 
 from rich.console import Console
-from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -173,6 +172,8 @@ def render_formats(report: FormatsReport, console: Console | None = None) -> Non
             table.add_row(f.name, ", ".join(f.aliases), f.family, _bpw(f.bits_per_weight), f.layout, f.keeps, f.notes)
         console.print(table)
         return
+    from rich.padding import Padding
+
     for f in report.formats:
         head = Text(f.name, style="bold")
         head.append(f"  {f.family}, {_bpw(f.bits_per_weight)} bits/weight", style="cyan")
