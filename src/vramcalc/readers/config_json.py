@@ -99,8 +99,8 @@ def inventory_from_config(config: dict[str, Any], source: str) -> Inventory:
         warnings += _gpt_oss(b, cfg, arch)
     elif model_type == "llama4_text":
         _llama4(b, cfg, arch)
-    elif model_type in ("deepseek_v2", "deepseek_v3", "kimi_k2"):
-        _decoder(b, cfg, arch, mla=True)
+    elif model_type in ("deepseek_v2", "deepseek_v3", "kimi_k2", "glm4_moe"):
+        _decoder(b, cfg, arch, mla=model_type != "glm4_moe")
         nextn = int(cfg.get("num_nextn_predict_layers") or 0)
         if nextn:
             warnings.append(
@@ -131,8 +131,8 @@ def inventory_from_config(config: dict[str, Any], source: str) -> Inventory:
 
 _KNOWN = {
     "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2", "gemma3",
-    "gemma3_text", "phi3", "gpt2", "deepseek_v2", "deepseek_v3", "granite", "olmo2", "cohere", "gpt_oss", "llama4_text",
-    *ENCODER_TYPES,
+    "gemma3_text", "phi3", "gpt2", "deepseek_v2", "deepseek_v3", "granite", "olmo2", "cohere", "gpt_oss",
+    "llama4_text", "glm4_moe", *ENCODER_TYPES,
 }
 
 
@@ -362,6 +362,10 @@ def _moe_layer(cfg: dict[str, Any], arch: Architecture, i: int) -> bool:
     return (i + 1) % step == 0 if step > 1 else True
 
 
+# attention_bias puts a bias on q, k and v only (Qwen2 always has those; GLM-4.5's o_proj has none)
+_NO_O_PROJ_BIAS = frozenset({"qwen2", "qwen2_moe", "glm4_moe"})
+
+
 def _decoder(b: _Builder, cfg: dict[str, Any], arch: Architecture, *, mla: bool) -> None:
     mt = arch.model_type
     h, v = arch.hidden_size, arch.vocab_size
@@ -372,7 +376,7 @@ def _decoder(b: _Builder, cfg: dict[str, Any], arch: Architecture, *, mla: bool)
     b.add("model.embed_tokens.weight", v, h)
     attn_bias = bool(cfg.get("attention_bias")) or mt in ("qwen2", "qwen2_moe")
     mlp_bias = bool(cfg.get("mlp_bias"))
-    qk_norm = mt in ("qwen3", "qwen3_moe", "gemma3", "gemma3_text", "olmo2")
+    qk_norm = mt in ("qwen3", "qwen3_moe", "gemma3", "gemma3_text", "olmo2") or bool(cfg.get("use_qk_norm"))
     for i, att in enumerate(arch.layers):
         p = f"model.layers.{i}."
         b.add(p + "input_layernorm.weight", h)
@@ -393,7 +397,7 @@ def _decoder(b: _Builder, cfg: dict[str, Any], arch: Architecture, *, mla: bool)
                     if attn_bias:
                         b.add(a + f"{proj}.bias", out)
             b.add(a + "o_proj.weight", h, q_out)
-            if bool(cfg.get("attention_bias")) and mt not in ("qwen2", "qwen2_moe"):
+            if bool(cfg.get("attention_bias")) and mt not in _NO_O_PROJ_BIAS:
                 b.add(a + "o_proj.bias", h)
             if qk_norm:
                 b.add(a + "q_norm.weight", att.head_dim)
@@ -449,7 +453,7 @@ def _moe_mlp(b: _Builder, cfg: dict[str, Any], arch: Architecture, p: str) -> No
         return
     m = p + "mlp."
     b.add(m + "gate.weight", n, h)
-    if mt == "deepseek_v3" or cfg.get("topk_method") == "noaux_tc":
+    if mt in ("deepseek_v3", "glm4_moe") or cfg.get("topk_method") == "noaux_tc":
         b.add(m + "gate.e_score_correction_bias", n)
     for e in range(n):
         b.add(m + f"experts.{e}.gate_proj.weight", inter, h)
