@@ -148,3 +148,42 @@ def test_cache_first_and_offline(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     r = run_cli(capsys, "inspect", "org/elsewhere")
     assert r.code == 1 and "not in the local cache and HF_HUB_OFFLINE is set" in r.err
+
+
+def _gguf_part(path: Path, tensor: str) -> bytes:
+    import numpy as np
+    from gguf import GGUFWriter
+
+    w = GGUFWriter(str(path), "llama")
+    w.add_block_count(1)
+    w.add_embedding_length(64)
+    w.add_head_count(4)
+    w.add_tensor(tensor, np.zeros((64, 64), dtype=np.float16))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path.read_bytes()
+
+
+def test_one_gguf_of_many_by_its_quant(fake_hub: FakeHub, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a typical GGUF repo: several quants, one of them split in two parts, and a vision projector
+    fake_hub.add("org/many", {
+        "Model-Q4_K_M.gguf": write_gguf(tmp_path / "a.gguf").read_bytes(),
+        "Model-Q8_0-00001-of-00002.gguf": _gguf_part(tmp_path / "p1.gguf", "blk.0.attn_q.weight"),
+        "Model-Q8_0-00002-of-00002.gguf": _gguf_part(tmp_path / "p2.gguf", "blk.0.attn_k.weight"),
+        "mmproj-Model-f16.gguf": _gguf_part(tmp_path / "mm.gguf", "v.blk.0.attn_q.weight"),
+    })
+    several = run_cli(capsys, "inspect", "org/many")
+    assert several.code == 1 and several.err.startswith("Error: org/many holds 2 GGUF files (Model-Q4_K_M.gguf, "
+                                                         "Model-Q8_0.gguf)")
+    assert "name one by its quant, e.g. org/many:Q4_K_M" in several.err
+    one = run_cli(capsys, "inspect", "org/many:Q4_K_M", "--json").json()
+    assert one["kind"] == "gguf" and one["source"] == "org/many:Model-Q4_K_M.gguf"
+    split = run_cli(capsys, "inspect", "org/many:q8_0", "--json").json()  # case-insensitive
+    assert [f["path"] for f in split["files"]] == ["Model-Q8_0-00001-of-00002.gguf", "Model-Q8_0-00002-of-00002.gguf"]
+    assert split["params"] == 2 * 64 * 64
+    none = run_cli(capsys, "inspect", "org/many:IQ1_S")
+    assert none.code == 1 and "no GGUF file matches 'IQ1_S'" in none.err
+    est = run_cli(capsys, "estimate", "org/many:Q4_K_M", "--json").json()
+    assert est["engine"] == "llama.cpp" and est["rows"][0]["format"] == "as stored"

@@ -13,7 +13,7 @@ from vramcalc.units import ModelLabel, parse_label
 if TYPE_CHECKING:
     from vramcalc.inventory import Inventory
 
-_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(?::[\w.-]+)?$")  # org/name, or org/name:Q4_K_M
 
 
 def looks_like_repo_id(text: str) -> bool:
@@ -36,7 +36,8 @@ def resolve_model(
         if looks_like_repo_id(text):
             from vramcalc.readers import read_repo
 
-            return read_repo(text, revision=revision, token=token, progress=progress)
+            repo, _, tag = text.partition(":")
+            return read_repo(repo, revision=revision, token=token, progress=progress, gguf_tag=tag or None)
         if any(sep in text for sep in ("/", "\\")) or text.endswith((".json", ".safetensors", ".gguf")):
             raise UsageError(
                 f"no such file or folder: {text}", "check the path, or give a Hub id such as org/name"

@@ -36,8 +36,9 @@ def _config_only(path: Path) -> Path | None:
 
 
 def read_repo(repo_id: str, *, revision: str | None = None, token: str | None = None,
-              progress: Callable[[int, int], None] | None = None) -> Inventory:
-    """A Hub repo id: the local Hugging Face cache first, then the Hub (headers only)."""
+              progress: Callable[[int, int], None] | None = None, gguf_tag: str | None = None) -> Inventory:
+    """A Hub repo id: the local Hugging Face cache first, then the Hub (headers only). `gguf_tag` picks one GGUF
+    file of a repo that holds several (`org/name:Q4_K_M`)."""
     from vramcalc.readers.hub import read_repo as _read_repo
 
-    return _read_repo(repo_id, revision=revision, token=token, progress=progress)
+    return _read_repo(repo_id, revision=revision, token=token, progress=progress, gguf_tag=gguf_tag)

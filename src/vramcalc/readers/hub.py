@@ -23,20 +23,48 @@ Progress = Callable[[int, int], None]
 
 
 def read_repo(repo_id: str, *, revision: str | None = None, token: str | None = None,
-              progress: Progress | None = None) -> Inventory:
+              progress: Progress | None = None, gguf_tag: str | None = None) -> Inventory:
+    """`gguf_tag` ("Q4_K_M" from `org/name:Q4_K_M`, as llama.cpp's -hf takes it) picks one GGUF of a repo."""
     from vramcalc.readers.hf_cache import cached_snapshot, offline
 
     snapshot = cached_snapshot(repo_id, revision)
     if snapshot is not None and _has_model_files(snapshot):
         from vramcalc.readers import read_local
 
-        inv = read_local(snapshot)
+        target = snapshot
+        if gguf_tag:
+            names = sorted(str(p.relative_to(snapshot)) for p in snapshot.rglob("*.gguf"))
+            target = snapshot / pick_gguf(names, gguf_tag, repo_id)[0]
+        inv = read_local(target)
         kind = inv.kind if inv.kind in ("config", "gguf") else "hf-cache"
         return inv.model_copy(update={"source": _label(repo_id, revision), "kind": kind})
     if offline():
         raise HubError(f"{repo_id} is not in the local cache and HF_HUB_OFFLINE is set",
                        f"unset HF_HUB_OFFLINE, or download it first (hf download {repo_id} --include '*.json')")
-    return _Hub(repo_id, revision, token, progress).read()
+    return _Hub(repo_id, revision, token, progress).read(gguf_tag)
+
+
+def pick_gguf(names: list[str], tag: str | None, repo_id: str) -> list[str]:
+    """The GGUF file (all parts of a split one, in order) that `tag` names; an error that lists the choices."""
+    import re
+
+    split = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
+    models = [n for n in names if not n.rsplit("/", 1)[-1].lower().startswith("mmproj")]
+    groups: dict[str, list[str]] = {}
+    for n in models:
+        groups.setdefault(split.sub(".gguf", n), []).append(n)
+    if tag:
+        want = tag.lower().replace("-", "_")
+        chosen = [g for g in groups if want in g.rsplit("/", 1)[-1].lower().replace("-", "_")]
+        if len(chosen) == 1:
+            return sorted(groups[chosen[0]])
+        hint = f"{len(chosen)} files match {tag!r}" if chosen else f"no GGUF file matches {tag!r}"
+    elif len(groups) == 1:
+        return sorted(next(iter(groups.values())))
+    else:
+        hint = f"{repo_id} holds {len(groups)} GGUF files"
+    listing = ", ".join(g.rsplit("/", 1)[-1] for g in sorted(groups)[:8]) + (" …" if len(groups) > 8 else "")
+    raise HubError(f"{hint} ({listing})", f"name one by its quant, e.g. {repo_id}:Q4_K_M")
 
 
 def _has_model_files(folder: Any) -> bool:
@@ -66,7 +94,7 @@ class _Hub:
         self.timeout = float(constants.HF_HUB_DOWNLOAD_TIMEOUT)
         self._url = lambda name: hf_hub_url(repo_id, name, revision=revision, endpoint=self.endpoint)
 
-    def read(self) -> Inventory:
+    def read(self, gguf_tag: str | None = None) -> Inventory:
         info = self._call(lambda: self.api.model_info(self.repo_id, revision=self.revision, files_metadata=True,
                                                       timeout=self.timeout))
         sizes = {s.rfilename: s.size for s in (info.siblings or [])}
@@ -79,13 +107,13 @@ class _Hub:
             wanted = sorted(set(map(str, (index.get("weight_map") or {}).values())))
         else:
             wanted = [n for n in names if n.endswith(".safetensors") and "/" not in n]
+        ggufs = [n for n in names if n.endswith(".gguf")]
+        if gguf_tag and not ggufs:
+            raise HubError(f"{self.repo_id} has no GGUF files to pick {gguf_tag!r} from",
+                           f"drop ':{gguf_tag}' and choose formats with --dtype")
+        if ggufs and (gguf_tag or not wanted):
+            return self._gguf(pick_gguf(ggufs, gguf_tag, self.repo_id), sizes)
         if not wanted:
-            ggufs = [n for n in names if n.endswith(".gguf")]
-            if len(ggufs) == 1:
-                return self._gguf(ggufs[0], sizes[ggufs[0]])
-            if ggufs:
-                raise HubError(f"{self.repo_id} holds {len(ggufs)} GGUF files ({', '.join(ggufs[:4])}…)",
-                               "download the one you want and give its path")
             if config is not None:
                 from vramcalc.readers.config_json import inventory_from_config
 
@@ -190,21 +218,31 @@ class _Hub:
         return tensors, FileInfo(path=name, size=size or 8 + n + sum(t.nbytes for t in tensors),
                                  header_bytes=8 + n, tensors=len(tensors), component=component)
 
-    def _gguf(self, name: str, size: int | None) -> Inventory:
+    def _gguf(self, parts: list[str], sizes: dict[str, int | None]) -> Inventory:
+        """Every part of the GGUF (split files hold their own tensor infos), read by growing prefixes."""
+        tensors: list[TensorInfo] = []
+        files: list[FileInfo] = []
+        metadata: dict[str, Any] = {}
+        for name in parts:
+            g = self._gguf_header(name, sizes.get(name))
+            tensors += g.tensors
+            metadata = metadata or g.metadata
+            files.append(FileInfo(path=name, size=sizes.get(name) or 0, header_bytes=g.data_offset,
+                                  tensors=len(g.tensors)))
+        return Inventory(source=_label(self.repo_id, self.revision) + f":{parts[0].rsplit('/', 1)[-1]}",
+                         kind="gguf", tensors=tensors, files=files, metadata=metadata)
+
+    def _gguf_header(self, name: str, size: int | None) -> Any:
         from vramcalc.readers.gguf import NeedMoreBytes, parse_gguf_prefix
 
         where = f"{self.repo_id}/{name}"
         buf = self._get(name, 0, GGUF_FIRST_RANGE - 1)
         while True:
             try:
-                g = parse_gguf_prefix(buf, name=where, file_size=size)
-                break
+                return parse_gguf_prefix(buf, name=where, file_size=size)
             except NeedMoreBytes as more:
                 want = max(more.needed, 2 * len(buf))
                 if len(buf) >= GGUF_MAX_PREFIX or (size is not None and len(buf) >= size):
                     raise SourceError(f"{where}: GGUF header larger than {GGUF_MAX_PREFIX >> 20} MB",
                                       "download the file and inspect it locally") from None
                 buf += self._get(name, len(buf), min(want, GGUF_MAX_PREFIX) - 1)
-        files = [FileInfo(path=name, size=size or 0, header_bytes=g.data_offset, tensors=len(g.tensors))]
-        return Inventory(source=_label(self.repo_id, self.revision), kind="gguf", tensors=g.tensors, files=files,
-                         metadata=g.metadata)
