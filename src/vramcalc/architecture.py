@@ -155,6 +155,15 @@ def _layer_kinds(config: dict[str, Any], n_layers: int) -> list[LayerKind]:
     return ["full"] * n_layers
 
 
+def _falcon_kv_heads(cfg: dict[str, Any]) -> int | None:
+    """Falcon: grouped KV heads with the new decoder architecture (40B, 180B), one shared head with multi_query (7B)."""
+    if cfg.get("model_type") != "falcon":
+        return None
+    if cfg.get("new_decoder_architecture"):
+        return int(cfg.get("num_kv_heads") or 8)
+    return 1 if cfg.get("multi_query", True) else None
+
+
 def _max_context(cfg: dict[str, Any], model_type: str) -> int | None:
     mpe = cfg_get(cfg, "max_position_embeddings")
     if mpe is None:
@@ -173,7 +182,7 @@ def architecture_from_config(config: dict[str, Any]) -> Architecture:
     hidden = int(cfg_get(cfg, "hidden_size"))
     n_layers = int(cfg_get(cfg, "num_hidden_layers"))
     heads = int(cfg_get(cfg, "num_attention_heads"))
-    kv_heads = int(cfg.get("num_key_value_heads") or cfg.get("n_head_kv") or heads)
+    kv_heads = int(cfg.get("num_key_value_heads") or cfg.get("n_head_kv") or _falcon_kv_heads(cfg) or heads)
     head_dim = int(cfg.get("head_dim") or hidden // heads)
     window = cfg.get("sliding_window") or cfg.get("attention_chunk_size")
     kinds = _layer_kinds(cfg, n_layers)
@@ -195,7 +204,7 @@ def architecture_from_config(config: dict[str, Any]) -> Architecture:
     n_experts = cfg.get("num_local_experts") or cfg.get("num_experts") or cfg.get("n_routed_experts")
     tie = cfg.get("tie_word_embeddings")
     if tie is None:  # transformers' default is tied, except where a model class overrides it
-        tie = model_type in ("gpt2", "gemma", "gemma2", "gemma3", "gemma3_text")
+        tie = model_type in ("gpt2", "gemma", "gemma2", "gemma3", "gemma3_text", "falcon")
     extra: dict[str, Any] = {}
     if cfg.get("rope_scaling"):
         extra["rope_scaling"] = cfg["rope_scaling"]

@@ -14,13 +14,13 @@ TensorClass = Literal[
 _RULES: list[tuple[TensorClass, re.Pattern[str]]] = [
     ("vision", re.compile(r"(^|\.)(vision_tower|vision_model|visual|vit|image_encoder|v\.blk)\b|^v\.")),
     ("projector", re.compile(r"multi_modal_projector|mm_projector|(^|\.)mm\.|merger|connector")),
-    ("norms", re.compile(r"norm|Norm|ln_[0-9f]|(^|\.)ln\b|layernorm")),
+    ("norms", re.compile(r"norm|Norm|ln_[0-9f]|(^|\.)ln\b|(^|\.)ln_(attn|mlp)\.|layernorm")),
     ("router", re.compile(r"(mlp|moe|block_sparse_moe|ffn)\.gate\.(weight|bias|e_score)|\.router\.|ffn_gate_inp|"
                           r"shared_expert_gate|e_score_correction|exp_probs_b")),
     ("shared_experts", re.compile(r"shared_expert|_shexp")),
     ("experts", re.compile(r"\.experts\.|_exps\.")),
-    ("lm_head", re.compile(r"^lm_head\.|^output\.weight$|(^|\.)lm_head\.")),
-    ("embeddings", re.compile(r"embed_tokens|token_embd|(^|\.)wte\.|(^|\.)wpe\.|word_embeddings|"
+    ("lm_head", re.compile(r"^lm_head\.|^output\.weight$|(^|\.)lm_head\.|(^|\.)embed_out\.")),
+    ("embeddings", re.compile(r"embed_tokens|token_embd|(^|\.)wte\.|(^|\.)wpe\.|word_embeddings|(^|\.)embed_in\.|"
                               r"position_embeddings|embed_positions|tok_embeddings|token_type_embeddings|"
                               r"\.embeddings\.")),
     ("attention", re.compile(r"attn|attention|q_proj|k_proj|v_proj|o_proj|qkv|kv_a|kv_b|q_a|q_b|c_attn")),

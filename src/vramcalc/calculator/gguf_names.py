@@ -20,11 +20,11 @@ _LAYER = re.compile(r"(?:^|\.)(?:layers|h|blocks|block)\.(\d+)\.(.+)$")
 
 # Top-level (non-block) tensors, matched on the name's tail.
 _TOP: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"(?:^|\.)(?:embed_tokens|wte|word_embeddings|tok_embeddings)\.(weight)$"), "token_embd"),
+    (re.compile(r"(?:^|\.)(?:embed_tokens|wte|word_embeddings|tok_embeddings|embed_in)\.(weight)$"), "token_embd"),
     (re.compile(r"(?:^|\.)(?:wpe|embed_positions|position_embeddings)\.(weight)$"), "position_embd"),
     (re.compile(r"^(?:lm_head|output|embed_out)\.(weight|bias)$"), "output"),
     (re.compile(r"(?:^|\.)(?:lm_head)\.(weight|bias)$"), "output"),
-    (re.compile(r"^(?:model\.|transformer\.|model\.language_model\.|language_model\.model\.)?"
+    (re.compile(r"^(?:model\.|transformer\.|gpt_neox\.|model\.language_model\.|language_model\.model\.)?"
                 r"(?:norm|ln_f|final_layernorm|final_layer_norm)\.(weight|bias)$"), "output_norm"),
 ]
 
@@ -38,6 +38,7 @@ _BLOCK: dict[str, str] = {
     "self_attn.kv_b_proj": "attn_kv_b",
     "attn.c_attn": "attn_qkv", "attn.c_proj": "attn_output",
     "self_attention.query_key_value": "attn_qkv", "self_attention.dense": "attn_output",
+    "attention.query_key_value": "attn_qkv", "attention.dense": "attn_output",
     "input_layernorm": "attn_norm", "ln_1": "attn_norm", "ln_2": "ffn_norm", "ln_attn": "attn_norm",
     "ln_mlp": "ffn_norm", "post_attention_layernorm": "ffn_norm",
     "pre_feedforward_layernorm": "ffn_norm", "post_feedforward_layernorm": "post_ffw_norm",

@@ -99,6 +99,8 @@ def inventory_from_config(config: dict[str, Any], source: str) -> Inventory:
         warnings += _gpt_oss(b, cfg, arch)
     elif model_type == "llama4_text":
         _llama4(b, cfg, arch)
+    elif model_type in _UNGATED_BUILDERS:
+        _UNGATED_BUILDERS[model_type](b, cfg, arch)
     elif model_type in ("deepseek_v2", "deepseek_v3", "kimi_k2", "glm4_moe"):
         _decoder(b, cfg, arch, mla=model_type != "glm4_moe")
         nextn = int(cfg.get("num_nextn_predict_layers") or 0)
@@ -132,7 +134,7 @@ def inventory_from_config(config: dict[str, Any], source: str) -> Inventory:
 _KNOWN = {
     "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2", "gemma3",
     "gemma3_text", "phi3", "gpt2", "deepseek_v2", "deepseek_v3", "granite", "olmo2", "cohere", "gpt_oss",
-    "llama4_text", "glm4_moe", *ENCODER_TYPES,
+    "llama4_text", "glm4_moe", "gpt_neox", "phi", "falcon", *ENCODER_TYPES,
 }
 
 
@@ -349,6 +351,84 @@ def _llama4(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
     b.add(p0 + "norm.weight", h)
     if not arch.tie_word_embeddings:
         b.add("language_model.lm_head.weight", v, h)
+
+
+def _ungated_layer(b: _Builder, p: str, names: dict[str, str], h: int, qkv: int, inter: int, bias: bool,
+                   norms: tuple[str, ...]) -> None:
+    """One decoder block with a plain (ungated) MLP: LayerNorms with biases, fused or split QKV."""
+    for ln in norms:
+        b.add(p + f"{ln}.weight", h)
+        b.add(p + f"{ln}.bias", h)
+    for key, rows, cols in (("qkv", qkv, h), ("out", h, h), ("up", inter, h), ("down", h, inter)):
+        if key == "qkv" and "q" in names:  # split q, k, v (Phi)
+            for proj, out in zip(("q", "k", "v"), _split_qkv(qkv, h), strict=True):
+                b.add(p + names[proj] + ".weight", out, h)
+                if bias:
+                    b.add(p + names[proj] + ".bias", out)
+            continue
+        b.add(p + names[key] + ".weight", rows, cols)
+        if bias:
+            b.add(p + names[key] + ".bias", rows)
+
+
+def _split_qkv(qkv: int, h: int) -> tuple[int, int, int]:
+    kv = (qkv - h) // 2
+    return h, kv, kv
+
+
+def _gpt_neox(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
+    """GPT-NeoX / Pythia: fused QKV, dense MLP, biases everywhere, an untied embed_out."""
+    h, v = arch.hidden_size, arch.vocab_size
+    inter = int(arch.intermediate_size or 4 * h)
+    names = {"qkv": "attention.query_key_value", "out": "attention.dense", "up": "mlp.dense_h_to_4h",
+             "down": "mlp.dense_4h_to_h"}
+    b.add("gpt_neox.embed_in.weight", v, h)
+    for i in range(arch.num_layers):
+        _ungated_layer(b, f"gpt_neox.layers.{i}.", names, h, 3 * h, inter, True,
+                       ("input_layernorm", "post_attention_layernorm"))
+    b.add("gpt_neox.final_layer_norm.weight", h)
+    b.add("gpt_neox.final_layer_norm.bias", h)
+    if not cfg.get("tie_word_embeddings", False):
+        b.add("embed_out.weight", v, h)
+
+
+def _phi(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
+    """Phi-1/1.5/2: parallel attention and MLP behind one LayerNorm, split QKV, biases, a biased LM head."""
+    h, v = arch.hidden_size, arch.vocab_size
+    inter = int(arch.intermediate_size or 4 * h)
+    att = arch.layers[0]
+    qkv = (att.num_heads + 2 * att.num_kv_heads) * att.head_dim
+    names = {"q": "self_attn.q_proj", "k": "self_attn.k_proj", "v": "self_attn.v_proj", "out": "self_attn.dense",
+             "up": "mlp.fc1", "down": "mlp.fc2"}
+    b.add("model.embed_tokens.weight", v, h)
+    for i in range(arch.num_layers):
+        _ungated_layer(b, f"model.layers.{i}.", names, h, qkv, inter, True, ("input_layernorm",))
+    b.add("model.final_layernorm.weight", h)
+    b.add("model.final_layernorm.bias", h)
+    b.add("lm_head.weight", v, h)
+    b.add("lm_head.bias", v)
+
+
+def _falcon(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
+    """Falcon: fused QKV with grouped or one shared KV head, parallel attention (one LayerNorm for 7B; ln_attn and
+    ln_mlp with the new decoder architecture), no linear biases by default, tied embeddings."""
+    h, v = arch.hidden_size, arch.vocab_size
+    inter = int(cfg.get("ffn_hidden_size") or arch.intermediate_size or 4 * h)
+    att = arch.layers[0]
+    qkv = (att.num_heads + 2 * att.num_kv_heads) * att.head_dim
+    names = {"qkv": "self_attention.query_key_value", "out": "self_attention.dense", "up": "mlp.dense_h_to_4h",
+             "down": "mlp.dense_4h_to_h"}
+    norms = ("ln_attn", "ln_mlp") if cfg.get("new_decoder_architecture") else ("input_layernorm",)
+    b.add("transformer.word_embeddings.weight", v, h)
+    for i in range(arch.num_layers):
+        _ungated_layer(b, f"transformer.h.{i}.", names, h, qkv, inter, bool(cfg.get("bias")), norms)
+    b.add("transformer.ln_f.weight", h)
+    b.add("transformer.ln_f.bias", h)
+    if not arch.tie_word_embeddings:
+        b.add("lm_head.weight", v, h)
+
+
+_UNGATED_BUILDERS = {"gpt_neox": _gpt_neox, "phi": _phi, "falcon": _falcon}
 
 
 def _moe_layer(cfg: dict[str, Any], arch: Architecture, i: int) -> bool:
