@@ -1,5 +1,5 @@
-"""Decoders with a plain (ungated) MLP and LayerNorm biases — GPT-NeoX/Pythia, Phi-2, Falcon — from config.json:
-exact counts, KV heads (Falcon-7B shares one), tensor classes and GGUF names."""
+"""Decoders with a plain (ungated) MLP and LayerNorm biases — GPT-NeoX/Pythia, Phi-2, Falcon, OPT, BLOOM — from
+config.json: exact counts, KV heads (Falcon-7B shares one), tensor classes and GGUF names."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ PHI_2 = {"model_type": "phi", "hidden_size": 2560, "num_hidden_layers": 32, "num
 FALCON_7B = {"model_type": "falcon", "hidden_size": 4544, "num_hidden_layers": 32, "num_attention_heads": 71,
              "vocab_size": 65024, "multi_query": True, "parallel_attn": True, "bias": False,
              "new_decoder_architecture": False}
+OPT_125M = {"model_type": "opt", "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+            "ffn_dim": 3072, "vocab_size": 50272, "max_position_embeddings": 2048, "word_embed_proj_dim": 768}
+BLOOM_560M = {"model_type": "bloom", "hidden_size": 1024, "n_layer": 24, "n_head": 16, "vocab_size": 250880}
 FALCON_40B = {"model_type": "falcon", "hidden_size": 8192, "num_hidden_layers": 60, "num_attention_heads": 128,
               "num_kv_heads": 8, "vocab_size": 65024, "new_decoder_architecture": True, "bias": False,
               "parallel_attn": True}
@@ -36,6 +39,8 @@ def _neox_layer(h: int, inter: int) -> int:
     (PHI_2, 2_779_683_840),
     (FALCON_7B, 6_921_720_704),
     (FALCON_40B, 41_303_293_952),
+    (OPT_125M, 125_239_296),  # facebook/opt-125m
+    (BLOOM_560M, 559_214_592),  # bigscience/bloom-560m
 ])
 def test_published_totals(cfg: dict, published: int) -> None:
     assert inventory_from_config(cfg, "x").total_params == published
@@ -52,7 +57,7 @@ def test_falcon_kv_heads() -> None:
     assert forty.layers[0].num_kv_heads == 8 and seven.tie_word_embeddings
 
 
-@pytest.mark.parametrize("cfg", [PYTHIA_160M, PHI_2, FALCON_7B, FALCON_40B])
+@pytest.mark.parametrize("cfg", [PYTHIA_160M, PHI_2, FALCON_7B, FALCON_40B, BLOOM_560M])
 def test_every_tensor_has_a_class_and_a_gguf_name(cfg: dict) -> None:
     for t in inventory_from_config(cfg, "x").tensors:
         assert classify(t.name) != "other", t.name

@@ -204,7 +204,7 @@ def architecture_from_config(config: dict[str, Any]) -> Architecture:
     n_experts = cfg.get("num_local_experts") or cfg.get("num_experts") or cfg.get("n_routed_experts")
     tie = cfg.get("tie_word_embeddings")
     if tie is None:  # transformers' default is tied, except where a model class overrides it
-        tie = model_type in ("gpt2", "gemma", "gemma2", "gemma3", "gemma3_text", "falcon")
+        tie = model_type in ("gpt2", "gemma", "gemma2", "gemma3", "gemma3_text", "falcon", "opt", "bloom")
     extra: dict[str, Any] = {}
     if cfg.get("rope_scaling"):
         extra["rope_scaling"] = cfg["rope_scaling"]

@@ -22,6 +22,7 @@ _LAYER = re.compile(r"(?:^|\.)(?:layers|h|blocks|block)\.(\d+)\.(.+)$")
 _TOP: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?:^|\.)(?:embed_tokens|wte|word_embeddings|tok_embeddings|embed_in)\.(weight)$"), "token_embd"),
     (re.compile(r"(?:^|\.)(?:wpe|embed_positions|position_embeddings)\.(weight)$"), "position_embd"),
+    (re.compile(r"(?:^|\.)word_embeddings_layernorm\.(weight|bias)$"), "token_embd_norm"),  # BLOOM
     (re.compile(r"^(?:lm_head|output|embed_out)\.(weight|bias)$"), "output"),
     (re.compile(r"(?:^|\.)(?:lm_head)\.(weight|bias)$"), "output"),
     (re.compile(r"^(?:model\.|transformer\.|gpt_neox\.|model\.language_model\.|language_model\.model\.)?"

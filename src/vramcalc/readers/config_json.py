@@ -134,7 +134,7 @@ def inventory_from_config(config: dict[str, Any], source: str) -> Inventory:
 _KNOWN = {
     "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2", "gemma3",
     "gemma3_text", "phi3", "gpt2", "deepseek_v2", "deepseek_v3", "granite", "olmo2", "cohere", "gpt_oss",
-    "llama4_text", "glm4_moe", "gpt_neox", "phi", "falcon", *ENCODER_TYPES,
+    "llama4_text", "glm4_moe", "gpt_neox", "phi", "falcon", "opt", "bloom", *ENCODER_TYPES,
 }
 
 
@@ -428,7 +428,42 @@ def _falcon(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
         b.add("lm_head.weight", v, h)
 
 
-_UNGATED_BUILDERS = {"gpt_neox": _gpt_neox, "phi": _phi, "falcon": _falcon}
+def _opt(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
+    """OPT: learned positions offset by 2, split biased q/k/v/out, fc1/fc2, tied embeddings."""
+    h, v = arch.hidden_size, arch.vocab_size
+    inter = int(cfg.get("ffn_dim") or arch.intermediate_size or 4 * h)
+    proj = int(cfg.get("word_embed_proj_dim") or h)
+    names = {"q": "self_attn.q_proj", "k": "self_attn.k_proj", "v": "self_attn.v_proj", "out": "self_attn.out_proj",
+             "up": "fc1", "down": "fc2"}
+    b.add("model.decoder.embed_tokens.weight", v, proj)
+    b.add("model.decoder.embed_positions.weight", int(cfg.get("max_position_embeddings") or 2048) + 2, h)
+    if proj != h:
+        b.add("model.decoder.project_in.weight", h, proj)
+        b.add("model.decoder.project_out.weight", proj, h)
+    for i in range(arch.num_layers):
+        _ungated_layer(b, f"model.decoder.layers.{i}.", names, h, 3 * h, inter, True,
+                       ("self_attn_layer_norm", "final_layer_norm"))
+    if cfg.get("do_layer_norm_before", True) and not cfg.get("_remove_final_layer_norm", False):
+        b.add("model.decoder.final_layer_norm.weight", h)
+        b.add("model.decoder.final_layer_norm.bias", h)
+
+
+def _bloom(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
+    """BLOOM: ALiBi (no position table), a LayerNorm right after the embeddings, fused QKV, tied embeddings."""
+    h, v = arch.hidden_size, arch.vocab_size
+    names = {"qkv": "self_attention.query_key_value", "out": "self_attention.dense", "up": "mlp.dense_h_to_4h",
+             "down": "mlp.dense_4h_to_h"}
+    b.add("transformer.word_embeddings.weight", v, h)
+    b.add("transformer.word_embeddings_layernorm.weight", h)
+    b.add("transformer.word_embeddings_layernorm.bias", h)
+    for i in range(arch.num_layers):
+        _ungated_layer(b, f"transformer.h.{i}.", names, h, 3 * h, 4 * h, True,
+                       ("input_layernorm", "post_attention_layernorm"))
+    b.add("transformer.ln_f.weight", h)
+    b.add("transformer.ln_f.bias", h)
+
+
+_UNGATED_BUILDERS = {"gpt_neox": _gpt_neox, "phi": _phi, "falcon": _falcon, "opt": _opt, "bloom": _bloom}
 
 
 def _moe_layer(cfg: dict[str, Any], arch: Architecture, i: int) -> bool:
