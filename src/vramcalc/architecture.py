@@ -174,8 +174,54 @@ def _max_context(cfg: dict[str, Any], model_type: str) -> int | None:
     return int(mpe)
 
 
+# Size fields read as whole numbers: positive, or ≥ 0 for counts that may be zero.
+_POSITIVE = ("hidden_size", "n_embd", "d_model", "num_hidden_layers", "n_layer", "num_layers", "num_attention_heads",
+             "n_head", "num_heads", "num_key_value_heads", "num_kv_heads", "n_head_kv", "head_dim", "vocab_size",
+             "intermediate_size", "n_inner", "ffn_dim", "moe_intermediate_size", "intermediate_size_mlp",
+             "max_position_embeddings", "n_positions", "num_local_experts", "num_experts", "n_routed_experts",
+             "num_experts_per_tok", "sliding_window", "attention_chunk_size", "kv_lora_rank", "q_lora_rank",
+             "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "shared_expert_intermediate_size",
+             "embedding_size", "word_embed_proj_dim", "ffn_hidden_size", "patch_size", "image_size",
+             "interleave_moe_layer_step")
+_NON_NEGATIVE = ("first_k_dense_replace", "n_shared_experts", "num_nextn_predict_layers", "type_vocab_size",
+                 "pad_token_id")
+
+
+# Counts that set how many tensors a config-derived inventory holds: bounded so that no config, however wrong, can
+# make vramcalc allocate without limit (the largest published models have ~100 layers and ~400 experts).
+_LIMITS = {"num_hidden_layers": 10_000, "n_layer": 10_000, "num_layers": 10_000, "num_local_experts": 65_536,
+           "num_experts": 65_536, "n_routed_experts": 65_536}
+_DICTS = ("text_config", "vision_config", "quantization_config", "rope_scaling")
+
+
+def check_size_fields(config: dict[str, Any], where: str = "config.json") -> None:
+    """Refuse a malformed size field (not a whole number, zero where a count must be positive, absurdly large), or a
+    section of the wrong type, naming it — before any arithmetic trips over it. Nested configs are checked too."""
+    for key, value in config.items():
+        if value is None:
+            continue
+        if key in _DICTS and not isinstance(value, dict):
+            raise ArchitectureError(f"{where} field {key!r} is {value!r}, not an object", "fix the config")
+        if key in ("text_config", "vision_config"):
+            check_size_fields(value, f"{where} {key}")
+            continue
+        if key in ("torch_dtype", "dtype", "model_type") and not isinstance(value, str):
+            raise ArchitectureError(f"{where} field {key!r} is {value!r}, not a name", "fix the config")
+        if key == "layer_types" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise ArchitectureError(f"{where} field 'layer_types' is {value!r}, not a list of names", "fix the config")
+        if key not in _POSITIVE + _NON_NEGATIVE:
+            continue
+        low = 1 if key in _POSITIVE else 0
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            need = "a positive whole number" if low else "a whole number"
+            raise ArchitectureError(f"{where} field {key!r} is {value!r}, not {need}", "fix the config")
+        if value > _LIMITS.get(key, 1 << 40):
+            raise ArchitectureError(f"{where} field {key!r} is {value:,}, beyond any real model", "fix the config")
+
+
 def architecture_from_config(config: dict[str, Any]) -> Architecture:
-    """Normalise a Hugging Face config.json. Raises ArchitectureError naming missing fields."""
+    """Normalise a Hugging Face config.json. Raises ArchitectureError naming missing or malformed fields."""
+    check_size_fields(config)
     cfg = text_config(config)
     _require(cfg, ["num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size"])
     model_type = str(cfg.get("model_type", "unknown"))
@@ -248,56 +294,73 @@ def _gguf_len(value: Any) -> int | None:
 
 
 def architecture_from_gguf(metadata: dict[str, Any]) -> Architecture:
-    """From llama.cpp's GGUF keys (`{arch}.block_count`, `{arch}.attention.head_count_kv` …)."""
+    """From llama.cpp's GGUF keys (`{arch}.block_count`, `{arch}.attention.head_count_kv` …). A key of the wrong
+    type or out of range is an ArchitectureError naming it: a file's metadata is never trusted."""
     arch = metadata.get("general.architecture")
-    if not arch:
+    if not arch or not isinstance(arch, str):
         raise ArchitectureError("GGUF metadata has no general.architecture", "check that the file is a model GGUF")
 
-    def key(name: str, default: Any = None) -> Any:
-        return metadata.get(f"{arch}.{name}", default)
+    def bad(name: str, value: Any) -> ArchitectureError:
+        return ArchitectureError(f"GGUF metadata {arch}.{name} is {value!r}, not a whole number in range",
+                                 "the file's metadata is malformed: pass --layers/--kv-heads/--head-dim")
 
-    n_layers, hidden, heads = key("block_count"), key("embedding_length"), key("attention.head_count")
+    def num(name: str, low: int = 1, high: int = 1 << 40) -> int | None:
+        value = metadata.get(f"{arch}.{name}")
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise bad(name, value)
+        return value
+
+    def per_layer(name: str, n: int, default: int | None) -> list[int]:
+        value = metadata.get(f"{arch}.{name}")
+        if isinstance(value, list):  # per-layer arrays (hybrid models): one whole number per block
+            if len(value) != n or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1 << 20
+                                          for v in value):
+                raise bad(name, value)
+            return list(value)
+        one = num(name, low=0, high=1 << 20)
+        return [one if one is not None else (default or 0)] * n
+
+    n_layers, hidden = num("block_count", high=10_000), num("embedding_length")
+    heads_raw = metadata.get(f"{arch}.attention.head_count")
     missing = [n for n, v in (("block_count", n_layers), ("embedding_length", hidden),
-                              ("attention.head_count", heads)) if v is None]
-    if missing:
+                              ("attention.head_count", heads_raw)) if v is None]
+    if missing or n_layers is None or hidden is None:
         raise ArchitectureError(
             f"GGUF metadata lacks {', '.join(f'{arch}.{m}' for m in missing)}", "pass --layers/--kv-heads/--head-dim"
         )
-    n_layers, hidden = int(n_layers), int(hidden)
-    heads_list = heads if isinstance(heads, list) else [heads] * n_layers
-    kv = key("attention.head_count_kv", heads)
-    kv_list = kv if isinstance(kv, list) else [kv] * n_layers
-    k_len = key("attention.key_length")
-    v_len = key("attention.value_length")
-    window = key("attention.sliding_window")
-    kv_lora = key("attention.kv_lora_rank")
-    rope_dim = key("rope.dimension_count")
+    heads_list = per_layer("attention.head_count", n_layers, None)
+    kv_list = per_layer("attention.head_count_kv", n_layers, None) \
+        if metadata.get(f"{arch}.attention.head_count_kv") is not None else list(heads_list)
+    k_len, v_len = num("attention.key_length"), num("attention.value_length")
+    window, kv_lora, rope_dim = num("attention.sliding_window"), num("attention.kv_lora_rank"), \
+        num("rope.dimension_count")
+    encoder = arch in GGUF_ENCODER_ARCHS or metadata.get(f"{arch}.attention.causal") is False
     layers = []
-    for i in range(n_layers):
-        nh, nkv = int(heads_list[i] or 0), int(kv_list[i] or 0)
-        hd = int(k_len) if k_len else (hidden // nh if nh else 0)
-        kind: LayerKind = ("encoder" if arch in GGUF_ENCODER_ARCHS or key("attention.causal") is False
-                           else "full" if nkv else "none")
+    for nh, nkv in zip(heads_list, kv_list, strict=True):
+        hd = k_len if k_len else (hidden // nh if nh else 0)
+        kind: LayerKind = "encoder" if encoder else "full" if nkv else "none"
         layers.append(Attention(
             kind=kind, num_heads=nh, num_kv_heads=nkv, head_dim=hd,
-            v_head_dim=int(v_len) if v_len and v_len != k_len else None,
-            window=int(window) if window else None,
-            kv_lora_rank=int(kv_lora) if kv_lora else None,
-            qk_rope_head_dim=int(rope_dim) if kv_lora and rope_dim else None,
+            v_head_dim=v_len if v_len and v_len != k_len else None,
+            window=window or None,
+            kv_lora_rank=kv_lora or None,
+            qk_rope_head_dim=rope_dim if kv_lora and rope_dim else None,
         ))
-    vocab = _gguf_len(metadata.get("tokenizer.ggml.tokens")) or key("vocab_size") or 0
-    experts = key("expert_count")
+    vocab = _gguf_len(metadata.get("tokenizer.ggml.tokens")) or num("vocab_size") or 0
+    ffn = metadata.get(f"{arch}.feed_forward_length")
     return Architecture(
-        model_type=str(arch),
+        model_type=arch,
         hidden_size=hidden,
         num_layers=n_layers,
         vocab_size=int(vocab),
-        intermediate_size=key("feed_forward_length") if not isinstance(key("feed_forward_length"), list) else None,
+        intermediate_size=None if isinstance(ffn, list) else num("feed_forward_length"),
         layers=layers,
-        max_context=key("context_length"),
-        num_experts=int(experts) if experts else None,
-        experts_per_token=key("expert_used_count"),
-        num_shared_experts=key("expert_shared_count"),
-        moe_intermediate_size=key("expert_feed_forward_length"),
-        first_dense_layers=int(key("leading_dense_block_count") or 0),
+        max_context=num("context_length"),
+        num_experts=num("expert_count", high=65_536),
+        experts_per_token=num("expert_used_count", high=65_536),
+        num_shared_experts=num("expert_shared_count", low=0, high=65_536),
+        moe_intermediate_size=num("expert_feed_forward_length"),
+        first_dense_layers=num("leading_dense_block_count", low=0) or 0,
     )

@@ -27,6 +27,8 @@ def detect_packed(
 ) -> tuple[QuantizationInfo | None, int | None]:
     """(scheme, true parameter count), or (None, None) for an ordinary checkpoint."""
     qcfg = (config or {}).get("quantization_config") or {}
+    if not isinstance(qcfg, dict):  # a malformed section: read the tensors as they are
+        qcfg = {}
     method = str(qcfg.get("quant_method", "")).lower()
     names = {t.name for t in tensors}
     bits = int(qcfg.get("bits") or qcfg.get("w_bit") or 4)

@@ -1,0 +1,60 @@
+"""Whatever a config.json or a GGUF's metadata claims, the result is an inventory or a VramcalcError that names the
+field — never a crash, and never an allocation the claim alone dictates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vramcalc.architecture import architecture_from_gguf
+from vramcalc.errors import VramcalcError
+from vramcalc.readers.config_json import inventory_from_config
+
+BASE = json.loads((Path(__file__).resolve().parents[1] / "examples" / "configs" / "llama-3.1-8b" /
+                   "config.json").read_text())
+KEYS = ["hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim",
+        "intermediate_size", "vocab_size", "max_position_embeddings", "num_local_experts", "num_experts_per_tok",
+        "sliding_window", "model_type", "torch_dtype", "quantization_config", "text_config", "vision_config",
+        "layer_types", "tie_word_embeddings", "first_k_dense_replace"]
+ODD = st.one_of(
+    st.integers(min_value=-3, max_value=10**13), st.text(max_size=8), st.none(), st.booleans(),
+    st.floats(allow_nan=True), st.lists(st.integers(-2, 5), max_size=3),
+    st.sampled_from(["bert", "gpt_oss", "falcon", "llama4_text", "glm4_moe", "opt", "bloom", "phi", "gpt_neox",
+                     "deepseek_v3", "gemma3"]),
+    st.sampled_from([{"quant_method": "fp8"}, {"quant_method": "mxfp4"}, {"model_type": "siglip_vision_model"},
+                     {"hidden_size": 0}, {}]),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(KEYS), ODD, min_size=1, max_size=3))
+def test_config_json_mutations(changes: dict[str, Any]) -> None:
+    cfg = {**BASE, **changes}
+    try:
+        inv = inventory_from_config(cfg, "fuzz")
+    except VramcalcError as e:
+        assert e.what and e.todo
+        return
+    assert len(inv.tensors) < 5_000_000 and inv.total_params >= 0
+
+
+GGUF_BASE: dict[str, Any] = {
+    "general.architecture": "llama", "llama.block_count": 2, "llama.embedding_length": 64,
+    "llama.attention.head_count": 4, "llama.attention.head_count_kv": 2, "llama.context_length": 4096,
+    "llama.expert_count": 4, "llama.attention.key_length": 16, "llama.attention.sliding_window": 128,
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(sorted(GGUF_BASE)), ODD, min_size=1, max_size=3))
+def test_gguf_metadata_mutations(changes: dict[str, Any]) -> None:
+    try:
+        arch = architecture_from_gguf({**GGUF_BASE, **changes})
+    except VramcalcError as e:
+        assert e.what and e.todo
+        return
+    assert len(arch.layers) == arch.num_layers <= 10_000
