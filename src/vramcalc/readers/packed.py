@@ -31,7 +31,8 @@ def detect_packed(
         qcfg = {}
     method = str(qcfg.get("quant_method", "")).lower()
     names = {t.name for t in tensors}
-    bits = int(qcfg.get("bits") or qcfg.get("w_bit") or 4)
+    raw_bits = qcfg.get("bits") or qcfg.get("w_bit") or 4
+    bits = raw_bits if isinstance(raw_bits, int) and not isinstance(raw_bits, bool) and 1 <= raw_bits <= 32 else 4
     scheme: str | None = None
     if any(n.endswith(".qweight") for n in names):
         scheme = "awq" if method == "awq" or not any(n.endswith(".g_idx") for n in names) and method != "gptq" \
@@ -56,6 +57,8 @@ def detect_packed(
             continue
         params += _unpacked_numel(t, scheme, bits, tensors)
     group = qcfg.get("group_size") or qcfg.get("q_group_size")
+    if isinstance(group, bool):
+        group = None
     details = {k: v for k, v in qcfg.items() if isinstance(v, str | int | float | bool)}
     return QuantizationInfo(scheme=scheme, bits=float(bits) if scheme in _BIT_SCHEMES else None,
                             group_size=int(group) if isinstance(group, int) else None, details=details), params
