@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +29,24 @@ ODD = st.one_of(
     st.sampled_from([{"quant_method": "fp8"}, {"quant_method": "mxfp4"}, {"model_type": "siglip_vision_model"},
                      {"hidden_size": 0}, {}]),
 )
+SECTIONS = [  # quantization_config / vision_config contents that once reached arithmetic unchecked
+    ("quantization_config", {"quant_method": "fp8", "weight_block_size": [0, 0]}),
+    ("quantization_config", {"quant_method": "fp8", "weight_block_size": "x"}),
+    ("quantization_config", {"quant_method": "fp8", "modules_to_not_convert": 3}),
+    ("quantization_config", {"quant_method": "fp8", "modules_to_not_convert": [1, None, "lm_head"]}),
+    ("quantization_config", {"quant_method": "gptq", "bits": "four", "group_size": True}),
+    ("vision_config", {"model_type": "clip_vision_model", "patch_size": 0}),
+    ("vision_config", {"model_type": "siglip_vision_model", "image_size": "big"}),
+]
+
+
+@pytest.mark.parametrize(("key", "section"), SECTIONS)
+def test_malformed_sections(key: str, section: dict[str, Any]) -> None:
+    cfg = {**BASE, key: section, **({"model_type": "llava"} if key == "vision_config" else {})}
+    try:
+        inventory_from_config(cfg, "fuzz")
+    except VramcalcError as e:
+        assert e.what and e.todo
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

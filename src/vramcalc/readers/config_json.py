@@ -75,6 +75,11 @@ class _Builder:
                                       component="", file=None))
 
 
+def _names(value: Any) -> list[str]:
+    """A list of module names from a config, ignoring what is not one."""
+    return [v for v in value if isinstance(v, str) and v] if isinstance(value, list) else []
+
+
 def _dtype_of(config: dict[str, Any]) -> str:
     raw = str(config.get("torch_dtype") or config.get("dtype") or "bfloat16").lower().replace("torch.", "")
     return _DTYPE.get(raw, "BF16")
@@ -87,8 +92,12 @@ def inventory_from_config(config: dict[str, Any], source: str) -> Inventory:
     qcfg = cfg.get("quantization_config") or {}
     fp8 = str(qcfg.get("quant_method", "")).lower() == "fp8"
     block = qcfg.get("weight_block_size") or [128, 128]
+    if fp8 and not (isinstance(block, list) and len(block) == 2
+                    and all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in block)):
+        raise ArchitectureError(f"config.json quantization_config weight_block_size is {block!r}, not two positive "
+                                "whole numbers", "fix the config (DeepSeek-V3 uses [128, 128])")
     b = _Builder(_dtype_of(cfg), fp8_block=(int(block[0]), int(block[1])) if fp8 else None,
-                 fp8_skip=list(qcfg.get("modules_to_not_convert") or []))
+                 fp8_skip=_names(qcfg.get("modules_to_not_convert")))
     model_type = arch.model_type
     warnings: list[str] = []
     if model_type == "gpt2":
