@@ -51,6 +51,17 @@ def test_jq_example() -> None:
     assert "Q4_K_M" in fits and "bf16" not in fits
 
 
+@pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed")
+def test_longest_context_example() -> None:
+    proc = subprocess.run(
+        ["bash", str(EXAMPLES / "longest_context.sh")], capture_output=True, text=True, env=_env(), timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    tokens = {line.split("\t")[0]: int(line.split("\t")[1].split()[0]) for line in proc.stdout.splitlines()}
+    # fewer bits per weight leave more of the 24 GB to the KV cache; fp32 weights alone do not fit
+    assert tokens["fp32"] == 0 < tokens["bf16"] < tokens["Q8_0"] < tokens["Q4_K_M"] < tokens["Q2_K"]
+
+
 @pytest.mark.parametrize(
     "config", sorted(EXAMPLES.glob("configs/*/config.json")), ids=lambda p: p.parent.name
 )
