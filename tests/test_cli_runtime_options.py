@@ -98,3 +98,15 @@ def test_a_request_is_not_changed_by_estimating_with_it() -> None:
     dense = estimate_count(parse_label("8B"), EstimateRequest(formats=["bf16"], runtime=request.runtime), registry)
     assert (gguf.engine, dense.engine) == ("llama.cpp", "transformers")
     assert request.runtime.engine == "auto" and request.runtime.context == 4096
+
+
+def test_vllm_holds_its_whole_budget(capsys: pytest.CaptureFixture[str]) -> None:
+    from vramcalc import heuristics as H
+
+    row = _row(capsys, "--engine", "vllm", "--gpu-memory", "24GB", "--gpu-memory-utilization", "0.8")
+    # what nvidia-smi shows: 0.8 × 24 GB whatever the model needs, plus the CUDA graphs captured after it
+    assert row["process_bytes"] == int(24e9 * 0.8) + H.VLLM_CUDA_GRAPHS.as_int()
+    assert row["total_bytes"] < row["process_bytes"]
+    assert _row(capsys, "--engine", "llama.cpp")["process_bytes"] is None
+    table = run_cli(capsys, "estimate", LLAMA, "-d", "Q4_K_M", "-e", "vllm").out
+    assert "vLLM holds" in table

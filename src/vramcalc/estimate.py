@@ -119,6 +119,7 @@ class _Runtime:
         row.overhead_bytes, row.total_bytes = est.overhead_bytes, est.total_bytes
         row.host_bytes, row.kv_capacity_tokens, row.max_concurrency = (
             est.host_bytes, est.kv_capacity_tokens, est.max_concurrency)
+        row.process_bytes = est.process_bytes
         if rt.gpu_memory:
             self._split(row, est)
             if self.arch is not None:

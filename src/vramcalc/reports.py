@@ -55,6 +55,9 @@ class FormatRow(_Report):
     total_bytes: int = Field(description="VRAM to hold the weights plus the parts above")
     file_bytes: int | None = Field(None, description="predicted file size (GGUF: header, metadata, padding)")
     host_bytes: int = Field(0, description="bytes the engine keeps in host memory (llama.cpp: embeddings, …)")
+    process_bytes: int | None = Field(
+        None, description="vLLM: what the process holds on the GPU (its whole gpu_memory_utilization budget + CUDA "
+                          "graphs) — what nvidia-smi shows, whatever total_bytes the model needs")
     kv_capacity_tokens: int | None = Field(None, description="vLLM: tokens the KV budget holds")
     max_concurrency: int | None = Field(None, description="vLLM: sequences of --context that fit at once")
     gpus: int | None = Field(None, description="GPUs of --gpu-memory needed (None: not asked, or more than 64)")

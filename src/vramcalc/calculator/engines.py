@@ -88,6 +88,7 @@ class RuntimeEstimate:
     max_concurrency: int | None = None
     peak_allocated_bytes: int | None = None
     peak_reserved_bytes: int | None = None
+    process_bytes: int | None = None  # what the engine process holds on the GPU when it differs from the need (vLLM)
     kv_dtype: str | None = None
     label: str = ""
     parts: dict[str, int] = field(default_factory=dict)
@@ -196,6 +197,8 @@ def _vllm(arch: Architecture | None, weights: int, r: RuntimeRequest, act_bytes:
     est._overhead("non_torch_memory", H.VLLM_NON_TORCH.as_int(), H.VLLM_NON_TORCH)
     est._overhead("cuda_graphs", H.VLLM_CUDA_GRAPHS.as_int(), H.VLLM_CUDA_GRAPHS)
     budget = int(gpu * util)
+    # vLLM fills its whole budget (the KV cache takes what the rest leaves); CUDA graphs come on top of it
+    est.process_bytes = budget + H.VLLM_CUDA_GRAPHS.as_int()
     if arch is None:
         est.activation_bytes = H.VLLM_ACTIVATION_DENSE.as_int()
         est.parts["activations: profiled peak"] = est.activation_bytes

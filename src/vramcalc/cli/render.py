@@ -60,6 +60,9 @@ def render_estimate(report: EstimateReport, console: Console | None = None) -> N
     if show_gpus:
         assert report.gpu_memory is not None
         table.add_column(f"GPUs of {format_bytes(report.gpu_memory, u)}", justify="right")
+    show_held = any(r.process_bytes is not None for r in report.rows)
+    if show_held:
+        table.add_column("vLLM holds", justify="right")
     show_ctx = any(r.max_context is not None for r in report.rows)
     if show_ctx:
         table.add_column("Max context", justify="right")
@@ -76,6 +79,8 @@ def render_estimate(report: EstimateReport, console: Console | None = None) -> N
         if show_gpus:
             cells.append("> 64" if r.gpus is None else
                          f"{r.gpus}" + (f" × {format_bytes(r.per_gpu_bytes or 0, u)}" if r.gpus > 1 else ""))
+        if show_held:
+            cells.append(format_bytes(r.process_bytes, u) if r.process_bytes is not None else "—")
         if show_ctx:
             cells.append("—" if not r.max_context else f"{r.max_context:,}" +
                          (" (model max)" if r.max_context == report.model.architecture.get("max_context") else ""))
