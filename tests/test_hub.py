@@ -187,3 +187,19 @@ def test_one_gguf_of_many_by_its_quant(fake_hub: FakeHub, tmp_path: Path, capsys
     assert none.code == 1 and "no GGUF file matches 'IQ1_S'" in none.err
     est = run_cli(capsys, "estimate", "org/many:Q4_K_M", "--json").json()
     assert est["engine"] == "llama.cpp" and est["rows"][0]["format"] == "as stored"
+
+
+def test_a_quant_tag_picks_from_the_cache_too(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    cache = tmp_path / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    snap = cache / "models--org--quants" / "snapshots" / "abc"
+    snap.mkdir(parents=True)
+    (cache / "models--org--quants" / "refs").mkdir()
+    (cache / "models--org--quants" / "refs" / "main").write_text("abc")
+    write_gguf(snap / "M-Q4_K_M.gguf")
+    (snap / "M-Q8_0.gguf").write_bytes(_gguf_part(tmp_path / "q8.gguf", "blk.0.attn_q.weight"))
+    r = run_cli(capsys, "inspect", "org/quants:Q8_0", "--json")
+    assert r.code == 0 and r.json()["params"] == 64 * 64 and fake_hub.requests == 0
+    several = run_cli(capsys, "inspect", "org/quants")
+    assert several.code == 1 and "org/quants holds 2 GGUF files" in several.err and "org/quants:Q4_K_M" in several.err

@@ -32,9 +32,9 @@ def read_repo(repo_id: str, *, revision: str | None = None, token: str | None = 
         from vramcalc.readers import read_local
 
         target = snapshot
-        if gguf_tag:
-            names = sorted(str(p.relative_to(snapshot)) for p in snapshot.rglob("*.gguf"))
-            target = snapshot / pick_gguf(names, gguf_tag, repo_id)[0]
+        ggufs = sorted(str(p.relative_to(snapshot)) for p in snapshot.rglob("*.gguf"))
+        if gguf_tag or (ggufs and not any(snapshot.glob("*.safetensors"))):
+            target = snapshot / pick_gguf(ggufs, gguf_tag, repo_id)[0]
         inv = read_local(target)
         kind = inv.kind if inv.kind in ("config", "gguf") else "hf-cache"
         return inv.model_copy(update={"source": _label(repo_id, revision), "kind": kind})
