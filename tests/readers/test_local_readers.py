@@ -265,3 +265,11 @@ def test_packed_layouts_report_true_params(tmp_path: Path, scheme: str) -> None:
     for shares in (report.by_class, report.by_dtype):
         assert sum(s.params for s in shares) == inv.total_params
         assert sum(s.bytes for s in shares) == inv.total_bytes
+
+
+def test_a_gguf_folder_with_its_vision_projector(tmp_path: Path) -> None:
+    # llama.cpp multimodal folders: the model GGUF and an mmproj-*.gguf beside it — the model is the one to read
+    write_gguf(tmp_path / "model-Q4_K_M.gguf")
+    write_gguf(tmp_path / "mmproj-model-f16.gguf", n_tokens=10)
+    inv = read_local(tmp_path)
+    assert inv.kind == "gguf" and [Path(f.path).name for f in inv.files] == ["model-Q4_K_M.gguf"]

@@ -49,7 +49,9 @@ def _read_folder(folder: Path) -> Inventory:
     if not files:
         ggufs = sorted(folder.glob("*.gguf"))
         if ggufs:
-            firsts = [p for p in ggufs if "-of-" not in p.name or "-00001-of-" in p.name]
+            # a vision projector (mmproj-*.gguf) sits beside the model it serves; it is not a model to choose
+            firsts = [p for p in ggufs if ("-of-" not in p.name or "-00001-of-" in p.name)
+                      and not p.name.lower().startswith("mmproj")] or ggufs[:1]
             if len(firsts) > 1:
                 raise SourceError(f"{folder} holds several GGUF files: {', '.join(p.name for p in firsts)}",
                                   "give the path of the one you mean")
