@@ -124,3 +124,11 @@ def test_as_a_separate_process(tmp_path: Path) -> None:
                          capture_output=True, text=True, env=env, timeout=60, check=True).stdout
     rows = json.loads(out)["formats"]
     assert [f["name"] for f in rows] == ["awq"] and rows[0]["bits_per_weight"] == 4.15625
+
+
+def test_formats_by_name(capsys: pytest.CaptureFixture[str]) -> None:
+    data = run_cli(capsys, "formats", "Q4_K_M", "bfloat16", "--json").json()
+    assert [f["name"] for f in data["formats"]] == ["bf16", "Q4_K_M"]  # aliases resolve; registry order
+    assert "not k-means" in data["formats"][1]["notes"]
+    typo = run_cli(capsys, "formats", "Q4_K_Q")
+    assert typo.code == 2 and typo.err.startswith("Error: unknown format 'Q4_K_Q' — did you mean Q4_K_S, Q4_K_M")

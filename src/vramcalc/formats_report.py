@@ -27,15 +27,18 @@ def _keeps(spec_quantizes: str, keep_dtype: str, emb: bool, head: bool) -> str:
     return f"{', '.join(kept)} {where}"
 
 
-def build_formats_report(registry: Registry, family: str | None = None) -> FormatsReport:
-    """Every format (or one family's), each with its layout priced: a gguf_mix shows its base type's numbers."""
+def build_formats_report(registry: Registry, family: str | None = None,
+                         names: list[str] | None = None) -> FormatsReport:
+    """Every format (or one family's, or the named ones), each with its layout priced: a gguf_mix shows its base
+    type's numbers. A name that is no format is an error with the closest names."""
     if family is not None:
         family = family.strip().lower().replace("-", "_")
         if family not in FAMILIES:
             raise UsageError(f"unknown format family {family!r}", f"use one of: {', '.join(FAMILIES)}")
+    wanted = {registry.get(n).name for n in names} if names else None
     entries = []
     for spec in registry:
-        if family and spec.family != family:
+        if (family and spec.family != family) or (wanted is not None and spec.name not in wanted):
             continue
         eff = registry.get(spec.base_type) if spec.base_type else spec
         bpw = eff.bits_per_weight

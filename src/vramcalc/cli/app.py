@@ -177,6 +177,8 @@ def estimate(
 
 @app.command("formats")
 def formats_cmd(
+    names: Annotated[list[str] | None, typer.Argument(
+        metavar="NAME", help="only these formats, by name or alias (Q4_K_M, nf4, bfloat16 …)")] = None,
     formats: FormatsOpt = None,
     family: Annotated[str | None, typer.Option("--family", help="only this family (gguf_type, gptq …)")] = None,
     json_out: JsonOpt = False,
@@ -185,7 +187,7 @@ def formats_cmd(
     from vramcalc.formats_report import build_formats_report
     from vramcalc.registry import load_registry
 
-    report = build_formats_report(load_registry(formats), family)
+    report = build_formats_report(load_registry(formats), family, names)
     _emit(report, json_out, "render_formats")
 
 
