@@ -177,7 +177,7 @@ def render_formats(report: FormatsReport, console: Console | None = None) -> Non
             table.add_row(f.name, ", ".join(f.aliases), f.family, _bpw(f.bits_per_weight), f.layout, f.keeps, f.notes)
         console.print(table)
         return
-    from rich.padding import Padding
+    import textwrap
 
     for f in report.formats:
         head = Text(f.name, style="bold")
@@ -187,7 +187,9 @@ def render_formats(report: FormatsReport, console: Console | None = None) -> Non
         console.print(head)
         for label, value in (("layout", f.layout), ("keeps", f.keeps), ("range", f.value_range), ("", f.notes)):
             if value:
-                console.print(Padding(Text(f"{label + ': ' if label else ''}{value}"), (0, 0, 0, 2), expand=False))
+                text = textwrap.fill(f"{label + ': ' if label else ''}{value}", width=max(40, console.width - 1),
+                                     initial_indent="  ", subsequent_indent="  ")
+                console.print(Text(text))
         console.print()
 
 
