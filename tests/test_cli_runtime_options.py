@@ -110,3 +110,15 @@ def test_vllm_holds_its_whole_budget(capsys: pytest.CaptureFixture[str]) -> None
     assert _row(capsys, "--engine", "llama.cpp")["process_bytes"] is None
     table = run_cli(capsys, "estimate", LLAMA, "-d", "Q4_K_M", "-e", "vllm").out
     assert "vLLM holds" in table
+
+
+@pytest.mark.parametrize("columns", ["80", "100", "160"])
+def test_no_number_is_cut_short_on_narrow_terminals(capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch, columns: str) -> None:
+    # the widest table: every column (KV, activations, GPUs, vLLM's budget, max context)
+    monkeypatch.setenv("COLUMNS", columns)
+    out = run_cli(capsys, "estimate", LLAMA, "-d", "bf16", "-d", "Q4_K_M", "-e", "vllm",
+                  "--gpu-memory", "24GB").out
+    table = out.split("█")[0]
+    assert "…" not in table and "81,024" in table and "2 × 11.95" in table
+    assert all(len(line) <= int(columns) for line in out.splitlines())

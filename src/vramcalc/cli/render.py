@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -43,47 +44,64 @@ def render_estimate(report: EstimateReport, console: Console | None = None) -> N
     title = f"{m.source}: {format_count(m.params)} parameters ({m.params:,})"
     if m.active_params:
         title += f", {format_count(m.active_params)} active"
-    table = Table(title=title, title_justify="left", header_style="bold")
-    table.add_column("Format")
-    table.add_column("Bits/weight", justify="right")
-    table.add_column(f"Weights ({UNIT_LABEL[u]})", justify="right")
-    table.add_column(f"({UNIT_LABEL[_other_units(u)]})", justify="right", style="dim")
+    # Under 110 columns: sizes as plain numbers in one unit (said in the caption), short headers, no second unit,
+    # no vertical rules — so that no number is cut short on an 80-column terminal.
+    compact = console.width < 110
+    unit = UNIT_LABEL[u]
+    table = Table(title=title, title_justify="left", header_style="bold",
+                  box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD, pad_edge=not compact, collapse_padding=compact,
+                  caption=(f"sizes in {unit}" + (f"; GPUs of {format_bytes(report.gpu_memory, u)}"
+                                                 if report.gpu_memory else "")
+                           + ("; Held: what vLLM holds (its whole budget)" if any(
+                               r.process_bytes is not None for r in report.rows) else "")) if compact else None,
+                  caption_justify="left")
+    scale = 10**9 if u == "gb" else 2**30
+
+    def size(n: int) -> str:
+        return f"{n / scale:.2f}" if compact else format_bytes(n, u)
+
+    table.add_column("Format", no_wrap=True)
+    table.add_column("bpw" if compact else "Bits/weight", justify="right", no_wrap=True)
+    table.add_column("Weights" if compact else f"Weights ({unit})", justify="right", no_wrap=True)
+    if not compact:
+        table.add_column(f"({UNIT_LABEL[_other_units(u)]})", justify="right", style="dim")
     show_kv = any(r.kv_cache_bytes for r in report.rows)
     show_act = any(r.activation_bytes for r in report.rows)
     if show_kv:
-        table.add_column("KV cache", justify="right")
+        table.add_column("KV" if compact else "KV cache", justify="right", no_wrap=True)
     if show_act:
-        table.add_column("Activations", justify="right")
-    table.add_column("Overhead", justify="right")
-    table.add_column(f"VRAM ({UNIT_LABEL[u]})", justify="right", style="bold")
+        table.add_column("Act." if compact else "Activations", justify="right", no_wrap=True)
+    table.add_column("Ovh." if compact else "Overhead", justify="right", no_wrap=True)
+    table.add_column("VRAM" if compact else f"VRAM ({unit})", justify="right", style="bold", no_wrap=True)
     show_gpus = report.gpu_memory is not None and any(not r.components for r in report.rows)
     if show_gpus:
         assert report.gpu_memory is not None
-        table.add_column(f"GPUs of {format_bytes(report.gpu_memory, u)}", justify="right")
+        table.add_column("GPUs" if compact else f"GPUs of {format_bytes(report.gpu_memory, u)}", justify="right",
+                         no_wrap=True)
     show_held = any(r.process_bytes is not None for r in report.rows)
     if show_held:
-        table.add_column("vLLM holds", justify="right")
+        table.add_column("Held" if compact else "vLLM holds", justify="right", no_wrap=True)
     show_ctx = any(r.max_context is not None for r in report.rows)
     if show_ctx:
-        table.add_column("Max context", justify="right")
+        table.add_column("Max ctx" if compact else "Max context", justify="right", no_wrap=True)
     for r in report.rows:
-        cells = [
-            r.format, f"{r.bits_per_weight:.4g}",
-            format_bytes(r.weight_bytes, u), format_bytes(r.weight_bytes, _other_units(u)),
-        ]
+        cells = [r.format, f"{r.bits_per_weight:.4g}", size(r.weight_bytes)]
+        if not compact:
+            cells.append(format_bytes(r.weight_bytes, _other_units(u)))
         if show_kv:
-            cells.append(format_bytes(r.kv_cache_bytes, u))
+            cells.append(size(r.kv_cache_bytes))
         if show_act:
-            cells.append(format_bytes(r.activation_bytes, u))
-        cells += [format_bytes(r.overhead_bytes, u), format_bytes(r.total_bytes, u)]
+            cells.append(size(r.activation_bytes))
+        cells += [size(r.overhead_bytes), size(r.total_bytes)]
         if show_gpus:
             cells.append("> 64" if r.gpus is None else
-                         f"{r.gpus}" + (f" × {format_bytes(r.per_gpu_bytes or 0, u)}" if r.gpus > 1 else ""))
+                         f"{r.gpus}" + (f" × {size(r.per_gpu_bytes or 0)}" if r.gpus > 1 else ""))
         if show_held:
-            cells.append(format_bytes(r.process_bytes, u) if r.process_bytes is not None else "—")
+            cells.append(size(r.process_bytes) if r.process_bytes is not None else "—")
         if show_ctx:
+            at_max = r.max_context == report.model.architecture.get("max_context")
             cells.append("—" if not r.max_context else f"{r.max_context:,}" +
-                         (" (model max)" if r.max_context == report.model.architecture.get("max_context") else ""))
+                         ((" (max)" if compact else " (model max)") if at_max else ""))
         table.add_row(*cells)
     console.print(table)
     _components(console, report)
