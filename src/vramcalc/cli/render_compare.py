@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -11,9 +12,37 @@ from vramcalc.compare import CompareReport
 from vramcalc.units import UNIT_LABEL, format_bytes, format_count
 
 
+def _transposed(report: CompareReport, console: Console) -> None:
+    """Narrow terminals: one column per model, one row per quantity, so nothing is cut short."""
+    u = report.units
+    table = Table(title=f"Side by side at {report.context:,} tokens of context", title_justify="left",
+                  header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("")
+    for e in report.entries:
+        table.add_column(e.model, justify="right", overflow="fold")
+    es = report.entries
+    rows = [
+        ("format", [e.format for e in es]), ("engine", [e.engine for e in es]),
+        ("parameters", [format_count(e.params) for e in es]), ("bits/weight", [f"{e.bits_per_weight:.3f}" for e in es]),
+        ("weights", [format_bytes(e.weight_bytes, u) for e in es]),
+        ("file", [format_bytes(e.file_bytes, u) if e.file_bytes is not None else "—" for e in es]),
+        ("KV cache", [format_bytes(e.kv_cache_bytes, u) if e.kv_cache_bytes is not None else "—" for e in es]),
+        ("activations", [format_bytes(e.activation_bytes, u) if e.kv_cache_bytes is not None else "—" for e in es]),
+        ("overhead", [format_bytes(e.overhead_bytes, u) for e in es]),
+        ("VRAM", [format_bytes(e.total_bytes, u) for e in es]),
+    ]
+    for name, cells in rows:
+        table.add_row(name, *cells, style="bold" if name == "VRAM" else None)
+    console.print(table)
+
+
 def render_compare(report: CompareReport, console: Console | None = None) -> None:
     console = console or stdout_console()
     u = report.units
+    if console.width < 110:
+        _transposed(report, console)
+        _footer(report, console)
+        return
     table = Table(title=f"Side by side at {report.context:,} tokens of context", title_justify="left",
                   header_style="bold")
     for name, justify in (("Model", "left"), ("Format", "left"), ("Engine", "left"), ("Params", "right"),
@@ -30,6 +59,10 @@ def render_compare(report: CompareReport, console: Console | None = None) -> Non
             format_bytes(e.overhead_bytes, u), format_bytes(e.total_bytes, u),
         )
     console.print(table)
+    _footer(report, console)
+
+
+def _footer(report: CompareReport, console: Console) -> None:
     if report.verdict:
         console.print(report.verdict)
     notes = sorted({f"{e.model}: {n}" for e in report.entries for n in [*e.notes, *([e.kv_note] if e.kv_note and
