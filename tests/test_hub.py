@@ -134,14 +134,21 @@ def test_config_only_repo_is_counted(fake_hub: FakeHub, capsys: pytest.CaptureFi
     assert data["model"]["params"] > 0 and data["model"]["kind"] == "config"
 
 
-def test_cache_first_and_offline(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def _snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, repo_id: str) -> Path:
+    """An empty snapshot of `repo_id` in a fresh HF cache (HF_HUB_CACHE), its main ref pointing at it."""
     cache = tmp_path / "hub"
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    snap = cache / "models--org--cached" / "snapshots" / "abc"
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    snap = repo / "snapshots" / "abc"
     snap.mkdir(parents=True)
-    (cache / "models--org--cached" / "refs").mkdir()
-    (cache / "models--org--cached" / "refs" / "main").write_text("abc")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc")
+    return snap
+
+
+def test_cache_first_and_offline(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    snap = _snapshot(tmp_path, monkeypatch, "org/cached")
     (snap / "config.json").write_bytes(CONFIG)
     r = run_cli(capsys, "inspect", "org/cached", "--json")
     assert r.code == 0 and r.json()["kind"] == "config" and fake_hub.requests == 0
@@ -191,12 +198,7 @@ def test_one_gguf_of_many_by_its_quant(fake_hub: FakeHub, tmp_path: Path, capsys
 
 def test_a_quant_tag_picks_from_the_cache_too(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    cache = tmp_path / "hub"
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    snap = cache / "models--org--quants" / "snapshots" / "abc"
-    snap.mkdir(parents=True)
-    (cache / "models--org--quants" / "refs").mkdir()
-    (cache / "models--org--quants" / "refs" / "main").write_text("abc")
+    snap = _snapshot(tmp_path, monkeypatch, "org/quants")
     write_gguf(snap / "M-Q4_K_M.gguf")
     (snap / "M-Q8_0.gguf").write_bytes(_gguf_part(tmp_path / "q8.gguf", "blk.0.attn_q.weight"))
     r = run_cli(capsys, "inspect", "org/quants:Q8_0", "--json")
