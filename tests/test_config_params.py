@@ -131,3 +131,20 @@ def test_fp8_config_is_stored_and_repriced_as_fp8() -> None:
     assert inv.total_params < inv.stored_elements  # block scales are bytes, not parameters
     report = estimate_inventory(inv, EstimateRequest(formats=["bf16"]), load_registry())
     assert report.rows[0].weight_bytes == 2 * inv.total_params  # re-encoding drops the fp8 scales
+
+
+def test_a_yarn_section_extends_the_maximum_context() -> None:
+    from vramcalc.architecture import architecture_from_config
+
+    # Qwen2.5-7B-Instruct's model card: add rope_scaling {type: yarn, factor: 4, original_max_position_embeddings:
+    # 32768} to reach 131,072 tokens; max_position_embeddings stays 32,768
+    cfg = {"model_type": "qwen2", "hidden_size": 3584, "num_hidden_layers": 28, "num_attention_heads": 28,
+           "num_key_value_heads": 4, "intermediate_size": 18944, "vocab_size": 152064,
+           "max_position_embeddings": 32768}
+    assert architecture_from_config(cfg).max_context == 32768
+    yarn = {**cfg, "rope_scaling": {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}}
+    assert architecture_from_config(yarn).max_context == 131072
+    # Llama 3.1 states the extended length already: its llama3 scaling does not multiply it again
+    llama31 = {**cfg, "max_position_embeddings": 131072,
+               "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "original_max_position_embeddings": 8192}}
+    assert architecture_from_config(llama31).max_context == 131072

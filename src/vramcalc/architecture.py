@@ -171,6 +171,13 @@ def _max_context(cfg: dict[str, Any], model_type: str) -> int | None:
     if model_type in ("roberta", "xlm-roberta", "camembert"):
         # RoBERTa numbers positions from padding_idx + 1: a 514-row table holds 512 tokens
         return int(mpe) - int(cfg.get("pad_token_id", 1)) - 1
+    # A rope_scaling section added to a config whose max_position_embeddings is still the original (Qwen2.5's
+    # YaRN recipe: factor 4 over 32,768) extends it by the factor; Llama 3.1 already states the extended length.
+    rope = cfg.get("rope_scaling")
+    if isinstance(rope, dict):
+        factor, original = rope.get("factor"), rope.get("original_max_position_embeddings")
+        if isinstance(factor, int | float) and not isinstance(factor, bool) and factor > 1 and original == mpe:
+            return int(mpe * factor)
     return int(mpe)
 
 
