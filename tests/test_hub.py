@@ -205,3 +205,20 @@ def test_a_quant_tag_picks_from_the_cache_too(fake_hub: FakeHub, monkeypatch: py
     assert r.code == 0 and r.json()["params"] == 64 * 64 and fake_hub.requests == 0
     several = run_cli(capsys, "inspect", "org/quants")
     assert several.code == 1 and "org/quants holds 2 GGUF files" in several.err and "org/quants:Q4_K_M" in several.err
+
+
+def test_a_pasted_hub_address(fake_hub: FakeHub, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from vramcalc.resolve import from_hub_url
+
+    assert from_hub_url("https://huggingface.co/Qwen/Qwen3-8B/tree/v2") == ("Qwen/Qwen3-8B", "v2", None)
+    assert from_hub_url("hf.co/unsloth/Qwen3-8B-GGUF:Q4_K_M") == ("unsloth/Qwen3-8B-GGUF:Q4_K_M", None, None)
+    assert from_hub_url("https://huggingface.co/o/n/resolve/main/M-Q8_0-00001-of-00002.gguf")[0] == "o/n:M-Q8_0"
+    assert from_hub_url("https://example.com/o/n") is None
+    fake_hub.add("org/many", {
+        "Model-Q4_K_M.gguf": write_gguf(tmp_path / "a.gguf").read_bytes(),
+        "Model-Q8_0-00001-of-00002.gguf": _gguf_part(tmp_path / "p1.gguf", "blk.0.attn_q.weight"),
+        "Model-Q8_0-00002-of-00002.gguf": _gguf_part(tmp_path / "p2.gguf", "blk.0.attn_k.weight"),
+    })
+    url = "https://huggingface.co/org/many/blob/main/Model-Q8_0-00001-of-00002.gguf"
+    data = run_cli(capsys, "inspect", url, "--json").json()
+    assert len(data["files"]) == 2 and data["params"] == 2 * 64 * 64

@@ -16,15 +16,37 @@ if TYPE_CHECKING:
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(?::[\w.-]+)?$")  # org/name, or org/name:Q4_K_M
 
 
+_HUB_URL = re.compile(
+    r"^(?:https?://)?(?:www\.)?(?:huggingface\.co|hf\.co)/(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+)"
+    r"(?::(?P<tag>[\w.-]+))?(?:/(?:tree|blob|resolve)/(?P<rev>[^/]+)(?:/(?P<file>.+))?)?/?$")
+
+
 def looks_like_repo_id(text: str) -> bool:
     return bool(_REPO_ID.match(text)) and not text.startswith((".", "/"))
+
+
+def from_hub_url(text: str) -> tuple[str, str | None, str | None] | None:
+    """A pasted Hub address → (org/name[:tag], revision, file): https://huggingface.co/org/name, …/tree/v2,
+    …/blob/main/model-Q4_K_M.gguf (that file), hf.co/org/name:Q4_K_M (as Ollama writes it)."""
+    m = _HUB_URL.match(text.strip())
+    if m is None:
+        return None
+    repo, tag, rev, file = m.group("repo"), m.group("tag"), m.group("rev"), m.group("file")
+    if file and file.endswith(".gguf"):  # that file (all parts of it, if it is split)
+        tag = re.sub(r"-\d{5}-of-\d{5}$", "", file.rsplit("/", 1)[-1].removesuffix(".gguf"))
+    return (f"{repo}:{tag}" if tag else repo), (rev if rev and rev != "main" else None), file
 
 
 def resolve_model(
     text: str, *, revision: str | None = None, token: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ModelLabel | Inventory:
-    """A local path wins; then a count or label; then a Hub repo id (local cache first, then the Hub)."""
+    """A local path wins; then a count or label; then a Hub repo id (local cache first, then the Hub) or a pasted
+    Hub address."""
+    url = from_hub_url(text) if "huggingface.co/" in text or "hf.co/" in text else None
+    if url is not None:
+        text, url_rev, _ = url
+        revision = revision or url_rev
     path = Path(text).expanduser()
     if path.exists():
         from vramcalc.readers import read_local
