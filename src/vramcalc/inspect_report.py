@@ -36,6 +36,8 @@ class InspectReport(BaseModel):
     stored_elements: int = Field(description="elements as the headers count them")
     active_params: int | None = Field(None, description="parameters used per token (MoE)")
     bytes: int = Field(description="tensor bytes (exact, from the headers)")
+    bits_per_weight: float = Field(0.0, description="tensor bytes × 8 ÷ parameters")
+    file_type: str | None = Field(None, description="GGUF: the llama.cpp file type it records (Q4_K_M …)")
     file_bytes: int = Field(description="sum of file sizes, headers included")
     header_bytes: int
     by_dtype: list[Share]
@@ -78,7 +80,14 @@ def build_inspect_report(inv: Inventory, *, tensors: bool = False, name_filter: 
     from vramcalc.readers.packed import param_count
 
     counted = [(t, param_count(t, inv.quantization)) for t in inv.tensors]
+    file_type = None
+    ftype = inv.metadata.get("general.file_type") if inv.kind == "gguf" else None
+    if isinstance(ftype, int) and not isinstance(ftype, bool):
+        from vramcalc.calculator.quantize import LLAMA_FTYPE_NAMES
+
+        file_type = LLAMA_FTYPE_NAMES.get(ftype, f"unknown ({ftype})")
     return InspectReport(
+        bits_per_weight=inv.total_bytes * 8 / inv.total_params if inv.total_params else 0.0, file_type=file_type,
         source=inv.source, kind=inv.kind, params=inv.total_params, stored_elements=inv.stored_elements,
         active_params=active_params_of(arch, inv), bytes=inv.total_bytes,
         file_bytes=sum(f.size for f in inv.files), header_bytes=sum(f.header_bytes for f in inv.files),

@@ -273,3 +273,23 @@ def test_a_gguf_folder_with_its_vision_projector(tmp_path: Path) -> None:
     write_gguf(tmp_path / "mmproj-model-f16.gguf", n_tokens=10)
     inv = read_local(tmp_path)
     assert inv.kind == "gguf" and [Path(f.path).name for f in inv.files] == ["model-Q4_K_M.gguf"]
+
+
+def test_inspect_names_the_gguf_file_type(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    np = pytest.importorskip("numpy")
+    from gguf import GGUFWriter
+
+    path = tmp_path / "ft.gguf"
+    w = GGUFWriter(str(path), "llama")
+    w.add_block_count(1)
+    w.add_embedding_length(64)
+    w.add_head_count(4)
+    w.add_file_type(15)  # llama.h: LLAMA_FTYPE_MOSTLY_Q4_K_M = 15
+    w.add_tensor("token_embd.weight", np.zeros((100, 64), dtype=np.float16))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    data = run_cli(capsys, "inspect", str(path), "--json").json()
+    assert data["file_type"] == "Q4_K_M" and data["bits_per_weight"] == 16.0
+    assert "llama.cpp file type Q4_K_M" in run_cli(capsys, "inspect", str(path)).out.replace("\n", " ")

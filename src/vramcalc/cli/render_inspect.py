@@ -28,8 +28,9 @@ def render_inspect(r: InspectReport) -> None:
         head += f", {format_count(r.active_params)} active per token"
     out.print(Text(head, style="bold"))
     if r.kind != "config":
-        out.print(f"tensor data {format_bytes(r.bytes, 'gb')} ({r.bytes:,} bytes) in {len(r.files)} file(s) "
-                  f"of {format_bytes(r.file_bytes, 'gb')}; headers {r.header_bytes:,} bytes")
+        out.print(f"tensor data {format_bytes(r.bytes, 'gb')} ({r.bytes:,} bytes, {r.bits_per_weight:.3f} bits per "
+                  f"weight) in {len(r.files)} file(s) of {format_bytes(r.file_bytes, 'gb')}; headers "
+                  f"{r.header_bytes:,} bytes" + (f"; llama.cpp file type {r.file_type}" if r.file_type else ""))
     else:
         out.print(f"counted from config.json: {format_bytes(r.bytes, 'gb')} as the checkpoint would store it "
                   "(no weights read)")
