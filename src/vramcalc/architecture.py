@@ -9,6 +9,14 @@ from pydantic import BaseModel, Field
 
 # "encoder": bidirectional self-attention over the whole input, nothing cached (BERT-style embedding models)
 LayerKind = Literal["full", "sliding", "chunked", "linear", "mamba", "none", "encoder"]
+# T5 family: encoder-decoder, or the encoder alone (the text encoder of FLUX, SD3 and many pipelines)
+T5_TYPES = frozenset({"t5", "mt5", "umt5"})
+
+
+def _t5_encoder_only(config: dict[str, Any]) -> bool:
+    return any(str(a).endswith("EncoderModel") for a in config.get("architectures") or [])
+
+
 # llama.cpp architectures that embed rather than generate (non-causal attention, no KV cache kept)
 GGUF_ENCODER_ARCHS = frozenset({"bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "jina-bert-v3", "modern-bert",
                                 "t5encoder"})
@@ -126,7 +134,7 @@ def _require(config: dict[str, Any], fields: list[str]) -> None:
 def _layer_kinds(config: dict[str, Any], n_layers: int) -> list[LayerKind]:
     """Which layers attend globally, within a window, or not at all (linear attention / Mamba)."""
     model_type = str(config.get("model_type", ""))
-    if model_type in ENCODER_TYPES:
+    if model_type in ENCODER_TYPES or (model_type in T5_TYPES and _t5_encoder_only(config)):
         return ["encoder"] * n_layers
     if model_type == "llama4_text" and config.get("attention_chunk_size"):
         # rope layers attend within chunks; every no_rope_layers == 0 layer (by default each 4th) attends globally
@@ -189,7 +197,7 @@ _POSITIVE = ("hidden_size", "n_embd", "d_model", "num_hidden_layers", "n_layer",
              "num_experts_per_tok", "sliding_window", "attention_chunk_size", "kv_lora_rank", "q_lora_rank",
              "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "shared_expert_intermediate_size",
              "embedding_size", "word_embed_proj_dim", "ffn_hidden_size", "patch_size", "image_size",
-             "interleave_moe_layer_step")
+             "interleave_moe_layer_step", "d_kv", "num_decoder_layers", "relative_attention_num_buckets")
 _NON_NEGATIVE = ("first_k_dense_replace", "n_shared_experts", "num_nextn_predict_layers", "type_vocab_size",
                  "pad_token_id")
 
@@ -236,7 +244,7 @@ def architecture_from_config(config: dict[str, Any]) -> Architecture:
     n_layers = int(cfg_get(cfg, "num_hidden_layers"))
     heads = int(cfg_get(cfg, "num_attention_heads"))
     kv_heads = int(cfg.get("num_key_value_heads") or cfg.get("n_head_kv") or _falcon_kv_heads(cfg) or heads)
-    head_dim = int(cfg.get("head_dim") or hidden // heads)
+    head_dim = int(cfg.get("head_dim") or cfg.get("d_kv") or hidden // heads)
     window = cfg.get("sliding_window") or cfg.get("attention_chunk_size")
     kinds = _layer_kinds(cfg, n_layers)
     mla = model_type in ("deepseek_v2", "deepseek_v3", "kimi_k2") or cfg.get("kv_lora_rank") is not None
@@ -257,7 +265,7 @@ def architecture_from_config(config: dict[str, Any]) -> Architecture:
     n_experts = cfg.get("num_local_experts") or cfg.get("num_experts") or cfg.get("n_routed_experts")
     tie = cfg.get("tie_word_embeddings")
     if tie is None:  # transformers' default is tied, except where a model class overrides it
-        tie = model_type in ("gpt2", "gemma", "gemma2", "gemma3", "gemma3_text", "falcon", "opt", "bloom")
+        tie = model_type in ("gpt2", "gemma", "gemma2", "gemma3", "gemma3_text", "falcon", "opt", "bloom", "t5")
     extra: dict[str, Any] = {}
     if cfg.get("rope_scaling"):
         extra["rope_scaling"] = cfg["rope_scaling"]

@@ -21,11 +21,11 @@ _RULES: list[tuple[TensorClass, re.Pattern[str]]] = [
     ("experts", re.compile(r"\.experts\.|_exps\.")),
     ("lm_head", re.compile(r"^lm_head\.|^output\.weight$|(^|\.)lm_head\.|(^|\.)embed_out\.")),
     ("embeddings", re.compile(r"embed_tokens|token_embd|(^|\.)wte\.|(^|\.)wpe\.|word_embeddings|(^|\.)embed_in\.|"
-                              r"position_embeddings|embed_positions|tok_embeddings|token_type_embeddings|"
+                              r"position_embeddings|embed_positions|tok_embeddings|token_type_embeddings|^shared\.|"
                               r"\.embeddings\.")),
-    ("attention", re.compile(r"attn|attention|q_proj|k_proj|v_proj|o_proj|qkv|kv_a|kv_b|q_a|q_b|c_attn")),
+    ("attention", re.compile(r"attn|attention|Attention|q_proj|k_proj|v_proj|o_proj|qkv|kv_a|kv_b|q_a|q_b|c_attn")),
     ("mlp", re.compile(r"mlp|ffn|feed_forward|gate_proj|up_proj|down_proj|fc1|fc2|c_fc|c_proj|w1|w2|w3|"
-                       r"(^|\.)intermediate\.dense|(^|\.)output\.dense")),
+                       r"(^|\.)intermediate\.dense|(^|\.)output\.dense|DenseReluDense")),
 ]
 
 

@@ -10,7 +10,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from vramcalc.architecture import ENCODER_TYPES, Architecture, architecture_from_config, cfg_get, text_config
+from vramcalc.architecture import (
+    ENCODER_TYPES,
+    T5_TYPES,
+    Architecture,
+    architecture_from_config,
+    cfg_get,
+    text_config,
+)
 from vramcalc.errors import ArchitectureError, SourceError
 from vramcalc.inventory import Inventory, TensorInfo
 
@@ -108,6 +115,8 @@ def inventory_from_config(config: dict[str, Any], source: str) -> Inventory:
         warnings += _gpt_oss(b, cfg, arch)
     elif model_type == "llama4_text":
         _llama4(b, cfg, arch)
+    elif model_type in T5_TYPES:
+        warnings += _t5(b, cfg, arch)
     elif model_type in _UNGATED_BUILDERS:
         _UNGATED_BUILDERS[model_type](b, cfg, arch)
     elif model_type in ("deepseek_v2", "deepseek_v3", "kimi_k2", "glm4_moe"):
@@ -143,7 +152,7 @@ def inventory_from_config(config: dict[str, Any], source: str) -> Inventory:
 _KNOWN = {
     "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2", "gemma3",
     "gemma3_text", "phi3", "gpt2", "deepseek_v2", "deepseek_v3", "granite", "olmo2", "cohere", "gpt_oss",
-    "llama4_text", "glm4_moe", "gpt_neox", "phi", "falcon", "opt", "bloom", *ENCODER_TYPES,
+    "llama4_text", "glm4_moe", "gpt_neox", "phi", "falcon", "opt", "bloom", *ENCODER_TYPES, *T5_TYPES,
 }
 
 
@@ -470,6 +479,47 @@ def _bloom(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
                        ("input_layernorm", "post_attention_layernorm"))
     b.add("transformer.ln_f.weight", h)
     b.add("transformer.ln_f.bias", h)
+
+
+def _t5(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> list[str]:
+    """T5 / mT5 / UMT5: a shared embedding, encoder blocks (self-attention + feed-forward), decoder blocks (+ cross-
+    attention) unless the config is a T5EncoderModel, RMS LayerNorms without bias, relative position buckets in
+    the first block of each stack (in every block for UMT5), a gated feed-forward for v1.1 / Flan (wi_0, wi_1)."""
+    d, v = arch.hidden_size, arch.vocab_size
+    heads, d_kv = arch.layers[0].num_heads, arch.layers[0].head_dim
+    inner, d_ff = heads * d_kv, int(arch.intermediate_size or 4 * d)
+    gated = str(cfg.get("feed_forward_proj", "relu")).startswith("gated")
+    buckets = int(cfg.get("relative_attention_num_buckets") or 32)
+    every_block = arch.model_type == "umt5"
+    encoder_only = arch.is_encoder
+    b.add("shared.weight", v, d)
+
+    def stack(name: str, layers: int, cross: bool) -> None:
+        for i in range(layers):
+            p = f"{name}.block.{i}.layer."
+            attns = ["SelfAttention"] + (["EncDecAttention"] if cross else [])
+            for j, attn in enumerate(attns):
+                for proj in ("q", "k", "v"):
+                    b.add(f"{p}{j}.{attn}.{proj}.weight", inner, d)
+                b.add(f"{p}{j}.{attn}.o.weight", d, inner)
+                if attn == "SelfAttention" and (i == 0 or every_block):
+                    b.add(f"{p}{j}.{attn}.relative_attention_bias.weight", buckets, heads)
+                b.add(f"{p}{j}.layer_norm.weight", d)
+            f = f"{p}{len(attns)}."
+            for wi in (("wi_0", "wi_1") if gated else ("wi",)):
+                b.add(f"{f}DenseReluDense.{wi}.weight", d_ff, d)
+            b.add(f"{f}DenseReluDense.wo.weight", d, d_ff)
+            b.add(f"{f}layer_norm.weight", d)
+        b.add(f"{name}.final_layer_norm.weight", d)
+
+    stack("encoder", int(cfg_get(cfg, "num_hidden_layers")), cross=False)
+    if encoder_only:
+        return ["T5 encoder only (T5EncoderModel): one forward pass, no KV cache"]
+    stack("decoder", int(cfg.get("num_decoder_layers") or cfg_get(cfg, "num_hidden_layers")), cross=True)
+    if not arch.tie_word_embeddings:
+        b.add("lm_head.weight", v, d)
+    return ["T5 encoder-decoder: the KV cache counts the decoder's self-attention; the cross-attention keys and "
+            "values of the encoded input (one set per decoder layer) are not counted"]
 
 
 _UNGATED_BUILDERS = {"gpt_neox": _gpt_neox, "phi": _phi, "falcon": _falcon, "opt": _opt, "bloom": _bloom}
