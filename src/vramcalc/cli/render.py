@@ -151,21 +151,34 @@ def _bars(console: Console, report: EstimateReport, width: int = 40) -> None:
 
 
 def _components(console: Console, report: EstimateReport) -> None:
+    """A row per format, a column per pipeline component, then the two peaks (components are few; formats many)."""
     rows = [r for r in report.rows if r.components]
     if not rows:
         return
     u = report.units
-    table = Table(title="Pipeline components", title_justify="left", header_style="bold")
-    table.add_column("Component")
+    compact = console.width < 110
+    scale = 10**9 if u == "gb" else 2**30
+
+    def size(n: int) -> str:
+        return f"{n / scale:.2f}" if compact else format_bytes(n, u)
+
+    table = Table(title="Pipeline components", title_justify="left", header_style="bold",
+                  box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD, collapse_padding=compact, pad_edge=not compact,
+                  caption=f"sizes in {UNIT_LABEL[u]}" if compact else None, caption_justify="left")
+    table.add_column("Format", no_wrap=True)
+    names = list(rows[0].components)
+    for name in names:  # long component names (text_encoder_2) fold in the header; the numbers never do
+        table.add_column(name.replace("_", " ") if compact else (name or "—"), justify="right",
+                         overflow="fold", min_width=5)
+    table.add_column("All resident", justify="right", style="bold", min_width=5)
+    table.add_column("CPU offload", justify="right", style="bold", min_width=5)
     for r in rows:
-        table.add_column(f"{r.format} ({UNIT_LABEL[u]})", justify="right")
-    for name in rows[0].components:
-        table.add_row(name or "—", *(format_bytes(r.components.get(name, 0), u) for r in rows))
-    table.add_row("all resident (+ activations, overhead)", *(format_bytes(r.total_bytes, u) for r in rows),
-                  style="bold")
-    table.add_row("peak with model CPU offload", *(format_bytes(r.offload_peak_bytes or 0, u) for r in rows),
-                  style="bold")
+        table.add_row(r.format, *(size(r.components.get(n, 0)) for n in names), size(r.total_bytes),
+                      size(r.offload_peak_bytes or 0))
     console.print(table)
+    console.print(Text("All resident: every component's weights + the largest stage's activations + overhead; "
+                       "CPU offload: the peak with enable_model_cpu_offload (one component on the GPU at a time).",
+                       style="dim"))
 
 
 def _sweep(console: Console, report: EstimateReport) -> None:
