@@ -110,3 +110,14 @@ def test_pipeline_memory_flux_dev_shaped() -> None:
     assert any("transformer: activations not counted" in n for n in big.notes)
     with pytest.raises(UsageError, match="must be positive"):
         pipeline_memory(comps, height=0)
+
+
+def test_pipeline_table_fits_80_columns(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    out = run_cli(capsys, "estimate", str(_flux_with_config(tmp_path))).out
+    table = out[out.index("Pipeline components"):]
+    assert "…" not in table.split("All resident:")[0]
+    assert all(len(line) <= 80 for line in out.splitlines())
+    row = next(line for line in table.splitlines() if line.split()[:1] == ["bf16"])
+    assert row.split()[1:] == ["0.25", "9.52", "23.80", "0.17", "36.30", "25.36"]  # GB, as the caption says
