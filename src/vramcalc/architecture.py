@@ -22,6 +22,8 @@ GGUF_ENCODER_ARCHS = frozenset({"bert", "nomic-bert", "nomic-bert-moe", "jina-be
                                 "t5encoder"})
 # Encoder-only models with BERT's layout (embedding and reranker models: bge, e5, gte, multilingual-e5 …)
 ENCODER_TYPES = frozenset({"bert", "roberta", "xlm-roberta", "camembert", "electra"})
+# CLIP: a text tower (the text encoder of Stable Diffusion and FLUX) and, for CLIPModel, a vision tower
+CLIP_TYPES = frozenset({"clip", "clip_text_model"})
 
 
 class Attention(BaseModel):
@@ -134,7 +136,8 @@ def _require(config: dict[str, Any], fields: list[str]) -> None:
 def _layer_kinds(config: dict[str, Any], n_layers: int) -> list[LayerKind]:
     """Which layers attend globally, within a window, or not at all (linear attention / Mamba)."""
     model_type = str(config.get("model_type", ""))
-    if model_type in ENCODER_TYPES or (model_type in T5_TYPES and _t5_encoder_only(config)):
+    if model_type in ENCODER_TYPES or model_type in CLIP_TYPES or (model_type in T5_TYPES
+                                                                    and _t5_encoder_only(config)):
         return ["encoder"] * n_layers
     if model_type == "llama4_text" and config.get("attention_chunk_size"):
         # rope layers attend within chunks; every no_rope_layers == 0 layer (by default each 4th) attends globally

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from vramcalc.architecture import (
+    CLIP_TYPES,
     ENCODER_TYPES,
     T5_TYPES,
     Architecture,
@@ -117,6 +118,8 @@ def inventory_from_config(config: dict[str, Any], source: str) -> Inventory:
         _llama4(b, cfg, arch)
     elif model_type in T5_TYPES:
         warnings += _t5(b, cfg, arch)
+    elif model_type in CLIP_TYPES:
+        _clip_text(b, cfg, arch)
     elif model_type in _UNGATED_BUILDERS:
         _UNGATED_BUILDERS[model_type](b, cfg, arch)
     elif model_type in ("deepseek_v2", "deepseek_v3", "kimi_k2", "glm4_moe"):
@@ -135,7 +138,12 @@ def inventory_from_config(config: dict[str, Any], source: str) -> Inventory:
             )
         _decoder(b, cfg, arch, mla=False)
     if isinstance(config.get("vision_config"), dict):
-        warnings += _vision(b, config, arch)
+        if config.get("model_type") == "clip":
+            _clip_vision(b, config, cfg)
+        else:
+            warnings += _vision(b, config, arch)
+    elif model_type == "clip_text_model" and "WithProjection" in " ".join(arch.architectures):
+        b.add("text_projection.weight", int(cfg.get("projection_dim") or arch.hidden_size), arch.hidden_size)
     tensors = b.tensors
     if fp8:
         warnings.append("config.json declares FP8 weights (quantization_config): linear weights counted as "
@@ -153,6 +161,7 @@ _KNOWN = {
     "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2", "gemma3",
     "gemma3_text", "phi3", "gpt2", "deepseek_v2", "deepseek_v3", "granite", "olmo2", "cohere", "gpt_oss",
     "llama4_text", "glm4_moe", "gpt_neox", "phi", "falcon", "opt", "bloom", *ENCODER_TYPES, *T5_TYPES,
+    *CLIP_TYPES,
 }
 
 
@@ -479,6 +488,54 @@ def _bloom(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
                        ("input_layernorm", "post_attention_layernorm"))
     b.add("transformer.ln_f.weight", h)
     b.add("transformer.ln_f.bias", h)
+
+
+def _vit_layers(b: _Builder, p: str, c: int, inter: int, layers: int) -> None:
+    """ViT/CLIP encoder blocks: biased q/k/v/out projections, two LayerNorms, fc1/fc2."""
+    for i in range(layers):
+        layer = f"{p}encoder.layers.{i}."
+        for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            b.add(layer + f"self_attn.{proj}.weight", c, c)
+            b.add(layer + f"self_attn.{proj}.bias", c)
+        for ln in ("layer_norm1", "layer_norm2"):
+            b.add(layer + f"{ln}.weight", c)
+            b.add(layer + f"{ln}.bias", c)
+        b.add(layer + "mlp.fc1.weight", inter, c)
+        b.add(layer + "mlp.fc1.bias", inter)
+        b.add(layer + "mlp.fc2.weight", c, inter)
+        b.add(layer + "mlp.fc2.bias", c)
+
+
+def _clip_text(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
+    """CLIP's text tower (CLIPTextModel; the text encoder of Stable Diffusion and FLUX): token and position
+    embeddings, pre-LN ViT-style blocks, a final LayerNorm."""
+    h = arch.hidden_size
+    p = "text_model."
+    b.add(p + "embeddings.token_embedding.weight", arch.vocab_size, h)
+    b.add(p + "embeddings.position_embedding.weight", int(arch.max_context or 77), h)
+    _vit_layers(b, p, h, int(arch.intermediate_size or 4 * h), arch.num_layers)
+    b.add(p + "final_layer_norm.weight", h)
+    b.add(p + "final_layer_norm.bias", h)
+
+
+def _clip_vision(b: _Builder, config: dict[str, Any], text: dict[str, Any]) -> None:
+    """CLIPModel's vision tower and the two projections into the shared space (+ the logit scale)."""
+    vc = config["vision_config"]
+    c = int(vc.get("hidden_size") or 768)
+    patch, size = int(vc.get("patch_size") or 32), int(vc.get("image_size") or 224)
+    p = "vision_model."
+    b.add(p + "embeddings.class_embedding", c)
+    b.add(p + "embeddings.patch_embedding.weight", c, int(vc.get("num_channels") or 3), patch, patch)
+    b.add(p + "embeddings.position_embedding.weight", (size // patch) ** 2 + 1, c)
+    b.add(p + "pre_layrnorm.weight", c)
+    b.add(p + "pre_layrnorm.bias", c)
+    _vit_layers(b, p, c, int(vc.get("intermediate_size") or 4 * c), int(vc.get("num_hidden_layers") or 12))
+    b.add(p + "post_layernorm.weight", c)
+    b.add(p + "post_layernorm.bias", c)
+    proj = int(config.get("projection_dim") or 512)
+    b.add("visual_projection.weight", proj, c)
+    b.add("text_projection.weight", proj, int(text.get("hidden_size") or 512))
+    b.add("logit_scale")
 
 
 def _t5(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> list[str]:
