@@ -121,3 +121,48 @@ def test_pipeline_table_fits_80_columns(tmp_path: Path, capsys: pytest.CaptureFi
     assert all(len(line) <= 80 for line in out.splitlines())
     row = next(line for line in table.splitlines() if line.split()[:1] == ["bf16"])
     assert row.split()[1:] == ["0.25", "9.52", "23.80", "0.17", "36.30", "25.36"]  # GB, as the caption says
+
+
+# The component configs of black-forest-labs/FLUX.1-dev (size fields): counted without any weights.
+FLUX_CONFIGS = {
+    "transformer": {"_class_name": "FluxTransformer2DModel", "attention_head_dim": 128, "guidance_embeds": True,
+                    "in_channels": 64, "joint_attention_dim": 4096, "num_attention_heads": 24, "num_layers": 19,
+                    "num_single_layers": 38, "patch_size": 1, "pooled_projection_dim": 768},
+    "vae": {"_class_name": "AutoencoderKL", "block_out_channels": [128, 256, 512, 512], "in_channels": 3,
+            "out_channels": 3, "latent_channels": 16, "layers_per_block": 2, "use_quant_conv": False,
+            "use_post_quant_conv": False},
+    "text_encoder": {"architectures": ["CLIPTextModel"], "model_type": "clip_text_model", "hidden_size": 768,
+                     "intermediate_size": 3072, "num_hidden_layers": 12, "num_attention_heads": 12,
+                     "vocab_size": 49408, "max_position_embeddings": 77, "torch_dtype": "bfloat16"},
+    "text_encoder_2": {"architectures": ["T5EncoderModel"], "model_type": "t5", "d_model": 4096, "d_kv": 64,
+                       "num_heads": 64, "d_ff": 10240, "num_layers": 24, "vocab_size": 32128,
+                       "feed_forward_proj": "gated-gelu", "tie_word_embeddings": False, "torch_dtype": "bfloat16"},
+}
+
+
+def test_a_pipeline_from_its_configs_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "FluxPipeline", "scheduler": ["d", "S"],
+                                                           **{k: ["d", "X"] for k in FLUX_CONFIGS}}))
+    for name, cfg in FLUX_CONFIGS.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(json.dumps(cfg))
+    (tmp_path / "scheduler").mkdir()
+    (tmp_path / "scheduler" / "scheduler_config.json").write_text("{}")
+    data = run_cli(capsys, "estimate", str(tmp_path), "-d", "bf16", "--json").json()
+    # every component to the parameter: the counts the weights-based test above reads from the repo's headers
+    assert data["rows"][0]["components"] == {name: 2 * n for name, n in
+                                             zip(("text_encoder", "text_encoder_2", "transformer", "vae"),
+                                                 (123_060_480, 4_762_310_656, 11_901_408_320, 83_819_683),
+                                                 strict=True)}
+    assert data["model"]["params"] == sum(COMPONENTS.values())
+    assert any("counted from config.json" in n for n in data["notes"] + data["warnings"])
+    assert not any("scheduler" in n for n in data["notes"] + data["warnings"])
+
+
+def test_stable_diffusion_vae_from_its_config() -> None:
+    from vramcalc.readers.diffusers_config import component_tensors
+
+    # stabilityai/sd-vae-ft-mse (SD 1.x VAE): 4 latent channels, with the 1×1 quant convs
+    sd = {**FLUX_CONFIGS["vae"], "latent_channels": 4, "use_quant_conv": True, "use_post_quant_conv": True}
+    assert sum(t.numel for t in component_tensors(sd, "vae") or []) == 83_653_863
+    assert component_tensors({"_class_name": "UNet2DConditionModel"}, "unet") is None

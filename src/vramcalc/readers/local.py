@@ -92,16 +92,23 @@ def _read_weights(folder: Path, component: str) -> tuple[list[TensorInfo], list[
 
 
 def _read_pipeline(folder: Path, index: dict[str, Any]) -> Inventory:
+    """Every component's weights; a component without weights is counted from its config.json where vramcalc
+    knows its class (FLUX transformer, AutoencoderKL, CLIP and T5 text encoders), and named otherwise."""
     tensors: list[TensorInfo] = []
     files: list[FileInfo] = []
+    from_config: list[str] = []
+    skipped: list[str] = []
     for name in sorted(index):
         sub = folder / name
         if name.startswith("_") or not sub.is_dir():
             continue
         t, f, _ = _read_weights(sub, name)
+        if not f and (sub / "config.json").is_file():  # schedulers and tokenizers have no weights to count
+            t = _component_from_config(sub, name)
+            (from_config if t else skipped).append(name)
         tensors += t
         files += f
-    if not files:
+    if not tensors:
         raise SourceError(f"{folder}: a diffusers pipeline without .safetensors weights in its components",
                           "download the component folders (transformer/, text_encoder/, vae/ …)")
     from vramcalc.calculator.diffusion import DENOISER_HIDDEN_KEY, denoiser_hidden_size
@@ -110,7 +117,29 @@ def _read_pipeline(folder: Path, index: dict[str, Any]) -> Inventory:
     hidden = denoiser_hidden_size(_load_json(folder / "transformer" / "config.json"))
     if hidden:
         metadata[DENOISER_HIDDEN_KEY] = str(hidden)
-    return _finish(str(folder), "folder", tensors, files, None, metadata)
+    inv = _finish(str(folder), "folder" if files else "config", tensors, files, None, metadata)
+    notes = ([f"counted from config.json (no weights read): {', '.join(from_config)}"] if from_config else []) + (
+        [f"not counted (no weights, and a config vramcalc cannot count from): {', '.join(skipped)}"]
+        if skipped else [])
+    return inv.model_copy(update={"warnings": [*inv.warnings, *notes]}) if notes else inv
+
+
+def _component_from_config(sub: Path, name: str) -> list[TensorInfo]:
+    config = _load_json(sub / "config.json")
+    if config is None:
+        return []
+    if "_class_name" in config and "model_type" not in config:
+        from vramcalc.readers.diffusers_config import component_tensors
+
+        return component_tensors(config, name) or []
+    from vramcalc.errors import ArchitectureError
+    from vramcalc.readers.config_json import inventory_from_config
+
+    try:
+        inv = inventory_from_config(config, str(sub))
+    except ArchitectureError:
+        return []
+    return [t.model_copy(update={"component": name}) for t in inv.tensors]
 
 
 def _read_gguf(paths: list[Path], source: str) -> Inventory:
