@@ -48,7 +48,9 @@ def render_estimate(report: EstimateReport, console: Console | None = None) -> N
     # no vertical rules — so that no number is cut short on an 80-column terminal.
     compact = console.width < 110
     unit = UNIT_LABEL[u]
-    table = Table(title=title, title_justify="left", header_style="bold",
+    if compact:  # a narrow table would wrap its title: print it on its own line
+        console.print(Text(title, style="italic"))
+    table = Table(title=None if compact else title, title_justify="left", header_style="bold",
                   box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD, pad_edge=not compact, collapse_padding=compact,
                   caption=(f"sizes in {unit}" + (f"; GPUs of {format_bytes(report.gpu_memory, u)}"
                                                  if report.gpu_memory else "")
