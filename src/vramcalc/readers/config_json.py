@@ -257,6 +257,27 @@ def _bert(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> list[str]:
 _VIT_TYPES = {"siglip_vision_model": "siglip", "siglip2_vision_model": "siglip", "clip_vision_model": "clip"}
 
 
+def _vit_tower(b: _Builder, p: str, vc: dict[str, Any], kind: str) -> int:
+    """A SigLIP or CLIP vision tower under prefix `p`; returns its hidden size. transformers' defaults where the
+    config is silent (patch 16 for SigLIP, 32 for CLIP)."""
+    c = int(vc.get("hidden_size") or 768)
+    patch = int(vc.get("patch_size") or (16 if kind == "siglip" else 32))
+    patches = (int(vc.get("image_size") or 224) // patch) ** 2
+    b.add(p + "embeddings.patch_embedding.weight", c, int(vc.get("num_channels") or 3), patch, patch)
+    if kind == "siglip":
+        b.add(p + "embeddings.patch_embedding.bias", c)
+        b.add(p + "embeddings.position_embedding.weight", patches, c)
+    else:  # CLIP: a class token, no patch bias, and a LayerNorm before the encoder
+        b.add(p + "embeddings.class_embedding", c)
+        b.add(p + "embeddings.position_embedding.weight", patches + 1, c)
+        b.add(p + "pre_layrnorm.weight", c)
+        b.add(p + "pre_layrnorm.bias", c)
+    _vit_layers(b, p, c, int(vc.get("intermediate_size") or 4 * c), int(vc.get("num_hidden_layers") or 12))
+    b.add(p + "post_layernorm.weight", c)
+    b.add(p + "post_layernorm.bias", c)
+    return c
+
+
 def _vision(b: _Builder, config: dict[str, Any], text: Architecture) -> list[str]:
     """The image encoder and projector of a multimodal config (Gemma 3, PaliGemma, LLaVA): ViT layers from
     `vision_config`, the projector from the outer model_type. Others are named in a warning, not guessed."""
@@ -266,35 +287,7 @@ def _vision(b: _Builder, config: dict[str, Any], text: Architecture) -> list[str
     if kind is None or outer not in ("gemma3", "paligemma", "llava", "llava_next"):
         return [f"{outer or 'this model'}: the vision encoder ({vc.get('model_type', 'unknown')}) is not counted "
                 "from config.json — inspect the checkpoint for its exact size"]
-    c = int(vc.get("hidden_size") or 768)
-    inter = int(vc.get("intermediate_size") or 4 * c)
-    patch, size = int(vc.get("patch_size") or 14), int(vc.get("image_size") or 224)
-    channels = int(vc.get("num_channels") or 3)
-    patches = (size // patch) ** 2
-    p = "vision_tower.vision_model."
-    b.add(p + "embeddings.patch_embedding.weight", c, channels, patch, patch)
-    if kind == "siglip":
-        b.add(p + "embeddings.patch_embedding.bias", c)
-        b.add(p + "embeddings.position_embedding.weight", patches, c)
-    else:  # CLIP: a class token, no patch bias, and a LayerNorm before the encoder
-        b.add(p + "embeddings.class_embedding", c)
-        b.add(p + "embeddings.position_embedding.weight", patches + 1, c)
-        b.add(p + "pre_layrnorm.weight", c)
-        b.add(p + "pre_layrnorm.bias", c)
-    for i in range(int(vc.get("num_hidden_layers") or 12)):
-        layer = f"{p}encoder.layers.{i}."
-        for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
-            b.add(layer + f"self_attn.{proj}.weight", c, c)
-            b.add(layer + f"self_attn.{proj}.bias", c)
-        for ln in ("layer_norm1", "layer_norm2"):
-            b.add(layer + f"{ln}.weight", c)
-            b.add(layer + f"{ln}.bias", c)
-        b.add(layer + "mlp.fc1.weight", inter, c)
-        b.add(layer + "mlp.fc1.bias", inter)
-        b.add(layer + "mlp.fc2.weight", c, inter)
-        b.add(layer + "mlp.fc2.bias", c)
-    b.add(p + "post_layernorm.weight", c)
-    b.add(p + "post_layernorm.bias", c)
+    c = _vit_tower(b, "vision_tower.vision_model.", vc, kind)
     t = text.hidden_size
     if outer == "gemma3":
         b.add("multi_modal_projector.mm_input_projection_weight", c, t)
@@ -520,18 +513,7 @@ def _clip_text(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
 
 def _clip_vision(b: _Builder, config: dict[str, Any], text: dict[str, Any]) -> None:
     """CLIPModel's vision tower and the two projections into the shared space (+ the logit scale)."""
-    vc = config["vision_config"]
-    c = int(vc.get("hidden_size") or 768)
-    patch, size = int(vc.get("patch_size") or 32), int(vc.get("image_size") or 224)
-    p = "vision_model."
-    b.add(p + "embeddings.class_embedding", c)
-    b.add(p + "embeddings.patch_embedding.weight", c, int(vc.get("num_channels") or 3), patch, patch)
-    b.add(p + "embeddings.position_embedding.weight", (size // patch) ** 2 + 1, c)
-    b.add(p + "pre_layrnorm.weight", c)
-    b.add(p + "pre_layrnorm.bias", c)
-    _vit_layers(b, p, c, int(vc.get("intermediate_size") or 4 * c), int(vc.get("num_hidden_layers") or 12))
-    b.add(p + "post_layernorm.weight", c)
-    b.add(p + "post_layernorm.bias", c)
+    c = _vit_tower(b, "vision_model.", config["vision_config"], "clip")
     proj = int(config.get("projection_dim") or 512)
     b.add("visual_projection.weight", proj, c)
     b.add("text_projection.weight", proj, int(text.get("hidden_size") or 512))
