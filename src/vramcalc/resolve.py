@@ -33,7 +33,9 @@ def from_hub_url(text: str) -> tuple[str, str | None, str | None] | None:
         return None
     repo, tag, rev, file = m.group("repo"), m.group("tag"), m.group("rev"), m.group("file")
     if file and file.endswith(".gguf"):  # that file (all parts of it, if it is split)
-        tag = re.sub(r"-\d{5}-of-\d{5}$", "", file.rsplit("/", 1)[-1].removesuffix(".gguf"))
+        from vramcalc.readers.gguf import split_stem
+
+        tag = split_stem(file.rsplit("/", 1)[-1]).removesuffix(".gguf")
     return (f"{repo}:{tag}" if tag else repo), (rev if rev and rev != "main" else None), file
 
 

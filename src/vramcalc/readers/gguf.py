@@ -27,6 +27,23 @@ _FIX = "the file is damaged or not a GGUF: download it again"
 _SPLIT = re.compile(r"^(?P<stem>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$")
 
 
+def split_stem(name: str) -> str:
+    """The name a split GGUF set goes by: "M-Q8_0-00001-of-00002.gguf" → "M-Q8_0.gguf" (others unchanged)."""
+    head, _, base = name.rpartition("/")
+    m = _SPLIT.match(base)
+    return f"{head + '/' if head else ''}{m.group('stem')}.gguf" if m else name
+
+
+def model_ggufs(names: list[str]) -> dict[str, list[str]]:
+    """The models among a folder's or a repo's .gguf files: split parts grouped under their set's name (in part
+    order), vision projectors (mmproj-*.gguf, which serve a model beside them) left out."""
+    groups: dict[str, list[str]] = {}
+    for n in sorted(names):
+        if not n.rsplit("/", 1)[-1].lower().startswith("mmproj"):
+            groups.setdefault(split_stem(n), []).append(n)
+    return groups
+
+
 class NeedMoreBytes(Exception):
     def __init__(self, needed: int) -> None:
         super().__init__(f"need at least {needed} bytes")

@@ -46,21 +46,17 @@ def read_repo(repo_id: str, *, revision: str | None = None, token: str | None = 
 
 def pick_gguf(names: list[str], tag: str | None, repo_id: str) -> list[str]:
     """The GGUF file (all parts of a split one, in order) that `tag` names; an error that lists the choices."""
-    import re
+    from vramcalc.readers.gguf import model_ggufs
 
-    split = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
-    models = [n for n in names if not n.rsplit("/", 1)[-1].lower().startswith("mmproj")]
-    groups: dict[str, list[str]] = {}
-    for n in models:
-        groups.setdefault(split.sub(".gguf", n), []).append(n)
+    groups = model_ggufs(names)
     if tag:
         want = tag.lower().replace("-", "_")
         chosen = [g for g in groups if want in g.rsplit("/", 1)[-1].lower().replace("-", "_")]
         if len(chosen) == 1:
-            return sorted(groups[chosen[0]])
+            return groups[chosen[0]]
         hint = f"{len(chosen)} files match {tag!r}" if chosen else f"no GGUF file matches {tag!r}"
     elif len(groups) == 1:
-        return sorted(next(iter(groups.values())))
+        return next(iter(groups.values()))
     else:
         hint = f"{repo_id} holds {len(groups)} GGUF files"
     listing = ", ".join(g.rsplit("/", 1)[-1] for g in sorted(groups)[:8]) + (" …" if len(groups) > 8 else "")

@@ -47,15 +47,15 @@ def _read_folder(folder: Path) -> Inventory:
         return _read_pipeline(folder, _load_json(index) or {})
     tensors, files, metadata = _read_weights(folder, "")
     if not files:
-        ggufs = sorted(folder.glob("*.gguf"))
+        ggufs = sorted(p.name for p in folder.glob("*.gguf"))
         if ggufs:
-            # a vision projector (mmproj-*.gguf) sits beside the model it serves; it is not a model to choose
-            firsts = [p for p in ggufs if ("-of-" not in p.name or "-00001-of-" in p.name)
-                      and not p.name.lower().startswith("mmproj")] or ggufs[:1]
-            if len(firsts) > 1:
-                raise SourceError(f"{folder} holds several GGUF files: {', '.join(p.name for p in firsts)}",
+            from vramcalc.readers.gguf import model_ggufs
+
+            groups = model_ggufs(ggufs) or {ggufs[0]: ggufs[:1]}  # only an mmproj: read that
+            if len(groups) > 1:
+                raise SourceError(f"{folder} holds several GGUF files: {', '.join(groups)}",
                                   "give the path of the one you mean")
-            return _read_gguf(firsts, str(folder))
+            return _read_gguf([folder / next(iter(groups.values()))[0]], str(folder))
         pickles = [p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth")]
         what = "no .safetensors, .gguf or config.json"
         todo = ("pickle checkpoints (" + ", ".join(pickles[:3]) + ") are not read: give safetensors or config.json"
