@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 
 from rich import box
 from rich.console import Console
@@ -12,7 +13,7 @@ from rich.text import Text
 
 from vramcalc.cli.charts import context_chart, legend, stacked_bar
 from vramcalc.reports import EstimateReport, FormatsReport
-from vramcalc.units import UNIT_LABEL, format_bytes, format_count
+from vramcalc.units import UNIT_DIVISOR, UNIT_LABEL, format_bytes, format_count
 
 
 class _StdoutConsole(Console):
@@ -37,6 +38,13 @@ def _other_units(units: str) -> str:
     return "gib" if units == "gb" else "gb"
 
 
+def _sizer(units: str, compact: bool) -> Callable[[int], str]:
+    """Byte counts for a table cell: with their unit, or (compact tables, unit in the caption) a bare number."""
+    if compact:
+        return lambda n: f"{n / UNIT_DIVISOR[units]:.2f}"
+    return lambda n: format_bytes(n, units)
+
+
 def render_estimate(report: EstimateReport, console: Console | None = None) -> None:
     console = console or stdout_console()
     u = report.units
@@ -57,10 +65,7 @@ def render_estimate(report: EstimateReport, console: Console | None = None) -> N
                            + ("; Held: what vLLM holds (its whole budget)" if any(
                                r.process_bytes is not None for r in report.rows) else "")) if compact else None,
                   caption_justify="left")
-    scale = 10**9 if u == "gb" else 2**30
-
-    def size(n: int) -> str:
-        return f"{n / scale:.2f}" if compact else format_bytes(n, u)
+    size = _sizer(u, compact)
 
     table.add_column("Format", no_wrap=True)
     table.add_column("bpw" if compact else "Bits/weight", justify="right", no_wrap=True)
@@ -159,10 +164,7 @@ def _components(console: Console, report: EstimateReport) -> None:
         return
     u = report.units
     compact = console.width < 110
-    scale = 10**9 if u == "gb" else 2**30
-
-    def size(n: int) -> str:
-        return f"{n / scale:.2f}" if compact else format_bytes(n, u)
+    size = _sizer(u, compact)
 
     table = Table(title="Pipeline components", title_justify="left", header_style="bold",
                   box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD, collapse_padding=compact, pad_edge=not compact,
