@@ -61,7 +61,7 @@ def _entry(text: str, source: ModelLabel | Inventory, fmt: str | None, runtime: 
     elif fmt is None and source.kind != "config":
         formats = [AS_STORED]
     else:
-        formats = [fmt or _config_dtype(source) or DEFAULT_FORMAT]
+        formats = [fmt or _config_dtype(source, registry) or DEFAULT_FORMAT]
     request = EstimateRequest(formats=formats, units=units, runtime=replace(runtime), contexts=[runtime.context])
     report = (estimate_count(source, request, registry) if isinstance(source, ModelLabel)
               else estimate_inventory(source, request, registry))
@@ -82,9 +82,11 @@ def _entry(text: str, source: ModelLabel | Inventory, fmt: str | None, runtime: 
     return entry, report.heuristics
 
 
-def _config_dtype(inventory: Inventory) -> str | None:
+def _config_dtype(inventory: Inventory, registry: Registry) -> str | None:
+    """The format a config's torch_dtype names ("bfloat16" is an alias of bf16 in the registry)."""
     dt = (inventory.config or {}).get("torch_dtype") or (inventory.config or {}).get("dtype")
-    return {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}.get(str(dt)) if dt else None
+    spec = registry.find(str(dt).removeprefix("torch.")) if dt else None
+    return spec.name if spec is not None else None
 
 
 def verdict(entries: list[CompareEntry], units: str) -> str:
