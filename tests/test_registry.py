@@ -498,6 +498,7 @@ def test_mlx_affine(registry: Registry) -> None:
     [
         ('payload_bits = 4\nggml_type = 2\n', "format 'myq': ggml_type 2 is already 'Q4_0'"),
         ('payload_bits = 16\nstorage_dtypes = ["bf16"]\n', "format 'myq': storage dtype 'bf16' is already 'bf16'"),
+        ('payload_bits = 4\nllama_ftype = 15\n', "format 'myq': llama_ftype 15 is already 'Q4_K_M'"),
     ],
 )
 def test_a_file_type_maps_to_one_format(tmp_path: Path, body: str, expected: str) -> None:
@@ -520,3 +521,11 @@ def test_the_cache_key_changes_with_the_registry_code(monkeypatch: pytest.Monkey
     code.write_text("# another version of the module\n")
     monkeypatch.setattr(registry_mod, "__file__", str(code))
     assert registry_mod._cache_path(b"x") != before
+
+
+def test_llama_file_type_ids(registry: Registry) -> None:
+    # llama.h enum llama_ftype: MOSTLY_Q4_0 = 2, MOSTLY_Q8_0 = 7, MOSTLY_Q4_K_M = 15, MOSTLY_BF16 = 32,
+    # MOSTLY_MXFP4_MOE = 38
+    names = {i: s.name for i in (2, 7, 15, 32, 38) if (s := registry.for_llama_ftype(i)) is not None}
+    assert names == {2: "Q4_0", 7: "Q8_0", 15: "Q4_K_M", 32: "bf16", 38: "MXFP4_MOE"}
+    assert registry.for_llama_ftype(4) is None  # retired (MOSTLY_Q4_1_SOME_F16)

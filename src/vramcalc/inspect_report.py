@@ -83,9 +83,10 @@ def build_inspect_report(inv: Inventory, *, tensors: bool = False, name_filter: 
     file_type = None
     ftype = inv.metadata.get("general.file_type") if inv.kind == "gguf" else None
     if isinstance(ftype, int) and not isinstance(ftype, bool):
-        from vramcalc.calculator.quantize import LLAMA_FTYPE_NAMES
+        from vramcalc.registry import load_registry
 
-        file_type = LLAMA_FTYPE_NAMES.get(ftype, f"unknown ({ftype})")
+        spec = load_registry().for_llama_ftype(ftype)
+        file_type = spec.name if spec is not None else f"unknown ({ftype})"
     return InspectReport(
         bits_per_weight=inv.total_bytes * 8 / inv.total_params if inv.total_params else 0.0, file_type=file_type,
         source=inv.source, kind=inv.kind, params=inv.total_params, stored_elements=inv.stored_elements,

@@ -73,6 +73,8 @@ class FormatSpec(BaseModel):
     quantize_lm_head: bool = False
     storage_dtypes: list[str] = Field([], description="safetensors dtype names stored in this format")
     ggml_type: int | None = None
+    llama_ftype: int | None = Field(None, description="llama.h llama_ftype id a GGUF of this file type records "
+                                                      "in general.file_type")
     base_type: str | None = Field(None, description="gguf_mix: the llama.cpp default tensor type")
     configurable: list[Literal["group_size", "scale_bits", "bits"]] = []
     nominal_bits: Annotated[float, Field(gt=0, le=64)] | None = Field(
@@ -257,6 +259,7 @@ class Registry:
                 self._index[lookup_key(key)] = spec
         self._by_dtype = {d.upper(): s for s in formats for d in s.storage_dtypes}
         self._by_ggml = {s.ggml_type: s for s in formats if s.ggml_type is not None}
+        self._by_ftype = {s.llama_ftype: s for s in formats if s.llama_ftype is not None}
 
     def get(self, name: str) -> FormatSpec:
         spec = self._index.get(lookup_key(name))
@@ -283,6 +286,10 @@ class Registry:
 
     def for_ggml_type(self, type_id: int) -> FormatSpec | None:
         return self._by_ggml.get(type_id)
+
+    def for_llama_ftype(self, ftype: int) -> FormatSpec | None:
+        """The format of a GGUF's `general.file_type` (llama.h llama_ftype: 15 is Q4_K_M)."""
+        return self._by_ftype.get(ftype)
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.formats)
@@ -420,8 +427,14 @@ def load_registry(extra: list[Path] | None = None) -> Registry:
 def _check_consistency(registry: Registry) -> None:
     seen: dict[str, str] = {}
     ggml: dict[int, str] = {}
+    ftypes: dict[int, str] = {}
     dtypes: dict[str, str] = {}
     for spec in registry.formats:
+        if spec.llama_ftype is not None and ftypes.setdefault(spec.llama_ftype, spec.name) != spec.name:
+            raise RegistryError(
+                f"format {spec.name!r}: llama_ftype {spec.llama_ftype} is already {ftypes[spec.llama_ftype]!r}",
+                "give each llama.cpp file type id to one format (override an entry by using its name)",
+            )
         # a ggml type id or a safetensors dtype read from a file must map to one format
         if spec.ggml_type is not None:
             if ggml.setdefault(spec.ggml_type, spec.name) != spec.name:

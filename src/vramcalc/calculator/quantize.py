@@ -44,14 +44,6 @@ FTYPE_DEFAULT: dict[str, str] = {
     "IQ4_XS": "IQ4_XS", "IQ3_S": "IQ3_S", "IQ3_M": "IQ3_S",
 }
 # `llama-quantize` accepts these type names as file types (tools/quantize/quantize.cpp QUANT_OPTIONS).
-# llama.h `enum llama_ftype`: the `general.file_type` a GGUF records (retired ids 4-6 and 33-35 left out).
-LLAMA_FTYPE_NAMES: dict[int, str] = {
-    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K", 11: "Q3_K_S",
-    12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K",
-    19: "IQ2_XXS", 20: "IQ2_XS", 21: "Q2_K_S", 22: "IQ3_XS", 23: "IQ3_XXS", 24: "IQ1_S", 25: "IQ4_NL", 26: "IQ3_S",
-    27: "IQ3_M", 28: "IQ2_S", 29: "IQ2_M", 30: "IQ4_XS", 31: "IQ1_M", 32: "BF16", 36: "TQ1_0", 37: "TQ2_0",
-    38: "MXFP4_MOE", 39: "NVFP4", 40: "Q1_0",
-}
 FTYPE_ALIASES = {"Q4_K": "Q4_K_M", "Q5_K": "Q5_K_M", "Q3_K": "Q3_K_M", "NVFP4_GGUF": "NVFP4"}
 # Without an importance matrix llama-quantize refuses these (tensor_requires_imatrix): a published file of
 # such a type was made with one, and the rules differ with one.
