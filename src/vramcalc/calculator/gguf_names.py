@@ -64,8 +64,9 @@ _GEMMA_BLOCK = {"post_attention_layernorm": "post_attention_norm"}
 _EXPERT = re.compile(r"^(?:mlp|block_sparse_moe|moe)\.experts\.(\d+)\.(\w+)$")
 _EXPERT_PROJ = {"gate_proj": "gate", "up_proj": "up", "down_proj": "down", "w1": "gate", "w3": "up", "w2": "down"}
 # Checkpoints that already store experts fused (one 3-D tensor per projection).
-_FUSED_EXPERTS = re.compile(r"^(?:mlp|block_sparse_moe|moe)\.experts\.(gate_up_proj|gate_proj|up_proj|down_proj)$")
-# … or as bare parameters with no .weight (gpt-oss, Llama 4), biases as `<proj>_bias`
+_FUSED_EXPERTS = re.compile(
+    r"^(?:mlp|block_sparse_moe|moe|feed_forward)\.experts\.(gate_up_proj|gate_proj|up_proj|down_proj)$")
+# … also as bare parameters with no .weight (gpt-oss, Llama 4), biases as `<proj>_bias`
 _BARE_FUSED = re.compile(r"^(?:mlp|feed_forward)\.experts\.(gate_up_proj|gate_proj|up_proj|down_proj)(_bias)?$")
 
 
@@ -94,13 +95,13 @@ def gguf_name(hf_name: str, model_type: str | None = None) -> GGUFName | None:
                 return GGUFName(f"{top}.{t.group(1)}", None)
         return None
     layer, rest = int(m.group(1)), m.group(2)
-    bare = _BARE_FUSED.match(rest)  # gpt-oss: "mlp.experts.gate_up_proj", "mlp.experts.down_proj_bias"
-    if bare:
-        proj = "up" if bare.group(1) == "gate_up_proj" else bare.group(1).removesuffix("_proj")
-        return GGUFName(f"blk.{layer}.ffn_{proj}_exps.{'bias' if bare.group(2) else 'weight'}", layer, False)
     if rest == "self_attn.sinks":
         return GGUFName(f"blk.{layer}.attn_sinks.weight", layer)
-    module, _, suffix = rest.rpartition(".")
+    bare = _BARE_FUSED.match(rest)  # gpt-oss, Llama 4: "mlp.experts.gate_up_proj", "mlp.experts.down_proj_bias"
+    if bare:
+        module, suffix = rest.removesuffix("_bias"), "bias" if bare.group(2) else "weight"
+    else:
+        module, _, suffix = rest.rpartition(".")
     if suffix not in ("weight", "bias"):
         return None
     e = _EXPERT.match(module)
