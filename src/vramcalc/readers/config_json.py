@@ -7,6 +7,7 @@ parameter count, `inspect`'s component breakdown and per-tensor quantization pre
 from __future__ import annotations
 
 import json
+from math import prod
 from pathlib import Path
 from typing import Any
 
@@ -41,46 +42,39 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return data
 
 
-class _Builder:
-    """Collects the synthetic tensors. With `fp8_block` (DeepSeek-V3 style checkpoints) linear weights are stored
-    as e4m3 with an fp32 `weight_scale_inv` tile grid, as the published files hold them."""
+class TensorBuilder:
+    """Collects synthetic tensors (as a checkpoint would store them) for config-derived inventories. With
+    `fp8_block` (DeepSeek-V3 style checkpoints) linear weights are stored as e4m3 with an fp32 `weight_scale_inv`
+    tile grid, as the published files hold them."""
 
     def __init__(self, dtype: str, prefix: str = "", fp8_block: tuple[int, int] | None = None,
-                 fp8_skip: list[str] | None = None) -> None:
+                 fp8_skip: list[str] | None = None, component: str = "") -> None:
         self.dtype = dtype
         self.size = _ELEMENT_BYTES[dtype]
-        self.prefix = prefix
+        self.prefix, self.component = prefix, component
         self.fp8_block, self.fp8_skip = fp8_block, [m for m in fp8_skip or [] if m]
         self.tensors: list[TensorInfo] = []
 
+    def _put(self, name: str, dtype: str, shape: tuple[int, ...], nbytes: int) -> None:
+        # model_construct: values are ours and already valid; DeepSeek-V3 has ~90k tensors with its FP8 scales.
+        self.tensors.append(TensorInfo.model_construct(name=name, dtype=dtype, shape=shape, nbytes=nbytes,
+                                                       component=self.component, file=None))
+
     def add_raw(self, name: str, dtype: str, shape: tuple[int, ...]) -> None:
         """A tensor in its own storage dtype (packed quantized data), one byte per element for U8/I8."""
-        numel = 1
-        for d in shape:
-            numel *= d
-        self.tensors.append(TensorInfo.model_construct(name=self.prefix + name, dtype=dtype, shape=shape,
-                                                       nbytes=numel * _ELEMENT_BYTES.get(dtype, 1), component="",
-                                                       file=None))
+        self._put(self.prefix + name, dtype, shape, prod(shape) * _ELEMENT_BYTES.get(dtype, 1))
 
     def add(self, name: str, *shape: int) -> None:
         from vramcalc.components import is_linear_weight
 
-        numel = 1
-        for d in shape:
-            numel *= d
+        numel = prod(shape)
         name = self.prefix + name
-        # model_construct: values are ours and already valid; DeepSeek-V3 has ~90k tensors with its FP8 scales.
-        construct = TensorInfo.model_construct
         if self.fp8_block and is_linear_weight(name, shape) and not any(m in name for m in self.fp8_skip):
-            rows, cols = shape[-2], shape[-1]
-            scale = (-(-rows // self.fp8_block[0]), -(-cols // self.fp8_block[1]))
-            self.tensors.append(construct(name=name, dtype="F8_E4M3", shape=tuple(shape), nbytes=numel,
-                                          component="", file=None))
-            self.tensors.append(construct(name=name + "_scale_inv", dtype="F32", shape=scale,
-                                          nbytes=4 * scale[0] * scale[1], component="", file=None))
+            scale = (-(-shape[-2] // self.fp8_block[0]), -(-shape[-1] // self.fp8_block[1]))
+            self._put(name, "F8_E4M3", tuple(shape), numel)
+            self._put(name + "_scale_inv", "F32", scale, 4 * scale[0] * scale[1])
             return
-        self.tensors.append(construct(name=name, dtype=self.dtype, shape=tuple(shape), nbytes=numel * self.size,
-                                      component="", file=None))
+        self._put(name, self.dtype, tuple(shape), numel * self.size)
 
 
 def _names(value: Any) -> list[str]:
@@ -104,7 +98,7 @@ def inventory_from_config(config: dict[str, Any], source: str) -> Inventory:
                     and all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in block)):
         raise ArchitectureError(f"config.json quantization_config weight_block_size is {block!r}, not two positive "
                                 "whole numbers", "fix the config (DeepSeek-V3 uses [128, 128])")
-    b = _Builder(_dtype_of(cfg), fp8_block=(int(block[0]), int(block[1])) if fp8 else None,
+    b = TensorBuilder(_dtype_of(cfg), fp8_block=(int(block[0]), int(block[1])) if fp8 else None,
                  fp8_skip=_names(qcfg.get("modules_to_not_convert")))
     model_type = arch.model_type
     warnings: list[str] = []
@@ -165,7 +159,7 @@ _KNOWN = {
 }
 
 
-def _gpt2(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
+def _gpt2(b: TensorBuilder, cfg: dict[str, Any], arch: Architecture) -> None:
     h, v = arch.hidden_size, arch.vocab_size
     inner = int(cfg_get(cfg, "intermediate_size") or 4 * h)
     positions = int(cfg_get(cfg, "max_position_embeddings") or 1024)
@@ -191,7 +185,7 @@ def _gpt2(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
         b.add("lm_head.weight", v, h)
 
 
-def _bert(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> list[str]:
+def _bert(b: TensorBuilder, cfg: dict[str, Any], arch: Architecture) -> list[str]:
     """BERT-family encoders (BertModel, RobertaModel, XLMRobertaModel, ElectraModel) with the head the
     `architectures` entry names: a pooler for *Model (transformers' add_pooling_layer default), a classifier for
     *ForSequenceClassification (RoBERTa-style: dense + out_proj, no pooler), the tied MLM head for *ForMaskedLM."""
@@ -257,7 +251,7 @@ def _bert(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> list[str]:
 _VIT_TYPES = {"siglip_vision_model": "siglip", "siglip2_vision_model": "siglip", "clip_vision_model": "clip"}
 
 
-def _vit_tower(b: _Builder, p: str, vc: dict[str, Any], kind: str) -> int:
+def _vit_tower(b: TensorBuilder, p: str, vc: dict[str, Any], kind: str) -> int:
     """A SigLIP or CLIP vision tower under prefix `p`; returns its hidden size. transformers' defaults where the
     config is silent (patch 16 for SigLIP, 32 for CLIP)."""
     c = int(vc.get("hidden_size") or 768)
@@ -278,7 +272,7 @@ def _vit_tower(b: _Builder, p: str, vc: dict[str, Any], kind: str) -> int:
     return c
 
 
-def _vision(b: _Builder, config: dict[str, Any], text: Architecture) -> list[str]:
+def _vision(b: TensorBuilder, config: dict[str, Any], text: Architecture) -> list[str]:
     """The image encoder and projector of a multimodal config (Gemma 3, PaliGemma, LLaVA): ViT layers from
     `vision_config`, the projector from the outer model_type. Others are named in a warning, not guessed."""
     vc = config["vision_config"]
@@ -305,7 +299,7 @@ def _vision(b: _Builder, config: dict[str, Any], text: Architecture) -> list[str
     return []
 
 
-def _gpt_oss(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> list[str]:
+def _gpt_oss(b: TensorBuilder, cfg: dict[str, Any], arch: Architecture) -> list[str]:
     """OpenAI gpt-oss: biased attention with a learned sink per head, a biased router, and fused expert stacks
     (gate_up [E, H, 2I], down [E, I, H], each with a bias). The published checkpoints store the experts in MXFP4:
     uint8 blocks of 32 FP4 values (16 bytes) and one uint8 E8M0 scale per block; everything else in bf16."""
@@ -339,7 +333,7 @@ def _gpt_oss(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> list[str]:
     return ["gpt-oss: experts counted as the checkpoint stores them (MXFP4 blocks and scales)"] if mxfp4 else []
 
 
-def _llama4(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
+def _llama4(b: TensorBuilder, cfg: dict[str, Any], arch: Architecture) -> None:
     """Llama 4 text: every interleave_moe_layer_step-th layer is MoE (a router, fused expert stacks gate_up
     [E, H, 2I] and down [E, I, H], and one shared expert of width I); the others are dense MLPs of
     intermediate_size_mlp. QK norm is a weightless L2 norm."""
@@ -373,7 +367,7 @@ def _llama4(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
         b.add("language_model.lm_head.weight", v, h)
 
 
-def _ungated_layer(b: _Builder, p: str, names: dict[str, str], h: int, qkv: int, inter: int, bias: bool,
+def _ungated_layer(b: TensorBuilder, p: str, names: dict[str, str], h: int, qkv: int, inter: int, bias: bool,
                    norms: tuple[str, ...]) -> None:
     """One decoder block with a plain (ungated) MLP: LayerNorms with biases, fused or split QKV."""
     for ln in norms:
@@ -396,7 +390,7 @@ def _split_qkv(qkv: int, h: int) -> tuple[int, int, int]:
     return h, kv, kv
 
 
-def _gpt_neox(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
+def _gpt_neox(b: TensorBuilder, cfg: dict[str, Any], arch: Architecture) -> None:
     """GPT-NeoX / Pythia: fused QKV, dense MLP, biases everywhere, an untied embed_out."""
     h, v = arch.hidden_size, arch.vocab_size
     inter = int(arch.intermediate_size or 4 * h)
@@ -412,7 +406,7 @@ def _gpt_neox(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
         b.add("embed_out.weight", v, h)
 
 
-def _phi(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
+def _phi(b: TensorBuilder, cfg: dict[str, Any], arch: Architecture) -> None:
     """Phi-1/1.5/2: parallel attention and MLP behind one LayerNorm, split QKV, biases, a biased LM head."""
     h, v = arch.hidden_size, arch.vocab_size
     inter = int(arch.intermediate_size or 4 * h)
@@ -429,7 +423,7 @@ def _phi(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
     b.add("lm_head.bias", v)
 
 
-def _falcon(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
+def _falcon(b: TensorBuilder, cfg: dict[str, Any], arch: Architecture) -> None:
     """Falcon: fused QKV with grouped or one shared KV head, parallel attention (one LayerNorm for 7B; ln_attn and
     ln_mlp with the new decoder architecture), no linear biases by default, tied embeddings."""
     h, v = arch.hidden_size, arch.vocab_size
@@ -448,7 +442,7 @@ def _falcon(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
         b.add("lm_head.weight", v, h)
 
 
-def _opt(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
+def _opt(b: TensorBuilder, cfg: dict[str, Any], arch: Architecture) -> None:
     """OPT: learned positions offset by 2, split biased q/k/v/out, fc1/fc2, tied embeddings."""
     h, v = arch.hidden_size, arch.vocab_size
     inter = int(cfg.get("ffn_dim") or arch.intermediate_size or 4 * h)
@@ -468,7 +462,7 @@ def _opt(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
         b.add("model.decoder.final_layer_norm.bias", h)
 
 
-def _bloom(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
+def _bloom(b: TensorBuilder, cfg: dict[str, Any], arch: Architecture) -> None:
     """BLOOM: ALiBi (no position table), a LayerNorm right after the embeddings, fused QKV, tied embeddings."""
     h, v = arch.hidden_size, arch.vocab_size
     names = {"qkv": "self_attention.query_key_value", "out": "self_attention.dense", "up": "mlp.dense_h_to_4h",
@@ -483,7 +477,7 @@ def _bloom(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
     b.add("transformer.ln_f.bias", h)
 
 
-def _vit_layers(b: _Builder, p: str, c: int, inter: int, layers: int) -> None:
+def _vit_layers(b: TensorBuilder, p: str, c: int, inter: int, layers: int) -> None:
     """ViT/CLIP encoder blocks: biased q/k/v/out projections, two LayerNorms, fc1/fc2."""
     for i in range(layers):
         layer = f"{p}encoder.layers.{i}."
@@ -499,7 +493,7 @@ def _vit_layers(b: _Builder, p: str, c: int, inter: int, layers: int) -> None:
         b.add(layer + "mlp.fc2.bias", c)
 
 
-def _clip_text(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
+def _clip_text(b: TensorBuilder, cfg: dict[str, Any], arch: Architecture) -> None:
     """CLIP's text tower (CLIPTextModel; the text encoder of Stable Diffusion and FLUX): token and position
     embeddings, pre-LN ViT-style blocks, a final LayerNorm."""
     h = arch.hidden_size
@@ -511,7 +505,7 @@ def _clip_text(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> None:
     b.add(p + "final_layer_norm.bias", h)
 
 
-def _clip_vision(b: _Builder, config: dict[str, Any], text: dict[str, Any]) -> None:
+def _clip_vision(b: TensorBuilder, config: dict[str, Any], text: dict[str, Any]) -> None:
     """CLIPModel's vision tower and the two projections into the shared space (+ the logit scale)."""
     c = _vit_tower(b, "vision_model.", config["vision_config"], "clip")
     proj = int(config.get("projection_dim") or 512)
@@ -520,7 +514,7 @@ def _clip_vision(b: _Builder, config: dict[str, Any], text: dict[str, Any]) -> N
     b.add("logit_scale")
 
 
-def _t5(b: _Builder, cfg: dict[str, Any], arch: Architecture) -> list[str]:
+def _t5(b: TensorBuilder, cfg: dict[str, Any], arch: Architecture) -> list[str]:
     """T5 / mT5 / UMT5: a shared embedding, encoder blocks (self-attention + feed-forward), decoder blocks (+ cross-
     attention) unless the config is a T5EncoderModel, RMS LayerNorms without bias, relative position buckets in
     the first block of each stack (in every block for UMT5), a gated feed-forward for v1.1 / Flan (wi_0, wi_1)."""
@@ -579,7 +573,7 @@ def _moe_layer(cfg: dict[str, Any], arch: Architecture, i: int) -> bool:
 _NO_O_PROJ_BIAS = frozenset({"qwen2", "qwen2_moe", "glm4_moe"})
 
 
-def _decoder(b: _Builder, cfg: dict[str, Any], arch: Architecture, *, mla: bool) -> None:
+def _decoder(b: TensorBuilder, cfg: dict[str, Any], arch: Architecture, *, mla: bool) -> None:
     mt = arch.model_type
     h, v = arch.hidden_size, arch.vocab_size
     inter = int(arch.intermediate_size or 0)
@@ -634,7 +628,7 @@ def _decoder(b: _Builder, cfg: dict[str, Any], arch: Architecture, *, mla: bool)
     del gemma
 
 
-def _mla_attention(b: _Builder, cfg: dict[str, Any], arch: Architecture, a: str) -> None:
+def _mla_attention(b: TensorBuilder, cfg: dict[str, Any], arch: Architecture, a: str) -> None:
     h = arch.hidden_size
     heads = arch.layers[0].num_heads
     nope, rope = int(cfg.get("qk_nope_head_dim") or 128), int(cfg.get("qk_rope_head_dim") or 64)
@@ -652,7 +646,7 @@ def _mla_attention(b: _Builder, cfg: dict[str, Any], arch: Architecture, a: str)
     b.add(a + "o_proj.weight", h, heads * v_dim)
 
 
-def _moe_mlp(b: _Builder, cfg: dict[str, Any], arch: Architecture, p: str) -> None:
+def _moe_mlp(b: TensorBuilder, cfg: dict[str, Any], arch: Architecture, p: str) -> None:
     h, mt = arch.hidden_size, arch.model_type
     n = int(arch.num_experts or 0)
     inter = int(arch.moe_intermediate_size or arch.intermediate_size or 0)

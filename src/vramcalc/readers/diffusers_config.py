@@ -7,33 +7,24 @@ from __future__ import annotations
 from typing import Any
 
 from vramcalc.inventory import TensorInfo
+from vramcalc.readers.config_json import TensorBuilder
 
 
-class _Tensors:
-    def __init__(self, component: str, dtype: str = "BF16", size: int = 2) -> None:
-        self.component, self.dtype, self.size = component, dtype, size
-        self.out: list[TensorInfo] = []
+def _linear(t: TensorBuilder, name: str, out: int, inp: int, bias: bool = True) -> None:
+    t.add(f"{name}.weight", out, inp)
+    if bias:
+        t.add(f"{name}.bias", out)
 
-    def add(self, name: str, *shape: int) -> None:
-        numel = 1
-        for d in shape:
-            numel *= d
-        self.out.append(TensorInfo.model_construct(name=name, dtype=self.dtype, shape=tuple(shape),
-                                                   nbytes=numel * self.size, component=self.component, file=None))
 
-    def linear(self, name: str, out: int, inp: int, bias: bool = True) -> None:
-        self.add(f"{name}.weight", out, inp)
-        if bias:
-            self.add(f"{name}.bias", out)
+def _conv(t: TensorBuilder, name: str, out: int, inp: int, k: int = 3) -> None:
+    t.add(f"{name}.weight", out, inp, k, k)
+    t.add(f"{name}.bias", out)
 
-    def conv(self, name: str, out: int, inp: int, k: int = 3) -> None:
-        self.add(f"{name}.weight", out, inp, k, k)
-        self.add(f"{name}.bias", out)
 
-    def norm(self, name: str, n: int, bias: bool = True) -> None:
-        self.add(f"{name}.weight", n)
-        if bias:
-            self.add(f"{name}.bias", n)
+def _norm(t: TensorBuilder, name: str, n: int, bias: bool = True) -> None:
+    t.add(f"{name}.weight", n)
+    if bias:
+        t.add(f"{name}.bias", n)
 
 
 def _int(cfg: dict[str, Any], key: str, default: int, high: int = 1 << 20) -> int:
@@ -46,7 +37,7 @@ def _int(cfg: dict[str, Any], key: str, default: int, high: int = 1 << 20) -> in
 MAX_LAYERS = 1_000
 
 
-def flux_transformer(cfg: dict[str, Any], t: _Tensors) -> None:
+def flux_transformer(cfg: dict[str, Any], t: TensorBuilder) -> None:
     """FluxTransformer2DModel: double-stream blocks (image and text each with AdaLN, attention projections and an
     MLP), single-stream blocks (fused attention + MLP), the timestep/guidance/pooled-text embedders."""
     heads, head_dim = _int(cfg, "num_attention_heads", 24), _int(cfg, "attention_head_dim", 128)
@@ -54,58 +45,58 @@ def flux_transformer(cfg: dict[str, Any], t: _Tensors) -> None:
     ratio = cfg.get("mlp_ratio", 4.0)
     ratio = ratio if isinstance(ratio, int | float) and not isinstance(ratio, bool) and 0 < ratio <= 64 else 4.0
     mlp = int(inner * ratio)
-    t.linear("x_embedder", inner, _int(cfg, "in_channels", 64))
-    t.linear("context_embedder", inner, _int(cfg, "joint_attention_dim", 4096))
+    _linear(t, "x_embedder", inner, _int(cfg, "in_channels", 64))
+    _linear(t, "context_embedder", inner, _int(cfg, "joint_attention_dim", 4096))
     embedders = ["timestep_embedder"] + (["guidance_embedder"] if cfg.get("guidance_embeds", True) else [])
     for e in embedders:
-        t.linear(f"time_text_embed.{e}.linear_1", inner, 256)
-        t.linear(f"time_text_embed.{e}.linear_2", inner, inner)
-    t.linear("time_text_embed.text_embedder.linear_1", inner, _int(cfg, "pooled_projection_dim", 768))
-    t.linear("time_text_embed.text_embedder.linear_2", inner, inner)
+        _linear(t, f"time_text_embed.{e}.linear_1", inner, 256)
+        _linear(t, f"time_text_embed.{e}.linear_2", inner, inner)
+    _linear(t, "time_text_embed.text_embedder.linear_1", inner, _int(cfg, "pooled_projection_dim", 768))
+    _linear(t, "time_text_embed.text_embedder.linear_2", inner, inner)
     for i in range(_int(cfg, "num_layers", 19, MAX_LAYERS)):
         p = f"transformer_blocks.{i}."
-        t.linear(p + "norm1.linear", 6 * inner, inner)
-        t.linear(p + "norm1_context.linear", 6 * inner, inner)
+        _linear(t, p + "norm1.linear", 6 * inner, inner)
+        _linear(t, p + "norm1_context.linear", 6 * inner, inner)
         for proj in ("to_q", "to_k", "to_v", "add_q_proj", "add_k_proj", "add_v_proj", "to_out.0", "to_add_out"):
-            t.linear(p + f"attn.{proj}", inner, inner)
+            _linear(t, p + f"attn.{proj}", inner, inner)
         for n in ("norm_q", "norm_k", "norm_added_q", "norm_added_k"):
-            t.norm(p + f"attn.{n}", head_dim, bias=False)
+            _norm(t, p + f"attn.{n}", head_dim, bias=False)
         for ff in ("ff", "ff_context"):
-            t.linear(p + f"{ff}.net.0.proj", mlp, inner)
-            t.linear(p + f"{ff}.net.2", inner, mlp)
+            _linear(t, p + f"{ff}.net.0.proj", mlp, inner)
+            _linear(t, p + f"{ff}.net.2", inner, mlp)
     for i in range(_int(cfg, "num_single_layers", 38, MAX_LAYERS)):
         p = f"single_transformer_blocks.{i}."
-        t.linear(p + "norm.linear", 3 * inner, inner)
-        t.linear(p + "proj_mlp", mlp, inner)
-        t.linear(p + "proj_out", inner, inner + mlp)
+        _linear(t, p + "norm.linear", 3 * inner, inner)
+        _linear(t, p + "proj_mlp", mlp, inner)
+        _linear(t, p + "proj_out", inner, inner + mlp)
         for proj in ("to_q", "to_k", "to_v"):
-            t.linear(p + f"attn.{proj}", inner, inner)
+            _linear(t, p + f"attn.{proj}", inner, inner)
         for n in ("norm_q", "norm_k"):
-            t.norm(p + f"attn.{n}", head_dim, bias=False)
-    t.linear("norm_out.linear", 2 * inner, inner)
+            _norm(t, p + f"attn.{n}", head_dim, bias=False)
+    _linear(t, "norm_out.linear", 2 * inner, inner)
     patch = _int(cfg, "patch_size", 1)
-    t.linear("proj_out", patch * patch * _int(cfg, "out_channels", 0) or _int(cfg, "in_channels", 64), inner)
+    _linear(t, "proj_out", patch * patch * _int(cfg, "out_channels", 0) or _int(cfg, "in_channels", 64), inner)
 
 
-def _resnet(t: _Tensors, p: str, cin: int, cout: int) -> None:
-    t.norm(p + "norm1", cin)
-    t.conv(p + "conv1", cout, cin)
-    t.norm(p + "norm2", cout)
-    t.conv(p + "conv2", cout, cout)
+def _resnet(t: TensorBuilder, p: str, cin: int, cout: int) -> None:
+    _norm(t, p + "norm1", cin)
+    _conv(t, p + "conv1", cout, cin)
+    _norm(t, p + "norm2", cout)
+    _conv(t, p + "conv2", cout, cout)
     if cin != cout:
-        t.conv(p + "conv_shortcut", cout, cin, k=1)
+        _conv(t, p + "conv_shortcut", cout, cin, k=1)
 
 
-def _mid(t: _Tensors, p: str, c: int, attention: bool) -> None:
+def _mid(t: TensorBuilder, p: str, c: int, attention: bool) -> None:
     _resnet(t, p + "resnets.0.", c, c)
     if attention:
-        t.norm(p + "attentions.0.group_norm", c)
+        _norm(t, p + "attentions.0.group_norm", c)
         for proj in ("to_q", "to_k", "to_v", "to_out.0"):
-            t.linear(p + f"attentions.0.{proj}", c, c)
+            _linear(t, p + f"attentions.0.{proj}", c, c)
     _resnet(t, p + "resnets.1.", c, c)
 
 
-def autoencoder_kl(cfg: dict[str, Any], t: _Tensors) -> None:
+def autoencoder_kl(cfg: dict[str, Any], t: TensorBuilder) -> None:
     """AutoencoderKL: encoder (down blocks of ResNets with a downsampling conv, a mid block with one attention),
     decoder (one more ResNet per up block, upsampling convs), the optional 1×1 quant convs."""
     channels = cfg.get("block_out_channels") or [128, 256, 512, 512]
@@ -115,18 +106,18 @@ def autoencoder_kl(cfg: dict[str, Any], t: _Tensors) -> None:
     per = _int(cfg, "layers_per_block", 2, 64)
     latent, cin, cout = _int(cfg, "latent_channels", 4), _int(cfg, "in_channels", 3), _int(cfg, "out_channels", 3)
     attention = bool(cfg.get("mid_block_add_attention", True))
-    t.conv("encoder.conv_in", channels[0], cin)
+    _conv(t, "encoder.conv_in", channels[0], cin)
     prev = channels[0]
     for i, c in enumerate(channels):
         for j in range(per):
             _resnet(t, f"encoder.down_blocks.{i}.resnets.{j}.", prev if j == 0 else c, c)
         prev = c
         if i < len(channels) - 1:
-            t.conv(f"encoder.down_blocks.{i}.downsamplers.0.conv", c, c)
+            _conv(t, f"encoder.down_blocks.{i}.downsamplers.0.conv", c, c)
     _mid(t, "encoder.mid_block.", channels[-1], attention)
-    t.norm("encoder.conv_norm_out", channels[-1])
-    t.conv("encoder.conv_out", 2 * latent, channels[-1])
-    t.conv("decoder.conv_in", channels[-1], latent)
+    _norm(t, "encoder.conv_norm_out", channels[-1])
+    _conv(t, "encoder.conv_out", 2 * latent, channels[-1])
+    _conv(t, "decoder.conv_in", channels[-1], latent)
     _mid(t, "decoder.mid_block.", channels[-1], attention)
     prev = channels[-1]
     for i, c in enumerate(reversed(channels)):
@@ -134,13 +125,13 @@ def autoencoder_kl(cfg: dict[str, Any], t: _Tensors) -> None:
             _resnet(t, f"decoder.up_blocks.{i}.resnets.{j}.", prev if j == 0 else c, c)
         prev = c
         if i < len(channels) - 1:
-            t.conv(f"decoder.up_blocks.{i}.upsamplers.0.conv", c, c)
-    t.norm("decoder.conv_norm_out", channels[0])
-    t.conv("decoder.conv_out", cout, channels[0])
+            _conv(t, f"decoder.up_blocks.{i}.upsamplers.0.conv", c, c)
+    _norm(t, "decoder.conv_norm_out", channels[0])
+    _conv(t, "decoder.conv_out", cout, channels[0])
     if cfg.get("use_quant_conv", True):
-        t.conv("quant_conv", 2 * latent, 2 * latent, k=1)
+        _conv(t, "quant_conv", 2 * latent, 2 * latent, k=1)
     if cfg.get("use_post_quant_conv", True):
-        t.conv("post_quant_conv", latent, latent, k=1)
+        _conv(t, "post_quant_conv", latent, latent, k=1)
 
 
 _BUILDERS = {"FluxTransformer2DModel": flux_transformer, "AutoencoderKL": autoencoder_kl}
@@ -151,6 +142,6 @@ def component_tensors(config: dict[str, Any], component: str) -> list[TensorInfo
     build = _BUILDERS.get(str(config.get("_class_name", "")))
     if build is None:
         return None
-    t = _Tensors(component)
+    t = TensorBuilder("BF16", component=component)  # diffusers pipelines ship their components in bf16
     build(config, t)
-    return t.out
+    return t.tensors
