@@ -9,6 +9,7 @@ time, so its peak is the largest (component weights + that stage's activations).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from vramcalc import heuristics as H
 
@@ -27,6 +28,16 @@ def denoiser_hidden_size(config: dict[str, object] | None) -> int | None:
         return heads * head_dim
     hidden = config.get("hidden_size")
     return hidden if isinstance(hidden, int) and hidden > 0 else None
+
+
+def pipeline_metadata(index: dict[str, Any], transformer_config: dict[str, Any] | None) -> dict[str, str]:
+    """What a pipeline reader records in Inventory.metadata: the pipeline class, and the denoiser's hidden size
+    that the activation model needs (absent for a UNet)."""
+    metadata = {"pipeline": str(index.get("_class_name", ""))}
+    hidden = denoiser_hidden_size(transformer_config)
+    if hidden:
+        metadata[DENOISER_HIDDEN_KEY] = str(hidden)
+    return metadata
 
 
 @dataclass(frozen=True)

@@ -133,14 +133,10 @@ class _Hub:
         quant, true_params = detect_packed(tensors, config)
         metadata: dict[str, str] = {}
         if "model_index.json" in sizes:
-            from vramcalc.calculator.diffusion import DENOISER_HIDDEN_KEY, denoiser_hidden_size
+            from vramcalc.calculator.diffusion import pipeline_metadata
 
-            index = self._json("model_index.json") or {}
-            metadata["pipeline"] = str(index.get("_class_name", ""))
-            if "transformer/config.json" in sizes:
-                hidden = denoiser_hidden_size(self._json("transformer/config.json"))
-                if hidden:
-                    metadata[DENOISER_HIDDEN_KEY] = str(hidden)
+            metadata = pipeline_metadata(self._json("model_index.json") or {}, self._json("transformer/config.json")
+                                         if "transformer/config.json" in sizes else None)
         return Inventory(source=_label(self.repo_id, self.revision), kind="hub", tensors=tensors, files=files,
                          config=config, metadata=metadata, quantization=quant, true_params=true_params)
 

@@ -111,12 +111,9 @@ def _read_pipeline(folder: Path, index: dict[str, Any]) -> Inventory:
     if not tensors:
         raise SourceError(f"{folder}: a diffusers pipeline without .safetensors weights in its components",
                           "download the component folders (transformer/, text_encoder/, vae/ …)")
-    from vramcalc.calculator.diffusion import DENOISER_HIDDEN_KEY, denoiser_hidden_size
+    from vramcalc.calculator.diffusion import pipeline_metadata
 
-    metadata = {"pipeline": str(index.get("_class_name", ""))}
-    hidden = denoiser_hidden_size(_load_json(folder / "transformer" / "config.json"))
-    if hidden:
-        metadata[DENOISER_HIDDEN_KEY] = str(hidden)
+    metadata = pipeline_metadata(index, _load_json(folder / "transformer" / "config.json"))
     inv = _finish(str(folder), "folder" if files else "config", tensors, files, None, metadata)
     notes = ([f"counted from config.json (no weights read): {', '.join(from_config)}"] if from_config else []) + (
         [f"not counted (no weights, and a config vramcalc cannot count from): {', '.join(skipped)}"]
