@@ -52,9 +52,11 @@ def test_flux_pipeline_cli_uses_the_stage_model(tmp_path: Path, capsys: pytest.C
     assert round(row["total_bytes"] / 1e9, 1) == 36.3 and round(row["offload_peak_bytes"] / 1e9, 1) == 25.4
     assert data["context_sweep"] == [] and any("offload" in n for n in data["notes"])
     names = {h["name"] for h in data["heuristics"]}
-    assert {H.VAE_DECODE_LIVE.name, H.DIT_LIVE.name, H.CUDA_CONTEXT.name} == names
+    # the default image size is a named constant too; an explicit --resolution replaces it
+    assert {H.VAE_DECODE_LIVE.name, H.DIT_LIVE.name, H.CUDA_CONTEXT.name, H.DEFAULT_RESOLUTION.name} == names
     # a wider image: more latent patches for the transformer and more pixels for the VAE decode
     wide = run_cli(capsys, "estimate", str(root), "-d", "bf16", "--resolution", "2048x1024", "--json").json()
+    assert H.DEFAULT_RESOLUTION.name not in {h["name"] for h in wide["heuristics"]}
     assert wide["rows"][0]["activation_bytes"] > row["activation_bytes"]
     assert wide["rows"][0]["offload_peak_bytes"] > row["offload_peak_bytes"]
     assert "2048×1024" in " ".join(wide["notes"])

@@ -52,7 +52,7 @@ class EstimateRequest:
     runtime: RuntimeRequest = field(default_factory=RuntimeRequest)
     contexts: list[int | str] = field(default_factory=list)  # --context values; "max" = the model's maximum
     flag_architecture: Architecture | None = None  # --layers/--kv-heads/--head-dim for a bare count
-    resolution: tuple[int, int] = (1024, 1024)  # diffusion pipelines: (width, height) of the image
+    resolution: tuple[int, int] | None = None  # diffusion pipelines: (width, height); None: DEFAULT_RESOLUTION
 
 
 class _Runtime:
@@ -429,7 +429,13 @@ def _pipeline(row: FormatRow, components: dict[str, int], bits: float, inventory
     offload). The denoiser's activations need its hidden size, read from its config by the reader."""
     from vramcalc.calculator.diffusion import DENOISER_HIDDEN_KEY, DiTShape, pipeline_memory
 
-    width, height = request.resolution
+    if request.resolution is None:
+        from vramcalc.heuristics import DEFAULT_RESOLUTION
+
+        runtime.heuristics[DEFAULT_RESOLUTION.name] = DEFAULT_RESOLUTION
+        width = height = DEFAULT_RESOLUTION.as_int()
+    else:
+        width, height = request.resolution
     hidden = str(inventory.metadata.get(DENOISER_HIDDEN_KEY) or "")
     denoiser = DiTShape(hidden_size=int(hidden)) if hidden.isdigit() else None
     mem = pipeline_memory(components, height=height, width=width, batch=request.runtime.batch,

@@ -117,9 +117,9 @@ def estimate(
         int | None, typer.Option("--max-num-seqs", help="vLLM sequences per step (default 256)", min=1)
     ] = None,
     resolution: Annotated[
-        str, typer.Option("--resolution", help="diffusion pipelines: image size, 1024 or 1344x768 (WxH)",
-                          metavar="WxH")
-    ] = "1024",
+        str | None, typer.Option("--resolution", metavar="WxH",
+                                 help="diffusion pipelines: image size, 1024 or 1344x768 (WxH; default 1024)")
+    ] = None,
     layers: Annotated[int | None, typer.Option("--layers", help="for a bare count: decoder layers", min=1)] = None,
     kv_heads: Annotated[int | None, typer.Option("--kv-heads", help="for a bare count: KV heads", min=1)] = None,
     head_dim: Annotated[int | None, typer.Option("--head-dim", help="for a bare count: head dimension", min=1)] = None,
@@ -161,7 +161,7 @@ def estimate(
             gpu_memory_utilization=gpu_memory_utilization, gpu_layers=gpu_layers, flash_attention=flash_attention,
             n_ubatch=ubatch_size, max_num_batched_tokens=max_num_batched_tokens, max_num_seqs=max_num_seqs,
         ),
-        resolution=parse_resolution(resolution),
+        resolution=parse_resolution(resolution) if resolution else None,
         contexts=contexts, flag_architecture=flag_arch,
     )
     from vramcalc.cli.progress import progress_bar
