@@ -77,3 +77,13 @@ def test_gguf_metadata_mutations(changes: dict[str, Any]) -> None:
         assert e.what and e.todo
         return
     assert len(arch.layers) == arch.num_layers <= 10_000
+
+
+def test_an_mla_model_type_without_its_latent_width() -> None:
+    # found by the fuzz test above: model_type deepseek_v3 on a config with no kv_lora_rank was a KeyError
+    try:
+        inventory_from_config({**BASE, "model_type": "deepseek_v3"}, "fuzz")
+    except VramcalcError as e:
+        assert "kv_lora_rank" in e.what
+    else:
+        raise AssertionError("accepted an MLA config without kv_lora_rank")

@@ -251,6 +251,8 @@ def architecture_from_config(config: dict[str, Any]) -> Architecture:
     window = cfg.get("sliding_window") or cfg.get("attention_chunk_size")
     kinds = _layer_kinds(cfg, n_layers)
     mla = model_type in ("deepseek_v2", "deepseek_v3", "kimi_k2") or cfg.get("kv_lora_rank") is not None
+    if mla:
+        _require(cfg, ["kv_lora_rank"])  # the latent width MLA caches: nothing to price without it
     layers = []
     for kind in kinds:
         if mla:
