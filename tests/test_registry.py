@@ -233,8 +233,12 @@ def test_generic_group_quant_is_configurable(registry: Registry) -> None:
 
 def test_bitsandbytes(registry: Registry) -> None:
     assert registry.get("nf4").bits_per_weight == Fraction(9, 2)
-    assert registry.get("qlora").bits_per_weight == Fraction("4.126953125") == 4 + Fraction(8, 64) + Fraction(
+    assert registry.get("nf4_dq").bits_per_weight == Fraction("4.126953125") == 4 + Fraction(8, 64) + Fraction(
         32, 64 * 256)
+    # QLoRA is a training method: refused as a format, with the inference format of its base named
+    with pytest.raises(UnknownFormatError, match="fine-tuning method") as e:
+        registry.get("qlora")
+    assert "nf4_dq" in (e.value.todo or "")
     assert registry.get("fp4_dq").bits_per_weight == Fraction("4.126953125")
     # LLM.int8: the fp32 SCB is one per output row, i.e. per row of `tensor_bytes` → 8 + 32/in bits per weight
     int8 = registry.get("bnb_int8")
@@ -318,7 +322,7 @@ def test_storage_dtype_widths(registry: Registry) -> None:
 def test_lookup_variants(registry: Registry) -> None:
     assert registry.get("BFLOAT16") is registry.get("bf16") is registry.get(" Bf16 ")
     assert registry.get("Q4 K M") is registry.get("q4_k_m") is registry.get("Q4-K-M")
-    assert registry.get("NF4-DQ") is registry.get("QLoRA")
+    assert registry.get("NF4-DQ") is registry.get("bnb_NF4_DQ")
     assert registry.find("no-such-format") is None
     assert "Q4_K_M" in registry.suggest("Q4_K_N")
 

@@ -338,6 +338,11 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
     from vramcalc.calculator.gguf_file import predict_gguf_file_size
     from vramcalc.calculator.quantize import llamacpp_ftype, plan_format, tensor_chooser
 
+    if inventory.kind == "config" and any(is_as_stored(f) for f in request.formats):
+        from vramcalc.errors import UsageError
+
+        raise UsageError(f"{inventory.source} has only a config, no stored weights to show 'as stored'",
+                         "pick formats with --dtype (bf16, Q4_K_M …), or point at the checkpoint's folder")
     specs = pick_formats(request, registry)
     overhead = CUDA_CONTEXT.as_int()
     rows, explain = [], []

@@ -238,6 +238,10 @@ def lookup_key(name: str) -> str:
     return name.strip().lower().replace("-", "_").replace(" ", "_")
 
 
+# Names people pass as formats that are training methods: refused with a pointer, never read as a format.
+_TRAINING_METHODS = frozenset({"qlora", "lora"})
+
+
 class RegistryFile(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
@@ -263,6 +267,9 @@ class Registry:
 
     def get(self, name: str) -> FormatSpec:
         spec = self._index.get(lookup_key(name))
+        if spec is None and lookup_key(name) in _TRAINING_METHODS:
+            raise UnknownFormatError(f"{name!r} is a fine-tuning method, not a weight format",
+                                     "for inference of a QLoRA base use -d nf4_dq (NF4 with double quantization)")
         if spec is None:
             close = self.suggest(name)
             hint = f"did you mean {', '.join(close)}? " if close else ""

@@ -54,11 +54,18 @@ def parse_count(text: str, what: str = "parameter count") -> int:
     return _to_int(value)
 
 
-def parse_size(text: str, what: str = "size") -> int:
-    """"24GB" → 24e9 bytes, "24 GiB" → 24·2^30, "80G" → 80e9 (a bare G is decimal, as on spec sheets)."""
+def parse_size(text: str, what: str = "size", *, unit_required: bool = False) -> int:
+    """"24GB" → 24e9 bytes, "24 GiB" → 24·2^30, "80G" → 80e9 (a bare G is decimal, as on spec sheets).
+
+    unit_required: a bare number is refused instead of read as bytes (nobody means a 24-byte GPU)."""
     m = _SIZE_RE.match(text)
     if not m or m.group(2).lower() not in SIZE_UNITS:
         raise UsageError(f"cannot read {what} {text!r}", 'write it like "24GB", "24 GiB", "80G" or "512MiB"')
+    if unit_required and m.group(2).lower() in ("", "b"):
+        number = m.group(1) if Decimal(m.group(1).replace(",", "").replace("_", "")) < 1024 else "24"
+        raise UsageError(f"{what} {text!r} has no unit: a bare number is not read as bytes",
+                         f'write it with one, e.g. "{number}GiB" (a card sold as "{number} GB" has {number} GiB) '
+                         f'or "{number}GB"')
     value = Decimal(m.group(1).replace(",", "").replace("_", "")) * SIZE_UNITS[m.group(2).lower()]
     if value <= 0:
         raise UsageError(f"{what} must be positive, got {text!r}", 'write it like "24GB"')

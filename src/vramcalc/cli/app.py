@@ -157,7 +157,7 @@ def estimate(
         options=FormatOptions(group_size=group_size, scale_bits=scale_bits, bits=bits),
         runtime=RuntimeRequest(
             engine=engine, batch=batch, kv_dtype=kv_dtype,
-            gpu_memory=parse_size(gpu_memory, "GPU memory") if gpu_memory else None,
+            gpu_memory=parse_size(gpu_memory, "--gpu-memory", unit_required=True) if gpu_memory else None,
             gpu_memory_utilization=gpu_memory_utilization, gpu_layers=gpu_layers, flash_attention=flash_attention,
             n_ubatch=ubatch_size, max_num_batched_tokens=max_num_batched_tokens, max_num_seqs=max_num_seqs,
         ),
