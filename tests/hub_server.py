@@ -1,13 +1,23 @@
 """A local stand-in for the Hugging Face Hub on 127.0.0.1, so the real huggingface_hub client runs in tests.
 
-Serves `/api/models/{repo}[/revision/{rev}]` (with sibling sizes) and `/{repo}/resolve/{rev}/{file}` (GET, HEAD,
-Range → 206), gated repos (401 + X-Error-Code: GatedRepo without the right token), missing repos and revisions
-(404 + X-Error-Code), 429 and injected latency. Large files are a header plus a declared length: bytes past
-the header are zeros made on demand, so a repo of multi-GB shards costs nothing.
+Serves `/api/models/{repo}[/revision/{rev}]` and `/{repo}/resolve/{rev}/{file}` (GET, HEAD, Range → 206), gated
+repos (401 + X-Error-Code: GatedRepo without the right token), missing repos and revisions (404 + X-Error-Code),
+429 and injected latency. Large files are a header plus a declared length: bytes past the header are zeros made on
+demand, so a repo of multi-GB shards costs nothing.
+
+Sizes are reported where and as the real Hub reports them (the fields huggingface_hub reads):
+- the repo listing's `siblings` carry only `rfilename`, unless `?blobs=true` (`model_info(files_metadata=True)`)
+  asks for `size`, `blobId` and, for LFS files, `lfs: {size, sha256, pointerSize}`;
+- `resolve` of an LFS file (.safetensors, .gguf …) answers 302 to a CDN address with `X-Linked-Size`,
+  `X-Linked-Etag` (the sha256) and `X-Repo-Commit`; the CDN answers a range with 206 and
+  `Content-Range: bytes a-b/<size>`, a whole file with `Content-Length`;
+- small (git) files are served directly, ETag = their git blob id.
+`FakeHub.list_sizes = False` plays a Hub (mirror) whose listing carries no sizes even when asked.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -18,11 +28,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+LFS_SUFFIXES = (".safetensors", ".gguf", ".bin", ".pt", ".pth", ".ckpt", ".onnx")
+
 
 @dataclass
 class RemoteFile:
     head: bytes
     size: int
+
+    @property
+    def sha256(self) -> str:
+        """Stands in for the content's sha256 (hashing gigabytes of zeros would cost seconds): unique per content."""
+        return hashlib.sha256(self.head + str(self.size).encode()).hexdigest()
+
+    @property
+    def git_oid(self) -> str:
+        return hashlib.sha1(b"blob %d\0" % self.size + self.read(0, self.size - 1)).hexdigest()
 
     def read(self, start: int, end: int) -> bytes:  # inclusive end
         end = min(end, self.size - 1)
@@ -43,6 +64,7 @@ class FakeHub:
     repos: dict[str, Repo] = field(default_factory=dict)
     latency: float = 0.0
     rate_limited: bool = False
+    list_sizes: bool = True  # False: the listing never carries sizes (a mirror), so readers must find them elsewhere
     requests: int = 0
     bytes_sent: int = 0
     seen_auth: list[str] = field(default_factory=list)
@@ -54,8 +76,22 @@ class FakeHub:
                                     for k, v in files.items()}, **kw)  # type: ignore[arg-type]
 
 
-_API = re.compile(r"^/api/models/([^/?]+/[^/?]+)(?:/revision/([^/?]+))?(?:\?.*)?$")
+_API = re.compile(r"^/api/models/([^/?]+/[^/?]+)(?:/revision/([^/?]+))?(?:\?(.*))?$")
 _RESOLVE = re.compile(r"^/([^/]+/[^/]+)/resolve/([^/]+)/(.+?)(?:\?.*)?$")
+_CDN = re.compile(r"^/cdn/([^/]+/[^/]+)/([0-9a-f]{64})/(.+?)(?:\?.*)?$")
+
+
+def is_lfs(name: str, f: RemoteFile) -> bool:
+    return name.endswith(LFS_SUFFIXES) or f.size > 10 << 20
+
+
+def _sibling(name: str, f: RemoteFile, blobs: bool) -> dict[str, object]:
+    if not blobs:
+        return {"rfilename": name}
+    if is_lfs(name, f):
+        return {"rfilename": name, "blobId": hashlib.sha1(name.encode()).hexdigest(), "size": f.size,
+                "lfs": {"sha256": f.sha256, "size": f.size, "pointerSize": 134}}
+    return {"rfilename": name, "blobId": f.git_oid, "size": f.size}
 
 
 def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
@@ -111,9 +147,19 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             if m:
                 repo = self._repo(m.group(1), m.group(2))
                 if repo is not None:
+                    blobs = hub.list_sizes and "blobs=true" in (m.group(3) or "").lower().split("&")
                     body = {"id": m.group(1), "modelId": m.group(1), "sha": repo.sha, "private": False,
-                            "siblings": [{"rfilename": n, "size": f.size} for n, f in sorted(repo.files.items())]}
+                            "siblings": [_sibling(n, f, blobs) for n, f in sorted(repo.files.items())]}
                     self._send(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
+                return
+            m = _CDN.match(self.path)
+            if m:  # the CDN: signed addresses, no token needed
+                repo = hub.repos.get(m.group(1))
+                f = repo.files.get(m.group(3)) if repo else None
+                if f is None or f.sha256 != m.group(2):
+                    self._send(404, b"no such object")
+                else:
+                    self._serve(f, {"ETag": f'"{f.sha256}"', "Accept-Ranges": "bytes"})
                 return
             m = _RESOLVE.match(self.path)
             if not m:
@@ -126,7 +172,16 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             if f is None:
                 self._error(404, "EntryNotFound")
                 return
-            headers = {"ETag": '"etag"', "X-Repo-Commit": repo.sha, "Accept-Ranges": "bytes"}
+            name = m.group(3)
+            if is_lfs(name, f):
+                self._send(302, b"", {"Location": f"{hub.url}/cdn/{m.group(1)}/{f.sha256}/{name}",
+                                      "X-Repo-Commit": repo.sha, "X-Linked-Etag": f'"{f.sha256}"',
+                                      "X-Linked-Size": str(f.size),
+                                      "ETag": f'"{hashlib.sha1(name.encode()).hexdigest()}"'})
+                return
+            self._serve(f, {"ETag": f'"{f.git_oid}"', "X-Repo-Commit": repo.sha, "Accept-Ranges": "bytes"})
+
+        def _serve(self, f: RemoteFile, headers: dict[str, str]) -> None:
             rng = re.match(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
             if rng:
                 start = int(rng.group(1))
@@ -137,6 +192,12 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 end = min(end, f.size - 1)
                 headers["Content-Range"] = f"bytes {start}-{end}/{f.size}"
                 self._send(206, f.read(start, end), headers)
+            elif self.command == "HEAD":  # the length, without making the body
+                self.send_response(200)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(f.size))
+                self.end_headers()
             else:
                 self._send(200, f.read(0, f.size - 1), headers)
 

@@ -222,3 +222,43 @@ def test_a_pasted_hub_address(fake_hub: FakeHub, tmp_path: Path, capsys: pytest.
     url = "https://huggingface.co/org/many/blob/main/Model-Q8_0-00001-of-00002.gguf"
     data = run_cli(capsys, "inspect", url, "--json").json()
     assert len(data["files"]) == 2 and data["params"] == 2 * 64 * 64
+
+
+@pytest.mark.parametrize("list_sizes", [True, False], ids=["listing-sizes", "range-answer-sizes"])
+def test_a_gguf_from_the_hub_has_its_true_file_size(fake_hub: FakeHub, tmp_path: Path, list_sizes: bool,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    # issue 9 item 16: the size came out 0 when the listing had none; now the listing's size, else Content-Range
+    fake_hub.list_sizes = list_sizes
+    one = write_gguf(tmp_path / "a.gguf").read_bytes()
+    p1 = _gguf_part(tmp_path / "p1.gguf", "blk.0.attn_q.weight")
+    p2 = _gguf_part(tmp_path / "p2.gguf", "blk.0.attn_k.weight")
+    fake_hub.add("org/x-GGUF", {
+        "x-Q4_K_M.gguf": RemoteFile(one, 4_920_000_000),  # the tensor data, then padding up to a declared size
+        "x-Q8_0-00001-of-00002.gguf": RemoteFile(p1, len(p1) + 7),
+        "x-Q8_0-00002-of-00002.gguf": p2,
+    })
+    r = run_cli(capsys, "inspect", "org/x-GGUF:Q4_K_M")
+    assert r.code == 0, r.err
+    assert "in 1 file(s) of 4.92 GB" in r.out
+    data = run_cli(capsys, "inspect", "org/x-GGUF:Q4_K_M", "--json").json()
+    assert [f["size"] for f in data["files"]] == [4_920_000_000]
+    split = run_cli(capsys, "inspect", "org/x-GGUF:Q8_0", "--json").json()
+    assert [f["size"] for f in split["files"]] == [len(p1) + 7, len(p2)]
+    est = run_cli(capsys, "estimate", "org/x-GGUF:Q4_K_M", "--json").json()
+    assert est["rows"][0]["file_bytes"] == 4_920_000_000
+    cmp = run_cli(capsys, "compare", "org/x-GGUF:Q4_K_M", "org/x-GGUF:Q8_0", "--json").json()
+    assert [e.get("file_bytes") for e in cmp["entries"]] == [4_920_000_000, len(p1) + 7 + len(p2)]
+
+
+def test_the_fake_hub_reports_sizes_as_the_hub_does(fake_hub: FakeHub) -> None:
+    from huggingface_hub import HfApi, get_hf_file_metadata, hf_hub_url
+
+    fake_hub.add("org/s", {"config.json": CONFIG, "m.gguf": RemoteFile(b"GGUF", 5_000_000_000)})
+    api = HfApi(endpoint=fake_hub.url)
+    assert all(s.size is None for s in api.model_info("org/s").siblings or [])  # sizes only when asked
+    siblings = {s.rfilename: s for s in api.model_info("org/s", files_metadata=True).siblings or []}
+    assert siblings["m.gguf"].size == 5_000_000_000 and siblings["m.gguf"].lfs is not None
+    assert siblings["m.gguf"].lfs.size == 5_000_000_000
+    assert siblings["config.json"].size == len(CONFIG) and siblings["config.json"].lfs is None
+    meta = get_hf_file_metadata(hf_hub_url("org/s", "m.gguf", endpoint=fake_hub.url))
+    assert meta.size == 5_000_000_000  # X-Linked-Size on the redirect to the CDN

@@ -69,6 +69,25 @@ def _has_model_files(folder: Any) -> bool:
         "config.json" in names and "model.safetensors.index.json" not in names)
 
 
+def _sibling_size(sibling: Any) -> int | None:
+    """The size the repo listing reports (`model_info(files_metadata=True)` asks for it: `size`, and `lfs.size` for
+    LFS files); None when the listing has none (a mirror that lists names only): the range answer tells then."""
+    size = getattr(sibling, "size", None)
+    if size is None and getattr(sibling, "lfs", None) is not None:
+        size = getattr(sibling.lfs, "size", None)
+    return int(size) if isinstance(size, int) else None
+
+
+def _total_from(headers: Any) -> int | None:
+    """The whole file's length from a range answer: `Content-Range: bytes a-b/<total>` (the CDN's), else the Hub's
+    `X-Linked-Size`; None when the server does not say (`*`)."""
+    total = (headers.get("Content-Range") or "").rpartition("/")[2].strip()
+    if total.isdigit():
+        return int(total)
+    linked = (headers.get("X-Linked-Size") or "").strip()
+    return int(linked) if linked.isdigit() else None
+
+
 def _label(repo_id: str, revision: str | None) -> str:
     return f"{repo_id}@{revision}" if revision else repo_id
 
@@ -93,7 +112,7 @@ class _Hub:
     def read(self, gguf_tag: str | None = None) -> Inventory:
         info = self._call(lambda: self.api.model_info(self.repo_id, revision=self.revision, files_metadata=True,
                                                       timeout=self.timeout))
-        sizes = {s.rfilename: s.size for s in (info.siblings or [])}
+        sizes = {s.rfilename: _sibling_size(s) for s in (info.siblings or [])}
         names = sorted(sizes)
         config = self._json("config.json") if "config.json" in sizes else None
         if "model_index.json" in sizes:
@@ -172,19 +191,24 @@ class _Hub:
         return HubError(f"reading {rid} from the Hub failed ({name})", "retry, or set VRAMCALC_DEBUG=1 for details")
 
     def _get(self, name: str, start: int | None = None, end: int | None = None) -> bytes:
+        return self._get_sized(name, start, end)[0]
+
+    def _get_sized(self, name: str, start: int | None = None, end: int | None = None) -> tuple[bytes, int | None]:
+        """The bytes, and the whole file's length where the answer says it (a range answer's Content-Range)."""
         from huggingface_hub.utils import hf_raise_for_status
 
         headers = dict(self.headers)
         if start is not None:
             headers["Range"] = f"bytes={start}-{end}"
 
-        def go() -> bytes:
+        def go() -> tuple[bytes, int | None]:
             r = self.session.get(self._url(name), headers=headers, follow_redirects=True, timeout=self.timeout)
             hf_raise_for_status(r)
-            return bytes(r.content)
+            data = bytes(r.content)
+            return data, (_total_from(r.headers) if r.status_code == 206 else len(data))
 
-        data: bytes = self._call(go)
-        return data
+        result: tuple[bytes, int | None] = self._call(go)
+        return result
 
     def _json(self, name: str) -> dict[str, Any] | None:
         import json
@@ -200,7 +224,8 @@ class _Hub:
         from vramcalc.readers.safetensors_header import header_length, parse_safetensors_header
 
         where = f"{self.repo_id}/{name}"
-        head = self._get(name, 0, FIRST_RANGE - 1)
+        head, total = self._get_sized(name, 0, FIRST_RANGE - 1)
+        size = size if size is not None else total
         n = header_length(head[:8], name=where, file_size=size)
         if 8 + n > len(head):
             head += self._get(name, len(head), 8 + n - 1)
@@ -219,7 +244,7 @@ class _Hub:
             g = self._gguf_header(name, sizes.get(name))
             tensors += g.tensors
             metadata = metadata or g.metadata
-            files.append(FileInfo(path=name, size=sizes.get(name) or 0, header_bytes=g.data_offset,
+            files.append(FileInfo(path=name, size=g.file_size or 0, header_bytes=g.data_offset,
                                   tensors=len(g.tensors)))
         return Inventory(source=_label(self.repo_id, self.revision) + f":{parts[0].rsplit('/', 1)[-1]}",
                          kind="gguf", tensors=tensors, files=files, metadata=metadata)
@@ -228,7 +253,8 @@ class _Hub:
         from vramcalc.readers.gguf import NeedMoreBytes, parse_gguf_prefix
 
         where = f"{self.repo_id}/{name}"
-        buf = self._get(name, 0, GGUF_FIRST_RANGE - 1)
+        buf, total = self._get_sized(name, 0, GGUF_FIRST_RANGE - 1)
+        size = size if size is not None else total  # the listing's size, else the range answer's
         while True:
             try:
                 return parse_gguf_prefix(buf, name=where, file_size=size)
