@@ -8,8 +8,8 @@ demand, so a repo of multi-GB shards costs nothing.
 Sizes are reported where and as the real Hub reports them (the fields huggingface_hub reads):
 - the repo listing's `siblings` carry only `rfilename`, unless `?blobs=true` (`model_info(files_metadata=True)`)
   asks for `size`, `blobId` and, for LFS files, `lfs: {size, sha256, pointerSize}`;
-- `resolve` of an LFS file (.safetensors, .gguf …) answers 302 to a CDN address with `X-Linked-Size`,
-  `X-Linked-Etag` (the sha256) and `X-Repo-Commit`; the CDN answers a range with 206 and
+- `resolve` of an LFS file (.safetensors, .gguf …) answers 302 to a CDN address (another host: localhost) with
+  `X-Linked-Size`, `X-Linked-Etag` (the sha256) and `X-Repo-Commit`; the CDN answers a range with 206 and
   `Content-Range: bytes a-b/<size>`, a whole file with `Content-Length`;
 - small (git) files are served directly, ETag = their git blob id.
 `FakeHub.list_sizes = False` plays a Hub (mirror) whose listing carries no sizes even when asked.
@@ -70,6 +70,8 @@ class FakeHub:
     seen_auth: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
+    cdn_url: str = ""  # the same server under another host name, as the Hub's CDN is another host
+
 
     def add(self, repo_id: str, files: dict[str, bytes | RemoteFile], **kw: object) -> None:
         self.repos[repo_id] = Repo({k: v if isinstance(v, RemoteFile) else RemoteFile(v, len(v))
@@ -174,7 +176,7 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 return
             name = m.group(3)
             if is_lfs(name, f):
-                self._send(302, b"", {"Location": f"{hub.url}/cdn/{m.group(1)}/{f.sha256}/{name}",
+                self._send(302, b"", {"Location": f"{hub.cdn_url}/cdn/{m.group(1)}/{f.sha256}/{name}",
                                       "X-Repo-Commit": repo.sha, "X-Linked-Etag": f'"{f.sha256}"',
                                       "X-Linked-Size": str(f.size),
                                       "ETag": f'"{hashlib.sha1(name.encode()).hexdigest()}"'})
@@ -211,6 +213,7 @@ def fake_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     hub.url = f"http://127.0.0.1:{server.server_address[1]}"
+    hub.cdn_url = f"http://localhost:{server.server_address[1]}"
     monkeypatch.setenv("HF_ENDPOINT", hub.url)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     try:

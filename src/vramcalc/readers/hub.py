@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from vramcalc.errors import HubError, SourceError
@@ -28,7 +29,8 @@ def read_repo(repo_id: str, *, revision: str | None = None, token: str | None = 
     from vramcalc.readers.hf_cache import cached_snapshot, offline
 
     snapshot = cached_snapshot(repo_id, revision)
-    if snapshot is not None and _has_model_files(snapshot):
+    cached = _cached_state(snapshot) if snapshot is not None else None
+    if snapshot is not None and cached == "model":
         from vramcalc.readers import read_local
 
         target = snapshot
@@ -39,6 +41,8 @@ def read_repo(repo_id: str, *, revision: str | None = None, token: str | None = 
         kind = inv.kind if inv.kind in ("config", "gguf") else "hf-cache"
         return inv.model_copy(update={"source": _label(repo_id, revision), "kind": kind})
     if offline():
+        if snapshot is not None and cached == "config" and not gguf_tag:
+            return _config_from_cache(snapshot, repo_id, revision)
         raise HubError(f"{repo_id} is not in the local cache and HF_HUB_OFFLINE is set",
                        f"unset HF_HUB_OFFLINE, or download it first (hf download {repo_id} --include '*.json')")
     return _Hub(repo_id, revision, token, progress).read(gguf_tag)
@@ -63,10 +67,60 @@ def pick_gguf(names: list[str], tag: str | None, repo_id: str) -> list[str]:
     raise HubError(f"{hint} ({listing})", f"name one by its quant, e.g. {repo_id}:Q4_K_M")
 
 
-def _has_model_files(folder: Any) -> bool:
-    names = {p.name for p in folder.iterdir()}
-    return any(n.endswith((".safetensors", ".gguf")) for n in names) or "model_index.json" in names or (
-        "config.json" in names and "model.safetensors.index.json" not in names)
+INDEX = "model.safetensors.index.json"
+
+
+def _cached_state(snapshot: Path) -> str | None:
+    """What a cached snapshot can answer: "model" (weights to read, a pipeline, or a repo that is only a config),
+    "config" (config.json, but the weights the index names are not all there: `hf download … --include '*.json'`),
+    or None."""
+    from vramcalc.readers.local import stays_inside
+
+    names = {p.name for p in snapshot.iterdir()}
+    if "model_index.json" in names or any(n.endswith(".gguf") for n in names):
+        return "model"
+    if INDEX in names:
+        shards = _index_shards(snapshot / INDEX)
+        if shards and all(stays_inside(s) and (snapshot / s).is_file() for s in shards):
+            return "model"
+        return "config" if "config.json" in names else None
+    if "config.json" in names or any(n.endswith(".safetensors") for n in names):
+        return "model"
+    return None
+
+
+def _load_index(index: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        data = json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _index_shards(index: Path) -> list[str]:
+    weight_map = _load_index(index).get("weight_map")
+    return sorted(set(map(str, weight_map.values()))) if isinstance(weight_map, dict) else []
+
+
+def _config_from_cache(snapshot: Path, repo_id: str, revision: str | None) -> Inventory:
+    """Offline, a snapshot holding config.json (and the index) without its weights: the config-only model, as the
+    Hub path counts a repo without weights."""
+    from vramcalc.readers.config_json import inventory_from_config, read_config_file
+
+    inv = inventory_from_config(read_config_file(snapshot / "config.json"), _label(repo_id, revision))
+    note = "offline (HF_HUB_OFFLINE): the weights are not in the local cache, counted from its config.json"
+    total = _index_total_size(snapshot / INDEX)
+    if total:
+        note += f" (the index lists {total:,} bytes of tensors)"
+    return inv.model_copy(update={"warnings": [*inv.warnings, note]})
+
+
+def _index_total_size(index: Path) -> int | None:
+    meta = _load_index(index).get("metadata")
+    total = meta.get("total_size") if isinstance(meta, dict) else None
+    return total if isinstance(total, int) and total > 0 else None
 
 
 def _sibling_size(sibling: Any) -> int | None:
@@ -120,6 +174,12 @@ class _Hub:
         elif "model.safetensors.index.json" in sizes:
             index = self._json("model.safetensors.index.json") or {}
             wanted = sorted(set(map(str, (index.get("weight_map") or {}).values())))
+            from vramcalc.readers.local import stays_inside
+
+            outside = [w for w in wanted if not stays_inside(w)]
+            if outside:
+                raise HubError(f"{self.repo_id}/model.safetensors.index.json names a shard outside the repo "
+                               f"({outside[0]!r})", "report it to the repo's owner")
         else:
             wanted = [n for n in names if n.endswith(".safetensors") and "/" not in n]
         ggufs = [n for n in names if n.endswith(".gguf")]

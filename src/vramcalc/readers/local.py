@@ -72,6 +72,10 @@ def _read_weights(folder: Path, component: str) -> tuple[list[TensorInfo], list[
         if not isinstance(weight_map, dict):
             raise SourceError(f"{index} has no weight_map", "download the index again")
         shards = sorted(set(map(str, weight_map.values())))
+        outside = [s for s in shards if not stays_inside(s)]
+        if outside:
+            raise SourceError(f"{index} names a shard outside its folder ({outside[0]!r})",
+                              "a weight_map names files beside the index: download the repo again")
         missing = [s for s in shards if not (folder / s).is_file()]
         if missing:
             raise SourceError(f"{folder}: shard {missing[0]} named in {INDEX} is missing"
@@ -89,6 +93,11 @@ def _read_weights(folder: Path, component: str) -> tuple[list[TensorInfo], list[
         files.append(info)
         metadata.update(meta)
     return tensors, files, metadata
+
+
+def stays_inside(name: str) -> bool:
+    """A path named inside a file (an index's weight_map) that stays inside the folder holding that file."""
+    return bool(name) and "\\" not in name and not Path(name).is_absolute() and ".." not in Path(name).parts
 
 
 def _read_pipeline(folder: Path, index: dict[str, Any]) -> Inventory:
