@@ -39,7 +39,32 @@ def test_layer_and_expert_indices_never_change_the_class() -> None:
     names += ["blk.0.ffn_gate_inp.weight", "h.3.ln_1.weight", "transformer.h.3.ln_f.weight", "model.w1.weight",
               "encoder.block.5.layer.1.DenseReluDense.wi_0.weight", "v.blk.2.attn_q.weight"]
     assert len(names) > 40_000
-    assert all(classify(n) == _classify_pattern(n) for n in names)
+    assert all(classify(n) == _classify_pattern(n, False) for n in names)
+    assert all(classify(n, 2) == _classify_pattern(n, True) for n in names)
+
+
+@pytest.mark.parametrize(("name", "shape", "cls"), [
+    # FLUX's AdaLN modulation: 2-D Linear weights under a "norm" name (3.25B parameters of FLUX.1-dev)
+    ("transformer_blocks.0.norm1.linear.weight", (18432, 3072), "modulation"),
+    ("transformer_blocks.0.norm1_context.linear.weight", (18432, 3072), "modulation"),
+    ("single_transformer_blocks.3.norm.linear.weight", (9216, 3072), "modulation"),
+    ("norm_out.linear.weight", (6144, 3072), "modulation"),
+    ("blocks.0.adaLN_modulation.1.weight", (6912, 1152), "modulation"),
+    ("transformer_blocks.0.norm1.linear.bias", (18432,), "modulation"),
+    # 1-D scales under a norm name are norms; a 2-D tensor under one is not
+    ("transformer_blocks.0.attn.norm_q.weight", (128,), "norms"),
+    ("model.layers.0.input_layernorm.weight", (4096,), "norms"),
+    ("encoder.layernorm_proj.weight", (1024, 1024), "other"),
+    ("transformer_blocks.0.ff.net.0.proj.weight", (12288, 3072), "mlp"),
+    ("transformer_blocks.0.ff_context.net.2.weight", (3072, 12288), "mlp"),
+])
+def test_a_tensor_class_follows_what_the_tensor_is(name: str, shape: tuple[int, ...], cls: str) -> None:
+    assert classify(name, len(shape)) == cls
+
+
+def test_modulation_weights_are_quantized_norm_scales_are_not() -> None:
+    assert is_linear_weight("transformer_blocks.0.norm1.linear.weight", (18432, 3072))
+    assert not is_linear_weight("transformer_blocks.0.attn.norm_q.weight", (128,))
 
 
 def test_linear_weights() -> None:

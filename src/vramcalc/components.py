@@ -7,13 +7,16 @@ from functools import lru_cache
 from typing import Literal
 
 TensorClass = Literal[
-    "embeddings", "attention", "mlp", "experts", "shared_experts", "router", "norms", "lm_head",
+    "embeddings", "attention", "mlp", "experts", "shared_experts", "router", "norms", "modulation", "lm_head",
     "vision", "projector", "other",
 ]
 
 _RULES: list[tuple[TensorClass, re.Pattern[str]]] = [
     ("vision", re.compile(r"(^|\.)(vision_tower|vision_model|visual|vit|image_encoder|v\.blk)\b|^v\.")),
     ("projector", re.compile(r"multi_modal_projector|mm_projector|(^|\.)mm\.|merger|connector")),
+    # AdaLN: the Linear layers that compute a DiT block's shift/scale/gate from the timestep (FLUX, SD3's
+    # `norm1.linear`, PixArt's `adaln_single.linear`, DiT's `adaLN_modulation.1`) — weights, not norm scales.
+    ("modulation", re.compile(r"(norm\w*|adaln\w*)\.linear\.|adaLN_modulation\.#\.", re.IGNORECASE)),
     ("norms", re.compile(r"norm|Norm|ln_[0-9f]|(^|\.)ln\b|(^|\.)ln_(attn|mlp)\.|layernorm")),
     ("router", re.compile(r"(mlp|moe|block_sparse_moe|ffn)\.gate\.(weight|bias|e_score)|\.router\.|ffn_gate_inp|"
                           r"shared_expert_gate|e_score_correction|exp_probs_b")),
@@ -25,7 +28,7 @@ _RULES: list[tuple[TensorClass, re.Pattern[str]]] = [
                               r"\.embeddings\.")),
     ("attention", re.compile(r"attn|attention|Attention|q_proj|k_proj|v_proj|o_proj|qkv|kv_a|kv_b|q_a|q_b|c_attn")),
     ("mlp", re.compile(r"mlp|ffn|feed_forward|gate_proj|up_proj|down_proj|fc1|fc2|c_fc|c_proj|w1|w2|w3|"
-                       r"(^|\.)intermediate\.dense|(^|\.)output\.dense|DenseReluDense")),
+                       r"(^|\.)intermediate\.dense|(^|\.)output\.dense|DenseReluDense|(^|\.)ff(_context)?\.net\.")),
 ]
 
 
@@ -34,14 +37,22 @@ _RULES: list[tuple[TensorClass, re.Pattern[str]]] = [
 _INDEX = re.compile(r"\.\d+(?=\.)")
 
 
-@lru_cache(maxsize=1 << 17)  # every format row classifies the same tensors again
-def classify(name: str) -> TensorClass:
-    return _classify_pattern(_INDEX.sub(".#", name))
+def classify(name: str, ndim: int = 1) -> TensorClass:
+    """The part of the model a tensor belongs to. A name that says "norm" makes a norm only of a 1-D tensor (a
+    scale or bias): a ≥ 2-D weight under such a name is a projection and takes the next rule that matches."""
+    return _classify(name, ndim >= 2)
 
 
-@lru_cache(maxsize=1 << 14)
-def _classify_pattern(name: str) -> TensorClass:
+@lru_cache(maxsize=1 << 18)  # every format row classifies the same tensors again
+def _classify(name: str, matrix: bool) -> TensorClass:
+    return _classify_pattern(_INDEX.sub(".#", name), matrix)
+
+
+@lru_cache(maxsize=1 << 15)
+def _classify_pattern(name: str, matrix: bool) -> TensorClass:
     for cls, pattern in _RULES:
+        if matrix and cls == "norms":
+            continue
         if pattern.search(name):
             return cls
     return "other"
@@ -54,5 +65,5 @@ def is_linear_weight(name: str, shape: tuple[int, ...]) -> bool:
     if len(shape) < 2:
         return False
     if not name.endswith("weight"):
-        return len(shape) >= 3 and name.endswith("_proj") and classify(name) == "experts"
-    return classify(name) not in ("norms", "router", "embeddings", "lm_head")
+        return len(shape) >= 3 and name.endswith("_proj") and classify(name, len(shape)) == "experts"
+    return classify(name, len(shape)) not in ("norms", "router", "embeddings", "lm_head")

@@ -17,6 +17,7 @@ from vramcalc.units import ModelLabel, format_bytes, format_count
 if TYPE_CHECKING:
     from vramcalc.architecture import Architecture
     from vramcalc.calculator.engines import RuntimeEstimate
+    from vramcalc.calculator.weights import WeightPlan
     from vramcalc.inventory import Inventory
     from vramcalc.registry import FormatSpec, Registry
 
@@ -358,10 +359,10 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
         if llamacpp_ftype(spec) is not None:
             gguf = predict_gguf_file_size(inventory, spec, registry, plan)
             file_bytes = gguf.total
-        by_dtype: dict[str, set[str]] = {}
-        for p in plan.kept:
-            by_dtype.setdefault(p.kept_dtype, set()).add(p.cls)
-        kept = [f"{', '.join(sorted(classes))} stay {dtype}" for dtype, classes in sorted(by_dtype.items())]
+        kept = plan.kept_summary()
+        unconverted = chooser.unconverted.get(spec.name, [])
+        if unconverted:
+            kept.append(_unconverted_note(unconverted, plan, spec))
         if file_bytes is not None and vision_params:
             kept.append(f"the vision tower and projector ({format_count(vision_params)} parameters) go to a separate "
                         "mmproj GGUF, not counted in this row")
@@ -407,8 +408,8 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
             file_bytes=sum(f.size for f in inventory.files) if inventory.kind == "gguf" and inventory.files else None,
         ))
         stored_bits = 32.0 if set(dtypes) == {"F32"} else 16.0
-        emb = sum(t.nbytes for t in inventory.tensors if classify(t.name) == "embeddings")
-        out = sum(t.nbytes for t in inventory.tensors if classify(t.name) == "lm_head")
+        emb = sum(t.nbytes for t in inventory.tensors if classify(t.name, len(t.shape)) == "embeddings")
+        out = sum(t.nbytes for t in inventory.tensors if classify(t.name, len(t.shape)) == "lm_head")
         if pipeline:
             _pipeline(rows[0], {c: sum(t.nbytes for t in inventory.tensors if t.component == c)
                                 for c in inventory.components}, stored_bits, inventory, request, runtime)
@@ -426,6 +427,19 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
         units=request.units,
         rows=rows, notes=notes, explain=explain, context_sweep=[] if pipeline else runtime.sweep(swept),
     ))
+
+
+def _unconverted_note(names: list[str], plan: WeightPlan, spec: FormatSpec) -> str:
+    """Tensors a llama.cpp type cannot hold (rows no block of it or of its fallback divides), left as stored."""
+    by_name = {p.tensor.name: p for p in plan.tensors}
+    plans = [by_name[n] for n in names if n in by_name]
+    dtypes = sorted({p.tensor.dtype for p in plans})
+    params = sum(p.tensor.numel for p in plans)
+    first = plans[0].tensor if plans else None
+    example = f", e.g. {first.name} (rows of {first.shape[-1]})" if first is not None and first.shape else ""
+    return (f"{len(names)} tensors ({format_count(params)} parameters{example}) have rows that no {spec.name} "
+            f"block divides: they stay {'/'.join(dtypes) or 'as stored'}, as stable-diffusion.cpp's converter "
+            "(tensor_should_be_converted) and convert_hf_to_gguf.py leave them")
 
 
 def _pipeline(row: FormatRow, components: dict[str, int], bits: float, inventory: Inventory,

@@ -93,7 +93,7 @@ def build_inspect_report(inv: Inventory, *, tensors: bool = False, name_filter: 
         active_params=active_params_of(arch, inv), bytes=inv.total_bytes,
         file_bytes=sum(f.size for f in inv.files), header_bytes=sum(f.header_bytes for f in inv.files),
         by_dtype=_shares([(t.dtype, n, t.nbytes) for t, n in counted]),
-        by_class=_shares([(classify(t.name), n, t.nbytes) for t, n in counted]),
+        by_class=_shares([(classify(t.name, len(t.shape)), n, t.nbytes) for t, n in counted]),
         by_component=_shares([(t.component, n, t.nbytes) for t, n in counted])
         if components != [""] else [],
         files=inv.files, quantization=inv.quantization,

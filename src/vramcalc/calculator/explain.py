@@ -23,7 +23,8 @@ _GROUPS = [
     ("attn_o", "attention o"), ("attn_other", "attention (other)"), ("mlp_gate", "MLP gate"), ("mlp_up", "MLP up"),
     ("mlp_down", "MLP down"), ("mlp_other", "MLP (other)"), ("experts", "experts"),
     ("shared_experts", "shared experts"),
-    ("router", "router"), ("lm_head", "lm_head"), ("norms", "norms"), ("vision", "vision"),
+    ("router", "router"), ("lm_head", "lm_head"), ("modulation", "modulation (AdaLN)"), ("norms", "norms"),
+    ("vision", "vision"),
     ("projector", "projector"), ("other", "other"),
 ]
 _LABEL = dict(_GROUPS)

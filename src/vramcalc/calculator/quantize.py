@@ -57,6 +57,9 @@ _FALLBACK = {
     "Q4_K": "Q5_0", "Q5_K": "Q5_1", "Q6_K": "Q8_0",
 }
 
+# A type choice meaning "left as the source stores it" (rows that no block of the type or its fallback divides).
+KEEP_AS_STORED = "as stored"
+
 # Substrings that keep a ≥2-D weight out of quantization (`tensor_allows_quantization`).
 _NOT_QUANTIZED = (
     "_norm.weight", "ffn_gate_inp.weight", "ffn_gate_tid2eid.weight", "altup", "laurel", "per_layer_model_proj",
@@ -181,6 +184,7 @@ class LlamaQuantRules:
     def types(self, tensors: list[GGUFTensor]) -> dict[str, str | None]:
         """ggml type per tensor name; None = not quantized (kept as converted: F32 for norms and routers)."""
         order = sorted(tensors, key=lambda t: (layer_of(t.name), t.name))
+        self.unconverted: list[str] = []
         self.tied = not any(t.name == "output.weight" for t in order)
         self.n_attn_v = sum(_category(t.name) in ("attn_v", "attn_qkv", "attn_kv_b") for t in order)
         self.n_ffn = self.hp.n_layer
@@ -196,14 +200,17 @@ class LlamaQuantRules:
 
     @staticmethod
     def _is_quantized(type_name: str) -> bool:
-        return type_name not in ("F32", "F16", "BF16")
+        return type_name not in ("F32", "F16", "BF16", KEEP_AS_STORED)
 
     def _fallback(self, t: GGUFTensor, new: str) -> str:
         if not self._is_quantized(new) or t.ne0 % self.blck(new) == 0:
             return new
         if new not in _FALLBACK:
-            raise RegistryError(f"llama.cpp has no fallback for {new} on {t.name} (row of {t.ne0})",
-                                "choose another type")
+            # llama-quantize defines no fallback for this type (it would stop); the converters that write such
+            # files leave the tensor unconverted instead: stable-diffusion.cpp's tensor_should_be_converted
+            # skips rows that are not a block multiple, convert_hf_to_gguf.py falls back to F16.
+            self.unconverted.append(t.name)
+            return KEEP_AS_STORED
         alt = _FALLBACK[new]
         return alt if t.ne0 % self.blck(alt) == 0 else "F16"
 
@@ -374,50 +381,71 @@ def gguf_view(inventory: Inventory) -> tuple[list[GGUFTensor], dict[str, str]]:
     return list(merged.values()), names
 
 
-def tensor_chooser(inventory: Inventory, registry: Registry) -> TensorTypeChooser:
-    """The type each tensor of `inventory` gets in a target format (None: kept as stored / `keep_dtype`)."""
-    base = default_chooser(registry)
-    hp = hparams_from_inventory(inventory)
-    cache: dict[str, dict[str, FormatSpec | None]] = {}
-    view: list[tuple[list[GGUFTensor], dict[str, str]]] = []
+class TensorChooser:
+    """The type each tensor of an inventory gets in a target format (None: kept as stored / `keep_dtype`).
 
-    def llamacpp(spec: FormatSpec, ftype: str) -> dict[str, FormatSpec | None]:
+    `unconverted[format]` names the tensors a llama.cpp type could not hold (a row no block of the type or its
+    fallback divides) and that stay as the source stores them."""
+
+    def __init__(self, inventory: Inventory, registry: Registry) -> None:
+        self.inventory, self.registry = inventory, registry
+        self.base = default_chooser(registry)
+        self.hp = hparams_from_inventory(inventory)
+        self.cache: dict[str, dict[str, FormatSpec | None]] = {}
+        self.unconverted: dict[str, list[str]] = {}
+        self._view: tuple[list[GGUFTensor], dict[str, str]] | None = None
+        self._ftypes: dict[str, str | None] = {}
+
+    def _llamacpp(self, spec: FormatSpec, ftype: str) -> dict[str, FormatSpec | None]:
         """Source tensor name → the spec llama-quantize stores it in, for every tensor at once (cached)."""
-        if spec.name not in cache:
-            if not view:
-                view.append(gguf_view(inventory))
-            tensors, names = view[0]
-            blocks = {s.name.upper(): s.block_size or 1 for s in registry.formats
-                      if s.family == "gguf_type" or s.ggml_type is not None}
-            blocks.update({"F32": 1, "F16": 1, "BF16": 1})
-            types = LlamaQuantRules(ftype, hp, blocks).types(tensors)
-            specs: dict[str, FormatSpec | None] = {}
-            for type_name in {t for t in types.values() if t is not None}:
-                found = registry.find(type_name)
-                if found is None:
-                    where = next(src for src, g in names.items() if types.get(g) == type_name)
-                    raise RegistryError(f"ggml type {type_name} (chosen by llama.cpp for {where}) is not in the "
-                                        "format registry", f"add a gguf_type entry named {type_name}")
-                specs[type_name] = found
-            cache[spec.name] = {src: specs[t] if (t := types.get(g)) is not None else None
-                                for src, g in names.items()}
-        return cache[spec.name]
+        if spec.name in self.cache:
+            return self.cache[spec.name]
+        registry = self.registry
+        if self._view is None:
+            self._view = gguf_view(self.inventory)
+        tensors, names = self._view
+        blocks = {s.name.upper(): s.block_size or 1 for s in registry.formats
+                  if s.family == "gguf_type" or s.ggml_type is not None}
+        blocks.update({"F32": 1, "F16": 1, "BF16": 1})
+        rules = LlamaQuantRules(ftype, self.hp, blocks)
+        types = rules.types(tensors)
+        specs: dict[str, FormatSpec | None] = {KEEP_AS_STORED: None}
+        for type_name in {t for t in types.values() if t is not None} - {KEEP_AS_STORED}:
+            found = registry.find(type_name)
+            if found is None:
+                where = next(src for src, g in names.items() if types.get(g) == type_name)
+                raise RegistryError(f"ggml type {type_name} (chosen by llama.cpp for {where}) is not in the "
+                                    "format registry", f"add a gguf_type entry named {type_name}")
+            specs[type_name] = found
+        dtypes = {t.name: t.dtype for t in self.inventory.tensors}
+        out: dict[str, FormatSpec | None] = {}
+        for src, g in names.items():
+            t = types.get(g)
+            if t == KEEP_AS_STORED:
+                out[src] = registry.for_storage_dtype(dtypes.get(src, "")) or registry.find("F16")
+            else:
+                out[src] = specs[t] if t is not None else None
+        unconverted = set(rules.unconverted)
+        self.unconverted[spec.name] = [src for src, g in names.items() if g in unconverted]
+        self.cache[spec.name] = out
+        return out
 
-    ftypes: dict[str, str | None] = {}
-
-    def choose(spec: FormatSpec, tensor: TensorInfo, cls: TensorClass) -> FormatSpec | None:
-        if spec.name not in ftypes:
-            ftypes[spec.name] = llamacpp_ftype(spec)
-        ftype = ftypes[spec.name]
+    def __call__(self, spec: FormatSpec, tensor: TensorInfo, cls: TensorClass) -> FormatSpec | None:
+        if spec.name not in self._ftypes:
+            self._ftypes[spec.name] = llamacpp_ftype(spec)
+        ftype = self._ftypes[spec.name]
         if ftype is not None:
-            return llamacpp(spec, ftype).get(tensor.name)
+            return self._llamacpp(spec, ftype).get(tensor.name)
         if spec.family in _DECODER_ONLY and cls in ("vision", "projector"):
             return None
         if spec.family == "exl2" and cls == "lm_head" and len(tensor.shape) >= 2:
             return spec.with_options(bits=EXL2_HEAD_BITS)
-        return base(spec, tensor, cls)
+        return self.base(spec, tensor, cls)
 
-    return choose
+
+def tensor_chooser(inventory: Inventory, registry: Registry) -> TensorChooser:
+    """The type each tensor of `inventory` gets in a target format (None: kept as stored / `keep_dtype`)."""
+    return TensorChooser(inventory, registry)
 
 
 # Quantizers that walk the decoder blocks only (AutoGPTQ/GPTQModel, AutoAWQ, exllamav2, AQLM, QuIP#).
@@ -458,5 +486,5 @@ def plan_format(
 
 __all__ = [
     "FTYPE_DEFAULT", "GGUFTensor", "LlamaHParams", "LlamaQuantRules", "gguf_view", "hparams_from_inventory",
-    "llamacpp_ftype", "plan_format", "tensor_chooser", "untied_lm_head",
+    "llamacpp_ftype", "plan_format", "tensor_chooser", "untied_lm_head", "TensorChooser", "KEEP_AS_STORED",
 ]

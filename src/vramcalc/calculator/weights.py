@@ -108,6 +108,41 @@ class WeightPlan:
     def kept(self) -> list[TensorPlan]:
         return [p for p in self.tensors if p.spec is None]
 
+    def kept_summary(self) -> list[str]:
+        """What this format leaves alone, by what the tensors are ("biases, norm scales stay BF16"), largest
+        first, with their share of the parameters."""
+        by_dtype: dict[str, dict[str, int]] = {}
+        for p in self.kept:
+            kinds = by_dtype.setdefault(p.kept_dtype, {})
+            kind = kept_kind(p)
+            kinds[kind] = kinds.get(kind, 0) + p.tensor.numel
+        out = []
+        for dtype, kinds in sorted(by_dtype.items()):
+            params = sum(kinds.values())
+            share = f"{params / self.params:.1%}" if self.params else "0%"
+            names = ", ".join(k for k, _ in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])))
+            out.append(f"{names} stay {dtype} ({share} of the parameters)")
+        return out
+
+
+def kept_kind(p: TensorPlan) -> str:
+    """A kept tensor in plain words: what it is, not only where it sits."""
+    t, ndim = p.tensor, len(p.tensor.shape)
+    if t.name.endswith("bias"):
+        return "biases"
+    if p.cls == "norms":
+        return "norm scales"
+    if ndim <= 1:
+        return "other 1-D tensors"
+    if p.cls in ("embeddings", "router", "vision", "projector"):
+        return {"embeddings": "embeddings", "router": "routers", "vision": "the vision tower",
+                "projector": "the projector"}[p.cls]
+    if p.cls == "lm_head":
+        return "the LM head"
+    if ndim >= 4 or (ndim == 3 and p.cls not in ("experts", "shared_experts")):
+        return "convolutions"
+    return f"{p.cls} weights"
+
 
 # A hook for per-tensor type choice (llama.cpp mixes, fallbacks for indivisible rows): given the target
 # format and a tensor, return the format that tensor is stored in, or None to keep it as it is.
@@ -189,7 +224,7 @@ def plan_weights(
     plans = []
     sizes: dict[tuple[str, tuple[int, ...]], int] = {}  # MoE layers repeat the same shapes thousands of times
     for t in source_tensors(inventory):
-        cls = classify(t.name)
+        cls = classify(t.name, len(t.shape))
         target = choose(spec, t, cls)
         if target is None:
             dtype, nbytes = kept_bytes(t, spec, registry)
