@@ -9,12 +9,15 @@ Every multiplier is a named `Heuristic` whose source says which code or measurem
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from vramcalc import heuristics as H
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from vramcalc.architecture import Architecture, Attention
 
 # Models with learned absolute position embeddings (a hidden-size tensor per token instead of rope cos/sin).
@@ -209,20 +212,119 @@ def vllm_profile(arch: Architecture, max_num_batched_tokens: int, max_num_seqs: 
     return ActivationPeak("profile run", [mlp, sampler], [H.VLLM_PROFILE_LIVE, H.VLLM_MAX_NUM_SEQS])
 
 
-def llamacpp_compute(arch: Architecture, n_ctx: int, n_ubatch: int, flash_attention: bool) -> ActivationPeak:
-    """The CUDA compute buffer ggml-alloc reserves for one ubatch: the larger of the logits and attention phases."""
+def llamacpp_compute(arch: Architecture, n_ctx: int, n_ubatch: int, flash_attention: bool, *,
+                     output_copy_bytes: int = 0, host_tensor_bytes: int = 0, host_kv_bytes: int = 0) -> ActivationPeak:
+    """The CUDA compute buffer ggml-alloc reserves for one worst-case ubatch: the largest of its phases.
+
+    ggml's graph allocator reuses buffers, so the buffer is the largest set of tensors live at one time. With every
+    layer offloaded that is the logits phase, or the KQ phase without flash attention. Op offload adds the copies
+    of host-resident tensors (llama.cpp runs a host weight's matmul on the GPU once the ubatch has
+    LLAMACPP_OP_OFFLOAD_MIN_BATCH tokens): `output_copy_bytes` is the output layer's weight when the output layer
+    stays in host memory (-ngl 0), `host_tensor_bytes` the largest weight tensor of a layer left in host memory and
+    `host_kv_bytes` the K and V of the largest such layer (its cache lives in host memory too). The caller passes
+    zeros where no op is offloaded.
+    """
     h, ub = arch.hidden_size, n_ubatch
     g = int(H.LLAMACPP_GRAPH_HIDDEN.value)
     logits = Part("logits", ub * (arch.vocab_size + g * h) * 4,
                   f"n_ubatch {ub} × (n_vocab {arch.vocab_size:,} + {g} × hidden {h}) × 4 B (f32)")
     heur = [H.LLAMACPP_GRAPH_HIDDEN]
-    if flash_attention:
-        return ActivationPeak("logits", [logits], heur)
-    heads = max(a.num_heads for a in _attn_layers(arch))
-    kq_b = int(H.LLAMACPP_KQ_BYTES.value)
-    kq = Part("KQ (no flash attention)", n_ctx * ub * heads * kq_b + n_ctx * ub * 4 + 4 * ub * h * 4,
-              f"n_ctx {n_ctx:,} × n_ubatch {ub} × {heads} heads × {kq_b} B + f32 mask {n_ctx:,} × {ub}"
-              f" + 4 × {ub} × {h} × 4 B (input, norm, Q, KQV)")
-    heur.append(H.LLAMACPP_KQ_BYTES)
-    return ActivationPeak("attention" if kq.nbytes > logits.nbytes else "logits",
-                          [max(kq, logits, key=lambda p: p.nbytes)], heur)
+    phases: list[tuple[str, list[Part]]] = []
+    logits_phase = [logits]
+    if output_copy_bytes:
+        logits_phase.append(Part("output weight copy (op offload)", output_copy_bytes,
+                                 "the output layer's weight, copied from host memory for its matmul on the GPU"))
+    phases.append(("logits", logits_phase))
+    kv_copy = Part("host layer K and V copy (op offload)", host_kv_bytes,
+                   "one host layer's K and V cells, copied in for its attention on the GPU")
+    if not flash_attention:
+        heads = max(a.num_heads for a in _attn_layers(arch))
+        kq_b = int(H.LLAMACPP_KQ_BYTES.value)
+        kq = Part("KQ (no flash attention)", n_ctx * ub * heads * kq_b + n_ctx * ub * 4 + 4 * ub * h * 4,
+                  f"n_ctx {n_ctx:,} × n_ubatch {ub} × {heads} heads × {kq_b} B + f32 mask {n_ctx:,} × {ub}"
+                  f" + 4 × {ub} × {h} × 4 B (input, norm, Q, KQV)")
+        heur.append(H.LLAMACPP_KQ_BYTES)
+        phases.insert(0, ("attention", [kq] + ([kv_copy] if host_kv_bytes else [])))
+    elif host_kv_bytes:
+        a = int(H.LLAMACPP_OFFLOAD_ATTN_HIDDEN.value)
+        heur.append(H.LLAMACPP_OFFLOAD_ATTN_HIDDEN)
+        phases.append(("attention (host KV)", [
+            Part("flash attention of a host layer", n_ctx * ub * 2 + a * ub * h * 4,
+                 f"f16 mask {n_ctx:,} × {ub} × 2 B + {a} × {ub} × {h} × 4 B (residual, Q, output)"), kv_copy]))
+    if host_tensor_bytes:
+        f = int(H.LLAMACPP_OFFLOAD_FFN_LIVE.value)
+        width, what = _llamacpp_ffn_width(arch)
+        heur.append(H.LLAMACPP_OFFLOAD_FFN_LIVE)
+        phases.append(("host layer FFN", [
+            Part("host layer FFN activations", ub * (2 * h + f * width) * 4,
+                 f"n_ubatch {ub} × (2 × hidden {h} + {f} × {what}) × 4 B (f32)"),
+            Part("host weight copy (op offload)", host_tensor_bytes,
+                 "the largest weight tensor of a layer left in host memory, copied in for its matmul on the GPU")]))
+    if output_copy_bytes or host_tensor_bytes or host_kv_bytes:
+        heur += [H.LLAMACPP_OP_OFFLOAD_MIN_BATCH, H.LLAMACPP_OFFLOAD_WEIGHT_COPIES]
+    phase, parts = max(phases, key=lambda p: sum(part.nbytes for part in p[1]))
+    return ActivationPeak(phase, parts, heur)
+
+
+def _llamacpp_ffn_width(arch: Architecture) -> tuple[int, str]:
+    """The widest per-token FFN output of a layer: the dense intermediate, or experts per token × expert width."""
+    if not arch.is_moe:
+        return _inter(arch), f"intermediate {_inter(arch)}"
+    k = int(arch.experts_per_token or 1)
+    moe_i = int(arch.moe_intermediate_size or _inter(arch))
+    if arch.first_dense_layers and _inter(arch) > k * moe_i:
+        return _inter(arch), f"intermediate {_inter(arch)} (dense layers)"
+    return k * moe_i, f"{k} experts × {moe_i}"
+
+
+def llamacpp_largest_layer_tensor(arch: Architecture, repeating_bytes: int) -> int:
+    """Bytes of the largest weight tensor inside the repeating layers, from the shapes, when no inventory says.
+
+    Each layer's tensors are counted from the architecture (attention projections, the dense or expert FFN
+    matrices, the router); the repeating layers' bytes are shared out by element count, so a mix that stores
+    some tensors with more bits (Q4_K_M's Q6_K ffn_down) is priced at its average bits per weight.
+    """
+    h = arch.hidden_size
+    ffn = 2 if arch.model_type in _UNGATED else 3
+    dense_i = _inter(arch)
+    experts = int(arch.num_experts or 0)
+    moe_i = int(arch.moe_intermediate_size or dense_i)
+    shared_i = _shared_intermediate(arch)
+    total = largest = 0
+    for i, a in enumerate(arch.layers):
+        v_dim = a.v_head_dim or a.head_dim
+        attn = [h * a.num_heads * a.head_dim, h * a.num_kv_heads * a.head_dim, h * a.num_kv_heads * v_dim,
+                a.num_heads * v_dim * h]
+        if arch.is_moe and i >= arch.first_dense_layers:
+            mats = [experts * h * moe_i] * ffn + [h * shared_i] * ffn * (1 if shared_i else 0) + [h * experts]
+        else:
+            mats = [h * dense_i] * ffn
+        total += sum(attn) + sum(mats)
+        largest = max(largest, *attn, *mats)
+    return repeating_bytes * largest // total if total else 0
+
+
+# One expert's matrix in Hugging Face naming (`mlp.experts.3.down_proj.weight`); GGUF stores a layer's experts as
+# one tensor per projection (ffn_down_exps), and llama.cpp's converter splits a fused gate_up into gate and up.
+_PER_EXPERT = re.compile(r"\.experts\.\d+\.")
+_NOT_IN_LAYERS = frozenset({"embeddings", "lm_head", "vision", "projector"})
+
+
+def llamacpp_largest_tensor(tensors: Iterable[tuple[str, int]]) -> int:
+    """The largest weight tensor of the repeating layers as a GGUF lays it out, from (name, bytes) pairs.
+
+    Per-expert matrices of one layer and projection are summed (GGUF fuses them into one 3-D tensor, which op offload
+    copies whole); a Hugging Face fused `gate_up_proj` counts half (llama.cpp stores gate and up apart). Embeddings,
+    the output layer and vision/projector tensors are left out.
+    """
+    from vramcalc.components import classify
+
+    sizes: dict[str, int] = {}
+    for name, nbytes in tensors:
+        if classify(name) in _NOT_IN_LAYERS:
+            continue
+        if "gate_up" in name:
+            nbytes //= 2
+        key = _PER_EXPERT.sub(".experts.*.", name)
+        sizes[key] = sizes.get(key, 0) + nbytes
+    return max(sizes.values(), default=0)

@@ -116,17 +116,21 @@ class RuntimeEstimate:
 
 
 def runtime_memory(arch: Architecture | None, weight_bytes: int, request: RuntimeRequest, *,
-                   act_bytes: int = 2, embedding_bytes: int = 0, output_bytes: int = 0) -> RuntimeEstimate:
+                   act_bytes: int = 2, embedding_bytes: int = 0, output_bytes: int = 0,
+                   largest_tensor_bytes: int = 0) -> RuntimeEstimate:
     """GPU memory besides the weights (KV, activations, overhead), and which weights the GPU holds.
 
     act_bytes: bytes of the activation dtype (4 for an fp32 model, else 2). embedding_bytes / output_bytes: the
     token-embedding and output-layer bytes inside weight_bytes (llama.cpp keeps the embeddings in host memory).
+    largest_tensor_bytes: bytes of the largest weight tensor inside the repeating layers (not embeddings or
+    output); llama.cpp copies a host layer's weights into the CUDA compute buffer one tensor at a time. 0: derived
+    from the architecture's shapes and the layers' average bits per weight.
     """
     request.validate()
     if request.engine == "vllm":
         est = _vllm(arch, weight_bytes, request, act_bytes)
     elif request.engine == "llama.cpp":
-        est = _llamacpp(arch, weight_bytes, request, embedding_bytes, output_bytes)
+        est = _llamacpp(arch, weight_bytes, request, embedding_bytes, output_bytes, largest_tensor_bytes)
     else:
         est = _transformers(arch, weight_bytes, request, act_bytes)
     est.label = ENGINE_LABELS[request.engine]
@@ -250,7 +254,7 @@ def _vllm(arch: Architecture | None, weights: int, r: RuntimeRequest, act_bytes:
 
 
 def _llamacpp(arch: Architecture | None, weights: int, r: RuntimeRequest, embedding_bytes: int,
-              output_bytes: int) -> RuntimeEstimate:
+              output_bytes: int, largest_tensor_bytes: int = 0) -> RuntimeEstimate:
     est = RuntimeEstimate("llama.cpp", heuristics=[H.LLAMACPP_CTX_PAD])
     est._overhead("cuda_context", H.LLAMACPP_UNACCOUNTED.as_int(), H.LLAMACPP_UNACCOUNTED)
     # The token embedding table is a lookup: llama.cpp keeps it in host memory even with every layer offloaded.
@@ -277,15 +281,36 @@ def _llamacpp(arch: Architecture | None, weights: int, r: RuntimeRequest, embedd
     ub = min(r.n_ubatch, r.n_batch, n_ctx)
     kv_all = kv_cache_bytes(arch, n_ctx, 1, kv_dtype, "llama.cpp", n_ubatch=ub)
     # KV lives with its layer: offloaded layers' cells on the GPU, the rest in host memory.
-    gpu_kv = sum(kv_cache_bytes(arch.model_copy(update={"layers": [layer]}), n_ctx, 1, kv_dtype, "llama.cpp",
-                                n_ubatch=ub) for layer in arch.layers[n - on_gpu:]) if on_gpu else 0
+    layer_kv = [kv_cache_bytes(arch.model_copy(update={"layers": [layer]}), n_ctx, 1, kv_dtype, "llama.cpp",
+                               n_ubatch=ub) for layer in arch.layers]
+    gpu_kv = sum(layer_kv[n - on_gpu:]) if on_gpu else 0
     est.kv_cache_bytes = gpu_kv
     est.host_bytes += kv_all - gpu_kv
     est.parts["host: KV of layers not offloaded"] = kv_all - gpu_kv
-    if gpu_layers > 0:
-        from vramcalc.calculator.activations import llamacpp_compute
+    # Op offload: at reserve time the worst-case ubatch is large enough for the CUDA backend to take the matmuls of
+    # whatever stays in host memory, with the weight (and a host layer's K/V) copied into its compute buffer, so
+    # even -ngl 0 reserves a CUDA compute buffer.
+    offload = ub >= H.LLAMACPP_OP_OFFLOAD_MIN_BATCH.as_int()
+    host_layers = n - on_gpu
+    if gpu_layers > 0 or offload:
+        from vramcalc.calculator.activations import llamacpp_compute, llamacpp_largest_layer_tensor
 
-        est._activations(llamacpp_compute(arch, n_ctx, ub, r.flash_attention))
+        copies: dict[str, int] = {}
+        if offload:
+            largest = largest_tensor_bytes or (llamacpp_largest_layer_tensor(arch, repeating) if host_layers else 0)
+            copies = {"output_copy_bytes": output if gpu_layers == 0 else 0,
+                      "host_tensor_bytes": largest if host_layers else 0,
+                      "host_kv_bytes": max(layer_kv[:host_layers], default=0)}
+        est._activations(llamacpp_compute(arch, n_ctx, ub, r.flash_attention, **copies))
+    if host_layers or gpu_layers == 0:
+        floor = H.LLAMACPP_OP_OFFLOAD_MIN_BATCH
+        if floor not in est.heuristics:
+            est.heuristics.append(floor)
+        what = f"{host_layers} host layer(s)" + (" and the output layer" if gpu_layers == 0 else "")
+        est.explain.append(
+            f"llama.cpp op offload: n_ubatch {ub} ≥ {floor.as_int()}, so the matmuls of the {what} run on the GPU, "
+            "their weights copied into the CUDA compute buffer one tensor at a time" if offload else
+            f"llama.cpp op offload: n_ubatch {ub} < {floor.as_int()}, so the {what} run on the CPU")
     out_buf = int(H.LLAMACPP_OUTPUT_BUFFER.value) * r.batch * arch.vocab_size * 4
     est.host_bytes += out_buf
     est.parts["host: output buffer"] = out_buf
