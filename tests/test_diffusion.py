@@ -49,11 +49,13 @@ def test_flux_pipeline_cli_uses_the_stage_model(tmp_path: Path, capsys: pytest.C
     mem = pipeline_memory(row["components"], denoiser=DiTShape(hidden_size=3072))
     assert row["total_bytes"] == mem.all_resident_bytes and row["offload_peak_bytes"] == mem.offload_peak_bytes
     # 1024×1024: the transformer stage (23.8 GB + its 4,608 tokens) is the offload peak, as in the library test
-    assert round(row["total_bytes"] / 1e9, 1) == 36.3 and round(row["offload_peak_bytes"] / 1e9, 1) == 25.4
+    assert round(row["total_bytes"] / 1e9, 1) == 37.6 and round(row["offload_peak_bytes"] / 1e9, 1) == 25.5
     assert data["context_sweep"] == [] and any("offload" in n for n in data["notes"])
     names = {h["name"] for h in data["heuristics"]}
-    # the default image size is a named constant too; an explicit --resolution replaces it
-    assert {H.VAE_DECODE_LIVE.name, H.DIT_LIVE.name, H.CUDA_CONTEXT.name, H.DEFAULT_RESOLUTION.name} == names
+    # every constant of the stage walks is named (VAE decoder, DiT blocks, T5 encoder); the default image size too
+    assert {h.name for h in mem.heuristics} | {H.DEFAULT_RESOLUTION.name} == names
+    assert {H.VAE_CONV_NHWC_COPIES.name, H.DIT_ROPE_FP32.name, H.T5_SOFTMAX_FP32.name, H.CUBLAS_WORKSPACE.name,
+            H.CUDA_CONTEXT.name, H.DEFAULT_RESOLUTION.name} <= names
     # a wider image: more latent patches for the transformer and more pixels for the VAE decode
     wide = run_cli(capsys, "estimate", str(root), "-d", "bf16", "--resolution", "2048x1024", "--json").json()
     assert H.DEFAULT_RESOLUTION.name not in {h["name"] for h in wide["heuristics"]}
@@ -88,27 +90,34 @@ def test_flux_pipeline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 def test_pipeline_memory_flux_dev_shaped() -> None:
     from vramcalc.calculator.diffusion import DiTShape, pipeline_memory
     from vramcalc.errors import UsageError
-    from vramcalc.heuristics import CUDA_CONTEXT
+    from vramcalc.heuristics import CUBLAS_WORKSPACE, CUDA_CONTEXT
 
     # bf16 weights of the FLUX.1-dev components (counts above); the transformer's hidden size is 24 heads × 128
     # (black-forest-labs/FLUX.1-dev transformer/config.json: num_attention_heads 24, attention_head_dim 128)
     comps = {"transformer": 2 * 11_901_408_320, "text_encoder_2": 2 * 4_762_310_656,
              "text_encoder": 2 * 123_060_480, "vae": 2 * 83_819_683}
     mem = pipeline_memory(comps, height=1024, width=1024, denoiser=DiTShape(hidden_size=3072))
-    vae_act = 5 * 128 * 1024 * 1024 * 2  # decoder's last up-block at full resolution
-    dit_act = (64 * 64 + 512) * 12 * 3072 * 2  # 4,096 image patches + 512 T5 tokens
+    # held by the pipeline through both stages: latents + last noise prediction (4,096 × 64), T5 + pooled embeddings
+    held = 2 * 4096 * 64 * 2 + (512 * 4096 + 768) * 2
+    vae_act = 1216 * 1024 * 1024 * 2  # the last Upsample2D conv (tests/test_diffusion_activations.py)
+    dit_act = (64 * 64 + 512) * (17 * 3072 * 2 + 2 * 128 * 4)  # 4,096 image patches + 512 T5 tokens
+    t5_act = 64 * 512 ** 2 * (2 * 2 + 2 * 4) + 6 * 512 * 4096 * 2  # eager attention scores + hidden tensors
     by_name = {s.component: s for s in mem.stages}
-    assert by_name["vae"].activation_bytes == vae_act and by_name["transformer"].activation_bytes == dit_act
-    assert by_name["text_encoder_2"].activation_bytes == 0
+    assert by_name["vae"].activation_bytes == vae_act + held
+    assert by_name["transformer"].activation_bytes == dit_act + held
+    assert by_name["text_encoder_2"].activation_bytes == t5_act and by_name["text_encoder"].activation_bytes == 0
     # all resident: every weight + the largest stage's activations (stages run one after another)
-    assert mem.all_resident_bytes == sum(comps.values()) + vae_act + CUDA_CONTEXT.as_int()
+    overhead = CUDA_CONTEXT.as_int() + CUBLAS_WORKSPACE.as_int()
+    assert mem.all_resident_bytes == sum(comps.values()) + vae_act + held + overhead
     # model CPU offload: one component at a time — the transformer with its own activations, not the VAE's
     assert mem.offload_stage is not None and mem.offload_stage.component == "transformer"
-    assert mem.offload_peak_bytes == comps["transformer"] + dit_act + CUDA_CONTEXT.as_int()
-    assert round(mem.all_resident_bytes / 1e9, 1) == 36.3 and round(mem.offload_peak_bytes / 1e9, 1) == 25.4
-    # twice the pixels, twice the VAE decode; an fp32-upcast VAE (SDXL) doubles it again
+    assert mem.offload_peak_bytes == comps["transformer"] + dit_act + held + overhead
+    assert round(mem.all_resident_bytes / 1e9, 1) == 37.6 and round(mem.offload_peak_bytes / 1e9, 1) == 25.5
+    # twice the pixels, twice the VAE decode; an fp32-upcast VAE (SDXL) doubles it again (no denoiser shape:
+    # the pipeline-held tensors are FLUX's defaults, in the pipeline's dtype)
     big = pipeline_memory(comps, height=2048, width=1024, vae_act_bytes=4)
-    assert {s.component: s for s in big.stages}["vae"].activation_bytes == 4 * vae_act
+    big_held = 2 * 8192 * 64 * 2 + (512 * 4096 + 768) * 2
+    assert {s.component: s for s in big.stages}["vae"].activation_bytes == 4 * vae_act + big_held
     assert any("transformer: activations not counted" in n for n in big.notes)
     with pytest.raises(UsageError, match="must be positive"):
         pipeline_memory(comps, height=0)
@@ -122,7 +131,7 @@ def test_pipeline_table_fits_80_columns(tmp_path: Path, capsys: pytest.CaptureFi
     assert "…" not in table.split("All resident:")[0]
     assert all(len(line) <= 80 for line in out.splitlines())
     row = next(line for line in table.splitlines() if line.split()[:1] == ["bf16"])
-    assert row.split()[1:] == ["0.25", "9.52", "23.80", "0.17", "36.30", "25.36"]  # GB, as the caption says
+    assert row.split()[1:] == ["0.25", "9.52", "23.80", "0.17", "37.55", "25.55"]  # GB, as the caption says
 
 
 # The component configs of black-forest-labs/FLUX.1-dev (size fields): counted without any weights.

@@ -203,17 +203,85 @@ LLAMACPP_OUTPUT_BUFFER = Heuristic(
 )
 
 # --------------------------------------------------------------------------- diffusion pipelines
+# Activation peaks are walked stage by stage from the component configs (calculator/diffusion.py): which tensors a
+# diffusers 0.42 / torch 2.11 pipeline holds at each stage's worst moment. Checked against every row of
+# tests/data/measurements/h100-flux.jsonl (FLUX.1-dev shape, H100, bf16) in tests/test_diffusion_activations.py.
+_DIFFUSERS = "huggingface/diffusers src/diffusers/models"
 
-VAE_DECODE_LIVE = Heuristic(
-    "vae_decode_live_tensors", 5, "tensors of 128 channels at the output resolution",
-    "mechanism: diffusers' AutoencoderKL decoder (block_out_channels 128/256/512/512) upsamples to full resolution "
-    "with 256 channels; the first ResnetBlock2D of the last up-block (256 → 128) then holds its input (2 units of "
-    "128 channels), silu(norm(input)) (2) and conv1's output (1) at once; not yet checked against a measurement",
+VAE_CONV_NHWC_COPIES = Heuristic(
+    "cudnn_conv_nhwc_copies", 1, "NHWC copy of a conv's input and one of its output (cuDNN workspace), each",
+    "cuDNN's tensor-core convolutions on NCHW tensors transpose the input to NHWC and the result back "
+    "(NVIDIA Deep Learning Performance guide, 'Tensor layout'; chainer/chainer#5076), the buffers taken from "
+    "torch's caching allocator as workspace; with them the decoder's peak is the last Upsample2D conv, "
+    "1,216 values per output pixel (FLUX.1-dev's VAE): peak_allocated − resident at 512² and 1024² within 0.4% "
+    "(tests/data/measurements/h100-flux.jsonl); without them the walk gives 768 (−37%)",
 )
-DIT_LIVE = Heuristic(
-    "dit_block_live_tensors", 12, "hidden-size tensors per token (image + text) in a DiT block",
-    "mechanism: a FLUX/SD3 transformer block's MLP holds fc1's output and its GELU (2 × 4 × hidden) while the "
-    "residual, the modulated input, the attention output and the block output (4 × hidden) are live; not yet "
-    "checked against a measurement",
+VAE_NORM_ACT_LIVE = Heuristic(
+    "vae_norm_silu_live", 2, "tensors of the ResnetBlock2D input's width besides the input",
+    f"{_DIFFUSERS}/resnet.py ResnetBlock2D.forward: norm1's output and nn.SiLU's (not in place) are both live "
+    "while SiLU runs, and silu(norm(x)) stays live while conv1 writes its output",
+)
+VAE_RESIDUAL_LIVE = Heuristic(
+    "vae_residual_live", 3, "tensors of the ResnetBlock2D output's width besides the input",
+    f"{_DIFFUSERS}/resnet.py ResnetBlock2D.forward: `(input_tensor + hidden_states) / output_scale_factor` "
+    "holds conv2's output, the sum and the quotient (plus conv_shortcut's output when channels change)",
+)
+VAE_UPSAMPLE_LIVE = Heuristic(
+    "vae_upsample_live", 2, "tensors at twice the resolution (interpolated input, conv output)",
+    f"{_DIFFUSERS}/upsampling.py Upsample2D.forward: F.interpolate(nearest, 2×) then a 3×3 conv, in the "
+    "pipeline's dtype (the fp32 cast is only for torch < 2.1); the caller still holds the block's input and the "
+    "pre-upsample tensor",
+)
+VAE_MID_ATTENTION_LIVE = Heuristic(
+    "vae_mid_attention_live", 6, "tensors of the latent width at the latent resolution",
+    f"{_DIFFUSERS}/attention_processor.py AttnProcessor2_0 in the decoder's UNetMidBlock2D: input, GroupNorm "
+    "output, q, k, v and the SDPA output; one head of dim = 512 channels is above flash/cuDNN's 256 limit, so "
+    "torch runs the memory-efficient kernel, which keeps no score matrix (pytorch/pytorch "
+    "aten/src/ATen/native/transformers/cuda/sdp_utils.cpp, check_head_dim_size_flash / check_cudnn_tensor_shapes)",
+)
+DIT_SINGLE_BLOCK_HELD = Heuristic(
+    "dit_single_block_held", 6, "hidden-size tensors per token (image + text), besides the MLP branch",
+    f"{_DIFFUSERS}/transformers/transformer_flux.py FluxSingleTransformerBlock: the previous block's output, "
+    "torch.cat(text, image) (the residual), the modulated norm, q, k and v are live at the rotary embedding, "
+    "with act_mlp(proj_mlp(x)) (mlp_ratio × hidden) computed before the attention",
+)
+DIT_DOUBLE_BLOCK_HELD = Heuristic(
+    "dit_double_block_held", 5, "hidden-size tensors per token (image + text), besides the text q/k/v",
+    f"{_DIFFUSERS}/transformers/transformer_flux.py FluxTransformerBlock / FluxAttnProcessor: the block's "
+    "inputs, norm1 outputs and the joint q, k, v after torch.cat([encoder_query, query]); the text stream's own "
+    "q, k, v stay referenced until the processor returns",
+)
+DIT_ROPE_FP32 = Heuristic(
+    "dit_rope_fp32_copies", 3, "fp32 tensors the size of q (besides x_rotated in the act dtype)",
+    f"{_DIFFUSERS}/embeddings.py apply_rotary_emb (use_real, unbind -1): `(x.float() * cos + "
+    "x_rotated.float() * sin).to(x.dtype)` holds x·cos, x_rotated.float() and its product with sin in fp32, "
+    "next to x and x_rotated; the single-stream block's peak is there: 6 + 4 + 1 + 3 × 2 = 17 bf16 hidden-size "
+    "tensors per token: the offloaded FLUX transformer's activations within 1.3% (tests/data/measurements)",
+)
+DIT_ROPE_TABLES = Heuristic(
+    "dit_rope_tables", 2, "fp32 tables of tokens × head_dim (cos, sin)",
+    f"{_DIFFUSERS}/transformers/transformer_flux.py FluxPosEmbed: freqs_cos/freqs_sin for every text and "
+    "image token, in float32, live for the whole forward",
+)
+PIPELINE_LATENT_COPIES = Heuristic(
+    "pipeline_latent_copies", 2, "packed latent tensors (latents, last noise prediction)",
+    "huggingface/diffusers src/diffusers/pipelines/flux/pipeline_flux.py __call__: `latents` and the previous "
+    "step's `noise_pred` are live across each transformer call; the prompt embeddings live throughout",
+)
+_T5 = "huggingface/transformers src/transformers/models/t5/modeling_t5.py"
+T5_SCORE_MATRICES = Heuristic(
+    "t5_score_matrices", 2, "heads × tokens² tensors in the act dtype (position bias, scores)",
+    f"{_T5} T5Attention.forward (eager, the scores are materialised): the relative position bias, computed by "
+    "the first layer and passed to every later one, and the scores it is added to in place",
+)
+T5_SOFTMAX_FP32 = Heuristic(
+    "t5_softmax_fp32", 2, "heads × tokens² fp32 tensors (scores.float(), its softmax)",
+    f"{_T5} T5Attention.forward: softmax(scores.float(), dim=-1).type_as(scores) holds the fp32 copy and the "
+    "fp32 result at once",
+)
+T5_HIDDEN_LIVE = Heuristic(
+    "t5_hidden_live", 6, "d_model tensors per token",
+    f"{_T5} T5Stack / T5LayerSelfAttention: the "
+    "input embeddings, the block input, its T5LayerNorm output, q, k and v during the attention",
 )
 DEFAULT_RESOLUTION = Heuristic("image_resolution", 1024, "pixels per side", "default image size for pipelines")
