@@ -84,7 +84,8 @@ def test_tensor_bytes_and_file_size_as_stored(tmp_path: Path, registry: Registry
     inv = read_inventory(path)
     for t in inv.tensors:
         assert tensor_bytes(registry.get(t.dtype), t.shape) == t.nbytes, t
-    plan = plan_weights(inv, registry.get("Q8_0"), registry, lambda spec, t, cls: registry.get(t.dtype))
+    stored = {t.name: t.dtype for t in inv.tensors}  # plan_weights sees the GGUF dequantized: type it as stored
+    plan = plan_weights(inv, registry.get("Q8_0"), registry, lambda spec, t, cls: registry.get(stored[t.name]))
     got = predict_gguf_file_size(inv, registry.get("Q8_0"), registry, plan)
     assert got.total == path.stat().st_size
     assert got.metadata_exact

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from vramcalc.architecture_helpers import active_params_of, architecture_of, architecture_summary
 from vramcalc.calculator.engines import RuntimeRequest
-from vramcalc.calculator.weights import count_bytes, effective_spec
+from vramcalc.calculator.weights import count_bytes, effective_spec, is_block_quantized
 from vramcalc.components import classify
 from vramcalc.heuristics import CUDA_CONTEXT, Heuristic
 from vramcalc.reports import ClassBreakdown, ContextPoint, EstimateReport, FormatRow, HeuristicUse, ModelSummary
@@ -260,7 +260,7 @@ def estimate_count(label: ModelLabel, request: EstimateRequest, registry: Regist
         runtime.apply(rows[-1], bits)
         swept.append((rows[-1], bits, 0, 0))
         if request.explain:
-            explain += _explain_count(n, spec, eff, nbytes, request.units)
+            explain += [x for x in _explain_count(n, spec, eff, nbytes, request.units, registry) if x not in explain]
     notes = _label_notes(label, specs, rows, request.units)
     return runtime.finish(EstimateReport(
         model=ModelSummary(
@@ -273,6 +273,12 @@ def estimate_count(label: ModelLabel, request: EstimateRequest, registry: Regist
 
 
 def _count_caveats(spec: FormatSpec) -> list[str]:
+    from vramcalc.calculator.representative import count_ftype
+
+    if count_ftype(spec) is not None:
+        return ["llama.cpp types priced on a representative Llama-3-shaped decoder for this count, with "
+                "llama-quantize's per-tensor rules (see --explain): a real model's vocabulary and shapes move it by "
+                "a few % — give a config, checkpoint or GGUF for the per-tensor figure"]
     out = []
     if spec.family == "gguf_mix":
         out.append(
@@ -287,9 +293,13 @@ def _count_caveats(spec: FormatSpec) -> list[str]:
     return out
 
 
-def _explain_count(n: int, spec: FormatSpec, eff: FormatSpec, nbytes: int, units: str) -> list[str]:
+def _explain_count(n: int, spec: FormatSpec, eff: FormatSpec, nbytes: int, units: str,
+                   registry: Registry) -> list[str]:
+    from vramcalc.calculator.representative import count_ftype
+
     lines = []
-    if eff is not spec:
+    ftype = count_ftype(spec)
+    if ftype is None and eff is not spec:
         lines.append(f"{spec.name}: a llama.cpp mix, priced here at its base type {eff.name}")
     bpw = eff.bits_per_weight
     if eff.block_size:
@@ -299,8 +309,14 @@ def _explain_count(n: int, spec: FormatSpec, eff: FormatSpec, nbytes: int, units
             + " + ".join(f"{o.bits} bits {o.name}" for o in eff.overhead if o.per in ("block", "blocks"))
             + f" = {float(block_bits):g} bits ({float(block_bits / 8):g} bytes) → {float(bpw):g} bits per weight"
         )
+    if ftype is not None:
+        from vramcalc.calculator.representative import explain_price, price_ftype
+
+        price = price_ftype(n, ftype, registry)
+        lines += explain_price(spec.name, n, price)
+        bpw = price.bits_per_weight
     lines.append(
-        f"{spec.name}: {n:,} parameters × {float(bpw):g} bits ÷ 8 = {nbytes:,} bytes "
+        f"{spec.name}: {n:,} parameters × {float(bpw):.6g} bits ÷ 8 = {nbytes:,} bytes "
         f"= {format_bytes(nbytes, 'gb')} = {format_bytes(nbytes, 'gib')}"
     )
     return lines
@@ -353,6 +369,8 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
     pipeline = len(inventory.components) > 1
     vision_params = sum(t.numel for t in inventory.tensors if classify(t.name) in ("vision", "projector"))
     swept = []
+    dequantizes = sorted({t.dtype for t in inventory.tensors if is_block_quantized(t.dtype)}
+                         if inventory.kind == "gguf" else set())
     for spec in specs:
         plan = plan_format(inventory, spec, registry, chooser)
         file_bytes = None
@@ -360,6 +378,9 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
             gguf = predict_gguf_file_size(inventory, spec, registry, plan)
             file_bytes = gguf.total
         kept = plan.kept_summary()
+        if dequantizes:
+            kept.insert(0, f"priced dequantized: the GGUF's {', '.join(dequantizes)} tensors are expanded to the "
+                           f"weights they hold, then stored in {spec.name}")
         unconverted = chooser.unconverted.get(spec.name, [])
         if unconverted:
             kept.append(_unconverted_note(unconverted, plan, spec))

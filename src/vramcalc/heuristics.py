@@ -285,3 +285,39 @@ T5_HIDDEN_LIVE = Heuristic(
     "input embeddings, the block input, its T5LayerNorm output, q, k and v during the attention",
 )
 DEFAULT_RESOLUTION = Heuristic("image_resolution", 1024, "pixels per side", "default image size for pipelines")
+
+# --------------------------------------------------------------------------- bare counts
+
+# A llama.cpp mix on a bare count (`13B-Q4_K_M`) is priced on a representative decoder of the Llama 3 shape family:
+# llama-quantize's per-tensor rules (llama.cpp src/llama-quant.cpp, llama_tensor_get_type) applied to it give the
+# mix's bits per weight at that size. Depth: log-log interpolation between Meta's released sizes below,
+# (parameters, num_hidden_layers) from each model's config.json on the Hugging Face Hub.
+LLAMA3_DEPTHS: tuple[tuple[int, int], ...] = (
+    (1_235_814_400, 16),  # meta-llama/Llama-3.2-1B
+    (3_212_749_824, 28),  # meta-llama/Llama-3.2-3B
+    (8_030_261_248, 32),  # meta-llama/Llama-3.1-8B
+    (70_553_706_496, 80),  # meta-llama/Llama-3.1-70B
+    (405_853_388_800, 126),  # meta-llama/Llama-3.1-405B
+)
+_LLAMA3_CONFIGS = "Meta Llama 3.1 8B/70B/405B config.json (huggingface.co/meta-llama)"
+BARE_COUNT_VOCAB = Heuristic(
+    "bare_count_vocab", 128_256, "tokens (untied embedding and output of the representative decoder)",
+    f"{_LLAMA3_CONFIGS}: vocab_size 128256, tie_word_embeddings false",
+)
+BARE_COUNT_HEAD_DIM = Heuristic(
+    "bare_count_head_dim", 128, "per attention head (heads = hidden ÷ 128)",
+    f"{_LLAMA3_CONFIGS}: hidden_size ÷ num_attention_heads = 128",
+)
+BARE_COUNT_KV_HEADS = Heuristic(
+    "bare_count_kv_heads", 8, "KV heads (grouped-query attention)", f"{_LLAMA3_CONFIGS}: num_key_value_heads 8",
+)
+BARE_COUNT_FFN_RATIO = Heuristic(
+    "bare_count_ffn_ratio", 3.5, "intermediate size ÷ hidden size (gated MLP)",
+    f"{_LLAMA3_CONFIGS}: 14336 ÷ 4096 = 28672 ÷ 8192 = 3.5",
+)
+BARE_COUNT_WIDTH_STEP = Heuristic(
+    "bare_count_width_step", 256, "(hidden and intermediate sizes are multiples of it)",
+    "the K-quant super-block (QK_K = 256, ggml-common.h): released widths divide by it, so llama-quantize "
+    "never falls back to another type on the representative decoder; the width is solved from the count and the "
+    "depth (the depth interpolated log-log between Meta's Llama 3.2 1B/3B and 3.1 8B/70B/405B config.json)",
+)

@@ -25,11 +25,11 @@ from vramcalc.calculator.gguf_names import gguf_name, layer_of
 from vramcalc.calculator.weights import TensorTypeChooser, default_chooser, plan_weights, source_tensors
 from vramcalc.components import classify
 from vramcalc.errors import RegistryError
-from vramcalc.inventory import Inventory, TensorInfo
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the bare-count path (calculator/representative.py) uses the rules without any inventory
     from vramcalc.calculator.weights import WeightPlan
     from vramcalc.components import TensorClass
+    from vramcalc.inventory import Inventory, TensorInfo
     from vramcalc.registry import FormatSpec, Registry
 
 # llama.cpp file type → the default tensor type (`llama_ftype_get_default_type`).
@@ -457,6 +457,8 @@ _TOKEN_EMBED = re.compile(r"(embed_tokens|(^|\.)wte|word_embeddings|tok_embeddin
 
 def untied_lm_head(inventory: Inventory) -> TensorInfo | None:
     """The LM head an ONNX export stores on its own when the model ties it to the embedding table."""
+    from vramcalc.inventory import TensorInfo
+
     if any(classify(t.name) == "lm_head" for t in inventory.tensors):
         return None
     emb = [t for t in inventory.tensors if _TOKEN_EMBED.search(t.name) and len(t.shape) == 2]

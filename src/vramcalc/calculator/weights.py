@@ -17,13 +17,24 @@ if TYPE_CHECKING:  # the count-only path never builds an inventory; keep its imp
 
 
 def count_bytes(n_params: int, spec: FormatSpec, registry: Registry) -> int:
-    """Bytes for n weights all stored in `spec`, at its asymptotic bits per weight (a mix: its base type)."""
+    """Bytes for a bare count of n weights in `spec`. A llama.cpp file type (a mix such as Q4_K_M, or a single
+    type such as Q4_0) is priced at the bits per weight llama-quantize's per-tensor rules give the representative
+    decoder for n (calculator/representative.py: its output in Q6_K, norms in F32 …); any other format at its
+    asymptotic bits per weight."""
+    from vramcalc.calculator.representative import count_ftype
+
+    ftype = count_ftype(spec)
+    if ftype is not None:
+        from vramcalc.calculator.representative import price_ftype
+
+        return ceil(n_params * price_ftype(n_params, ftype, registry).bits_per_weight / 8)
     bpw = effective_spec(spec, registry).bits_per_weight
     return ceil(n_params * bpw / 8)
 
 
 def effective_spec(spec: FormatSpec, registry: Registry) -> FormatSpec:
-    """The layout a format stores a typical linear weight in (a gguf_mix → its base type)."""
+    """The layout a format stores a typical linear weight in (a gguf_mix → its base type). A bare count in a
+    llama.cpp mix is priced on a representative decoder instead (`count_bytes`)."""
     if spec.family == "gguf_mix" and spec.base_type:
         return registry.get(spec.base_type)
     return spec
@@ -195,8 +206,9 @@ SOURCE_SCALE_SUFFIXES = ("_scale_inv", ".weight_scale", ".input_scale")
 
 def source_tensors(inventory: Inventory) -> list[TensorInfo]:
     """The tensors as a converter sees them before re-encoding: it dequantizes a packed source first, so an FP8
-    checkpoint's scales and an MXFP4 checkpoint's block scales drop out, and MXFP4 blocks ([…, out, in/32, 16]
-    uint8) become the weights they hold ([…, out, in])."""
+    checkpoint's scales and an MXFP4 checkpoint's block scales drop out, MXFP4 blocks ([…, out, in/32, 16]
+    uint8) become the weights they hold ([…, out, in]), and a GGUF's quantized tensors become F16 weights (a bf16
+    row of a Q4_K_M file is the model in bf16, not the file with its norms widened)."""
     scheme = inventory.quantization.scheme if inventory.quantization is not None else ""
     if scheme.startswith("fp8"):
         return [t for t in inventory.tensors if not t.name.endswith(SOURCE_SCALE_SUFFIXES)]
@@ -213,7 +225,25 @@ def source_tensors(inventory: Inventory) -> list[TensorInfo]:
                                                nbytes=2 * prod(shape), component=t.component, file=t.file)
             out.append(t)
         return out
+    if inventory.kind == "gguf":
+        return [dequantized(t) if is_block_quantized(t.dtype) else t for t in inventory.tensors]
     return inventory.tensors
+
+
+_PLAIN_DTYPES = frozenset({"F64", "F32", "F16", "BF16", "I8", "I16", "I32", "I64", "U8", "BOOL"})
+
+
+def is_block_quantized(dtype: str) -> bool:
+    """A GGUF tensor type that packs weights in blocks (Q4_K, IQ2_XS …), as opposed to plain floats or ints."""
+    return dtype.upper() not in _PLAIN_DTYPES and not _is_float(dtype)
+
+
+def dequantized(t: TensorInfo) -> TensorInfo:
+    """A block-quantized GGUF tensor as the weights it holds (F16, as llama.cpp's dequantization gives them)."""
+    from vramcalc.inventory import TensorInfo
+
+    return TensorInfo.model_construct(name=t.name, dtype="F16", shape=t.shape, nbytes=2 * t.numel,
+                                      component=t.component, file=t.file)
 
 
 def plan_weights(
