@@ -184,3 +184,21 @@ def test_bare_count_path_builds_no_inventory() -> None:
 def test_label_matches_estimate_of_same_count(capsys: pytest.CaptureFixture[str], registry: Registry) -> None:
     row = run_cli(capsys, "estimate", "13B-Q4_K_M", "--json").json()["rows"][0]
     assert row["weight_bytes"] == count_bytes(parse_label("13B").total_params, registry.get("Q4_K_M"), registry)
+
+
+def test_formats_states_the_figure_estimate_prices(capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    entry = run_cli(capsys, "formats", "Q4_K_M", "--json").json()["formats"][0]
+    assert entry["bits_per_weight"] == 4.5 and entry["base_type"] == "Q4_K"  # the layout, as before
+    assert entry["typical_at_params"] == 8 * 10**9
+    row = run_cli(capsys, "estimate", "8B-Q4_K_M", "--json").json()["rows"][0]
+    assert abs(entry["typical_bits_per_weight"] - row["bits_per_weight"]) < 1e-6
+    assert 4.89 < entry["typical_bits_per_weight"] < 4.90
+    monkeypatch.setenv("COLUMNS", "100")  # one block per format
+    text = " ".join(run_cli(capsys, "formats", "Q4_K_M").out.split())
+    assert "4.895 bits/weight at 8B (Q4_K layout: 4.5)" in text and "estimate 8B-Q4_K_M" in text
+    monkeypatch.setenv("COLUMNS", "200")  # the table
+    assert "4.895 at 8B (Q4_K layout: 4.5)" in run_cli(capsys, "formats", "Q4_K_M").out
+    others = {f["name"]: f for f in run_cli(capsys, "formats", "bf16", "MXFP4_MOE", "Q8_0", "--json").json()["formats"]}
+    assert others["bf16"]["typical_bits_per_weight"] is None and others["MXFP4_MOE"]["typical_bits_per_weight"] is None
+    assert 8.5 < others["Q8_0"]["typical_bits_per_weight"] < 8.502

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from vramcalc.calculator.quantize import llamacpp_ftype
+from vramcalc.calculator.representative import count_ftype, price_ftype
 from vramcalc.errors import UsageError
+from vramcalc.heuristics import BARE_COUNT_REFERENCE
 from vramcalc.registry import FAMILIES, Registry
 from vramcalc.reports import FormatEntry, FormatsReport
 
@@ -30,7 +32,9 @@ def _keeps(spec_quantizes: str, keep_dtype: str, emb: bool, head: bool) -> str:
 def build_formats_report(registry: Registry, family: str | None = None,
                          names: list[str] | None = None) -> FormatsReport:
     """Every format (or one family's, or the named ones), each with its layout priced: a gguf_mix shows its base
-    type's numbers. A name that is no format is an error with the closest names."""
+    type's numbers, and every llama.cpp file type its typical bits per weight — a whole file of the representative
+    decoder at the reference size (8B), as `estimate 8B-<name>` prices it. A name that is no format is an error
+    with the closest names."""
     if family is not None:
         family = family.strip().lower().replace("-", "_")
         if family not in FAMILIES:
@@ -43,6 +47,9 @@ def build_formats_report(registry: Registry, family: str | None = None,
         eff = registry.get(spec.base_type) if spec.base_type else spec
         bpw = eff.bits_per_weight
         block_bytes = eff.block_bytes
+        ftype = count_ftype(spec)
+        reference = BARE_COUNT_REFERENCE.as_int()
+        typical = float(price_ftype(reference, ftype, registry).bits_per_weight) if ftype is not None else None
         entries.append(FormatEntry(
             name=spec.name, aliases=spec.aliases, family=spec.family,
             bits_per_weight=float(bpw), bits_per_weight_exact=str(bpw),
@@ -51,7 +58,9 @@ def build_formats_report(registry: Registry, family: str | None = None,
             quantizes=spec.quantizes,
             keeps=(_LLAMACPP_KEEPS if llamacpp_ftype(spec) is not None else
                    _keeps(spec.quantizes, spec.keep_dtype, spec.quantize_embeddings, spec.quantize_lm_head)),
-            base_type=spec.base_type, nominal_bits=spec.nominal_bits, stored_as=dict(spec.stored_as),
+            base_type=spec.base_type, typical_bits_per_weight=typical,
+            typical_at_params=reference if typical is not None else None,
+            nominal_bits=spec.nominal_bits, stored_as=dict(spec.stored_as),
             value_range=spec.value_range, notes=spec.notes, source=spec.source,
         ))
     return FormatsReport(registry_files=registry.sources, formats=entries)

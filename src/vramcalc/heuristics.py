@@ -321,3 +321,9 @@ BARE_COUNT_WIDTH_STEP = Heuristic(
     "never falls back to another type on the representative decoder; the width is solved from the count and the "
     "depth (the depth interpolated log-log between Meta's Llama 3.2 1B/3B and 3.1 8B/70B/405B config.json)",
 )
+BARE_COUNT_REFERENCE = Heuristic(
+    "formats_reference_params", 8_000_000_000, "parameters (the size `vramcalc formats` states a llama.cpp file "
+    "type's bits per weight at)",
+    "the Llama 3.1 8B size class: the representative decoder at 8B has Meta's Llama-3.1-8B shapes (32 layers, "
+    "hidden 4096, meta-llama/Llama-3.1-8B config.json), so the figure is what `estimate 8B-<type>` prices",
+)

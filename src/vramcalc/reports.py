@@ -109,6 +109,11 @@ class FormatEntry(_Report):
     quantizes: str
     keeps: str
     base_type: str | None = None
+    typical_bits_per_weight: float | None = Field(
+        None, description="llama.cpp file types: bits per weight of a whole file of the representative decoder at "
+                          "typical_at_params (llama-quantize's per-tensor rules: the output in Q6_K, norms in F32 …) "
+                          "— what `estimate <count>-<name>` prices at that count")
+    typical_at_params: int | None = Field(None, description="the parameter count typical_bits_per_weight is for")
     nominal_bits: float | None = Field(None, description="bits a value carries when stored in a wider container")
     stored_as: dict[int, float] = Field({}, description="nominal width → bits it is stored in (HQQ 3 → 8 …)")
     value_range: str | None = Field(None, description="integers: the values an element can hold")

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from vramcalc.cli.charts import context_chart, legend, stacked_bar
-from vramcalc.reports import EstimateReport, FormatsReport
+from vramcalc.reports import EstimateReport, FormatEntry, FormatsReport
 from vramcalc.units import UNIT_DIVISOR, UNIT_LABEL, format_bytes, format_count
 
 
@@ -209,18 +209,21 @@ def render_formats(report: FormatsReport, console: Console | None = None) -> Non
                          ("Bits/weight", {"justify": "right"}), ("Layout", {}), ("Keeps", {}), ("Notes", {})):
             table.add_column(name, **kw)
         for f in report.formats:
-            table.add_row(f.name, ", ".join(f.aliases), f.family, _bpw(f.bits_per_weight), f.layout, f.keeps, f.notes)
+            table.add_row(f.name, ", ".join(f.aliases), f.family, _bpw_cell(f), f.layout, f.keeps, f.notes)
         console.print(table)
+        if any(f.typical_bits_per_weight is not None for f in report.formats):
+            console.print(Text(_TYPICAL_NOTE, style="dim"))
         return
     import textwrap
 
     for f in report.formats:
         head = Text(f.name, style="bold")
-        head.append(f"  {f.family}, {_bpw(f.bits_per_weight)} bits/weight", style="cyan")
+        head.append(f"  {f.family}, {_bpw_head(f)}", style="cyan")
         if f.aliases:
             head.append(f"  (also {', '.join(f.aliases)})", style="dim")
         console.print(head)
-        for label, value in (("layout", f.layout), ("keeps", f.keeps), ("range", f.value_range), ("", f.notes)):
+        for label, value in (("layout", f.layout), ("file", _typical(f)), ("keeps", f.keeps),
+                             ("range", f.value_range), ("", f.notes)):
             if value:
                 text = textwrap.fill(f"{label + ': ' if label else ''}{value}", width=max(40, console.width - 1),
                                      initial_indent="  ", subsequent_indent="  ")
@@ -230,3 +233,36 @@ def render_formats(report: FormatsReport, console: Console | None = None) -> Non
 
 def _bpw(bits: float | None) -> str:
     return f"{bits:.6g}" if bits is not None else "—"
+
+
+_TYPICAL_NOTE = ("llama.cpp file types: bits per weight of a whole file at the reference size (\"at 8B\"): "
+                 "llama-quantize's per-tensor rules on the representative Llama-3-shaped decoder — what "
+                 "`vramcalc estimate 8B-<type>` prices; the layout's own figure follows it")
+
+
+def _bpw_cell(f: FormatEntry) -> str:
+    """A llama.cpp file type leads with what a whole file costs at the reference size (a mix has no single layout:
+    its base type's follows); other formats show their layout's bits per weight."""
+    if f.typical_bits_per_weight is None or f.typical_at_params is None:
+        return _bpw(f.bits_per_weight)
+    return f"{f.typical_bits_per_weight:.4g} at {format_count(f.typical_at_params)} ({_layout_bpw(f)})"
+
+
+def _bpw_head(f: FormatEntry) -> str:
+    if f.typical_bits_per_weight is None or f.typical_at_params is None:
+        return f"{_bpw(f.bits_per_weight)} bits/weight"
+    return (f"{f.typical_bits_per_weight:.4g} bits/weight at {format_count(f.typical_at_params)} "
+            f"({_layout_bpw(f)})")
+
+
+def _layout_bpw(f: FormatEntry) -> str:
+    return f"{f.base_type} layout: {_bpw(f.bits_per_weight)}" if f.base_type else f"layout: {_bpw(f.bits_per_weight)}"
+
+
+def _typical(f: FormatEntry) -> str | None:
+    if f.typical_bits_per_weight is None or f.typical_at_params is None:
+        return None
+    n = format_count(f.typical_at_params)
+    return (f"{f.typical_bits_per_weight:.4g} bits/weight for a whole {n} file: llama-quantize's per-tensor rules "
+            f"(the output, the norms and, in mixes, some attn_v/ffn_down in other types) on the representative "
+            f"Llama-3-shaped {n} decoder, as `vramcalc estimate {n}-{f.name}` prices it")
