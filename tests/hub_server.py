@@ -66,6 +66,8 @@ class FakeHub:
     rate_limited: bool = False
     list_sizes: bool = True  # False: the listing never carries sizes (a mirror), so readers must find them elsewhere
     requests: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0  # the most requests answered at once (readers fetch headers concurrently)
     bytes_sent: int = 0
     seen_auth: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -140,6 +142,15 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             with hub.lock:
                 hub.requests += 1
+                hub.in_flight += 1
+                hub.max_in_flight = max(hub.max_in_flight, hub.in_flight)
+            try:
+                self._answer()
+            finally:
+                with hub.lock:
+                    hub.in_flight -= 1
+
+        def _answer(self) -> None:
             if hub.latency:
                 time.sleep(hub.latency)
             if hub.rate_limited:

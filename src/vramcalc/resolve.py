@@ -5,13 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, overload
 
 from vramcalc.errors import UsageError
+from vramcalc.readers import QuantSet
 from vramcalc.units import ModelLabel, parse_label
 
 if TYPE_CHECKING:
     from vramcalc.inventory import Inventory
+
+__all__ = ["QuantSet", "from_hub_url", "looks_like_repo_id", "resolve_model"]
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(?::[\w.-]+)?$")  # org/name, or org/name:Q4_K_M
 
@@ -39,12 +42,23 @@ def from_hub_url(text: str) -> tuple[str, str | None, str | None] | None:
     return (f"{repo}:{tag}" if tag else repo), (rev if rev and rev != "main" else None), file
 
 
+@overload
 def resolve_model(
     text: str, *, revision: str | None = None, token: str | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> ModelLabel | Inventory:
+    progress: Callable[[int, int], None] | None = None, quant_set: Literal[False],
+) -> ModelLabel | Inventory: ...
+@overload
+def resolve_model(
+    text: str, *, revision: str | None = None, token: str | None = None,
+    progress: Callable[[int, int], None] | None = None, quant_set: bool = True,
+) -> ModelLabel | Inventory | QuantSet: ...
+def resolve_model(
+    text: str, *, revision: str | None = None, token: str | None = None,
+    progress: Callable[[int, int], None] | None = None, quant_set: bool = True,
+) -> ModelLabel | Inventory | QuantSet:
     """A local path wins; then a count or label; then a Hub repo id (local cache first, then the Hub) or a pasted
-    Hub address."""
+    Hub address. A repo or folder of several GGUF quants, none named, is a QuantSet of them all; with
+    `quant_set=False` (commands that take one model) an error that lists them and says how to name one."""
     url = from_hub_url(text) if "huggingface.co/" in text or "hf.co/" in text else None
     if url is not None:
         text, url_rev, _ = url
@@ -53,7 +67,7 @@ def resolve_model(
     if path.exists():
         from vramcalc.readers import read_local
 
-        return read_local(path)
+        return read_local(path, quant_set=quant_set)
     try:
         return parse_label(text)
     except UsageError:
@@ -61,7 +75,8 @@ def resolve_model(
             from vramcalc.readers import read_repo
 
             repo, _, tag = text.partition(":")
-            return read_repo(repo, revision=revision, token=token, progress=progress, gguf_tag=tag or None)
+            return read_repo(repo, revision=revision, token=token, progress=progress, gguf_tag=tag or None,
+                             quant_set=quant_set)
         if any(sep in text for sep in ("/", "\\")) or text.endswith((".json", ".safetensors", ".gguf")):
             raise UsageError(
                 f"no such file or folder: {text}", "check the path, or give a Hub id such as org/name"

@@ -132,8 +132,9 @@ def estimate(
     from vramcalc.calculator.engines import ENGINES, RuntimeRequest, architecture_from_flags
     from vramcalc.calculator.kv import check_kv_dtype
     from vramcalc.estimate import AUTO_ENGINE, EstimateRequest, FormatOptions, estimate_count, estimate_inventory
+    from vramcalc.quant_table import estimate_quants
     from vramcalc.registry import load_registry
-    from vramcalc.resolve import resolve_model
+    from vramcalc.resolve import QuantSet, resolve_model
     from vramcalc.units import ModelLabel, parse_context, parse_resolution, parse_size
 
     if engine not in (*ENGINES, AUTO_ENGINE):
@@ -170,6 +171,8 @@ def estimate(
         source = resolve_model(model, revision=revision, token=token, progress=progress)
     if isinstance(source, ModelLabel):
         report = estimate_count(source, request, registry)
+    elif isinstance(source, QuantSet):  # several GGUF quants, none named: a table of them all
+        report = estimate_quants(source, request, registry)
     else:
         report = estimate_inventory(source, request, registry)
     _emit(report, json_out, "render_estimate")

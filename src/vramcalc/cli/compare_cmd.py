@@ -46,7 +46,7 @@ def compare(
     registry = load_registry(list(formats or []) or None)
     if dtype is not None:
         registry.get(dtype)  # fail early, with suggestions, on a typo
-    sources = [(m, resolve_model(m, revision=revision, token=token)) for m in models]
+    sources = [(m, resolve_model(m, revision=revision, token=token, quant_set=False)) for m in models]
     from vramcalc.units import parse_context
 
     report = build_compare(sources, dtype, parse_context(context), units.value, registry,

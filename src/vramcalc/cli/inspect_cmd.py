@@ -28,7 +28,7 @@ def inspect(
     from vramcalc.units import ModelLabel
 
     with progress_bar("reading headers") as progress:
-        model = resolve_model(source, revision=revision, token=token, progress=progress)
+        model = resolve_model(source, revision=revision, token=token, progress=progress, quant_set=False)
     if isinstance(model, ModelLabel):
         raise UsageError(f"{source!r} is a parameter count, not a checkpoint",
                          "inspect reads a file, folder, config.json or Hub id; use `vramcalc estimate` for counts")

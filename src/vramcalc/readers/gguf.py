@@ -44,6 +44,29 @@ def model_ggufs(names: list[str]) -> dict[str, list[str]]:
     return groups
 
 
+# A quant's name inside a GGUF file name (Qwen3-8B-Q4_K_M, model.IQ4_XS, gemma-3-27b-it-BF16, x-UD-Q4_K_XL, …).
+_QUANT_TAG = re.compile(r"(?i)(?<![a-z0-9])((?:ud[-_])?(?:i?q\d(?:_[a-z0-9]+)*|tq\d_\d|mxfp4(?:_moe)?|b?f16|fp16|"
+                        r"f32|fp32))(?![a-z0-9])")
+
+
+def quant_tag(name: str) -> str:
+    """The quant a GGUF (set) goes by, as `org/name:TAG` names it: "M-Q8_0-00001-of-00002.gguf" → "Q8_0"; the file's
+    stem when its name holds none."""
+    stem = split_stem(name).rsplit("/", 1)[-1].removesuffix(".gguf")
+    found = _QUANT_TAG.findall(stem)
+    return found[-1].upper() if found else stem
+
+
+def quant_tags(groups: dict[str, list[str]]) -> dict[str, str]:
+    """`quant_tag` of every group of `model_ggufs`; where two groups share one (two models, or two folders), their
+    names instead, so that each tag names one group."""
+    tags = {g: quant_tag(g) for g in groups}
+    counts: dict[str, int] = {}
+    for t in tags.values():
+        counts[t.lower()] = counts.get(t.lower(), 0) + 1
+    return {g: t if counts[t.lower()] == 1 else g.removesuffix(".gguf") for g, t in tags.items()}
+
+
 class NeedMoreBytes(Exception):
     def __init__(self, needed: int) -> None:
         super().__init__(f"need at least {needed} bytes")

@@ -15,17 +15,21 @@ from typing import Any
 
 from vramcalc.errors import HubError, SourceError
 from vramcalc.inventory import FileInfo, Inventory, TensorInfo
+from vramcalc.readers import QuantSet
 
 FIRST_RANGE = 100_000
 GGUF_FIRST_RANGE = 1 << 20
 GGUF_MAX_PREFIX = 256 << 20
 WORKERS = 16
+MAX_QUANTS = 64  # a repo of more GGUFs than this (several models) is a refusal that lists them, not a table
 Progress = Callable[[int, int], None]
 
 
 def read_repo(repo_id: str, *, revision: str | None = None, token: str | None = None,
-              progress: Progress | None = None, gguf_tag: str | None = None) -> Inventory:
-    """`gguf_tag` ("Q4_K_M" from `org/name:Q4_K_M`, as llama.cpp's -hf takes it) picks one GGUF of a repo."""
+              progress: Progress | None = None, gguf_tag: str | None = None,
+              quant_set: bool = True) -> Inventory | QuantSet:
+    """`gguf_tag` ("Q4_K_M" from `org/name:Q4_K_M`, as llama.cpp's -hf takes it) picks one GGUF of a repo; a repo of
+    several GGUFs without one is a QuantSet of them all (`quant_set=False`: an error that lists them)."""
     from vramcalc.readers.hf_cache import cached_snapshot, offline
 
     snapshot = cached_snapshot(repo_id, revision)
@@ -33,29 +37,58 @@ def read_repo(repo_id: str, *, revision: str | None = None, token: str | None = 
     if snapshot is not None and cached == "model":
         from vramcalc.readers import read_local
 
+        label = _label(repo_id, revision)
         target = snapshot
         ggufs = sorted(str(p.relative_to(snapshot)) for p in snapshot.rglob("*.gguf"))
         if gguf_tag or (ggufs and not any(snapshot.glob("*.safetensors"))):
+            groups = _quant_groups(ggufs, gguf_tag, repo_id, quant_set)
+            if groups is not None:
+                return QuantSet(label, tuple(
+                    (tag, _cached_inventory(read_local(snapshot / parts[0], quant_set=False), f"{label}:{tag}"))
+                    for tag, parts in groups.items()), repo_id=repo_id)
             target = snapshot / pick_gguf(ggufs, gguf_tag, repo_id)[0]
-        inv = read_local(target)
-        kind = inv.kind if inv.kind in ("config", "gguf") else "hf-cache"
-        return inv.model_copy(update={"source": _label(repo_id, revision), "kind": kind})
+        inv = read_local(target, quant_set=False)
+        return _cached_inventory(inv, label)
     if offline():
         if snapshot is not None and cached == "config" and not gguf_tag:
             return _config_from_cache(snapshot, repo_id, revision)
         raise HubError(f"{repo_id} is not in the local cache and HF_HUB_OFFLINE is set",
                        f"unset HF_HUB_OFFLINE, or download it first (hf download {repo_id} --include '*.json')")
-    return _Hub(repo_id, revision, token, progress).read(gguf_tag)
+    return _Hub(repo_id, revision, token, progress).read(gguf_tag, quant_set)
+
+
+def _cached_inventory(inv: Inventory, source: str) -> Inventory:
+    kind = inv.kind if inv.kind in ("config", "gguf") else "hf-cache"
+    return inv.model_copy(update={"source": source, "kind": kind})
+
+
+def _quant_groups(names: list[str], tag: str | None, repo_id: str, quant_set: bool) -> dict[str, list[str]] | None:
+    """Several GGUF quants and none named: each one's files by its tag (for a QuantSet); None where one is to be
+    picked (`pick_gguf`). More than MAX_QUANTS is a refusal that lists them."""
+    from vramcalc.readers.gguf import model_ggufs, quant_tags
+
+    groups = model_ggufs(names)
+    if tag or not quant_set or len(groups) < 2 or len(groups) > MAX_QUANTS:
+        return None
+    return {t: groups[g] for g, t in quant_tags(groups).items()}
 
 
 def pick_gguf(names: list[str], tag: str | None, repo_id: str) -> list[str]:
-    """The GGUF file (all parts of a split one, in order) that `tag` names; an error that lists the choices."""
-    from vramcalc.readers.gguf import model_ggufs
+    """The GGUF file (all parts of a split one, in order) that `tag` names — its quant exactly ("Q4_K_M"), else a
+    piece of its name; an error that lists the choices."""
+    from vramcalc.readers.gguf import model_ggufs, quant_tags
 
     groups = model_ggufs(names)
+    tags = quant_tags(groups)
+
+    def norm(text: str) -> str:
+        return text.lower().replace("-", "_")
+
     if tag:
-        want = tag.lower().replace("-", "_")
-        chosen = [g for g in groups if want in g.rsplit("/", 1)[-1].lower().replace("-", "_")]
+        want = norm(tag)
+        chosen = [g for g in groups if norm(tags[g]) == want]
+        if len(chosen) != 1:
+            chosen = [g for g in groups if want in norm(g.rsplit("/", 1)[-1])]
         if len(chosen) == 1:
             return groups[chosen[0]]
         hint = f"{len(chosen)} files match {tag!r}" if chosen else f"no GGUF file matches {tag!r}"
@@ -64,7 +97,10 @@ def pick_gguf(names: list[str], tag: str | None, repo_id: str) -> list[str]:
     else:
         hint = f"{repo_id} holds {len(groups)} GGUF files"
     listing = ", ".join(g.rsplit("/", 1)[-1] for g in sorted(groups)[:8]) + (" …" if len(groups) > 8 else "")
-    raise HubError(f"{hint} ({listing})", f"name one by its quant, e.g. {repo_id}:Q4_K_M")
+    known = sorted(tags.values())
+    example = "Q4_K_M" if "Q4_K_M" in known or not known else known[0]
+    more = f"; `vramcalc estimate {repo_id}` shows every quant" if len(groups) > 1 else ""
+    raise HubError(f"{hint} ({listing})", f"name one by its quant, e.g. {repo_id}:{example}{more}")
 
 
 INDEX = "model.safetensors.index.json"
@@ -163,7 +199,7 @@ class _Hub:
         self.timeout = float(constants.HF_HUB_DOWNLOAD_TIMEOUT)
         self._url = lambda name: hf_hub_url(repo_id, name, revision=revision, endpoint=self.endpoint)
 
-    def read(self, gguf_tag: str | None = None) -> Inventory:
+    def read(self, gguf_tag: str | None = None, quant_set: bool = True) -> Inventory | QuantSet:
         info = self._call(lambda: self.api.model_info(self.repo_id, revision=self.revision, files_metadata=True,
                                                       timeout=self.timeout))
         sizes = {s.rfilename: _sibling_size(s) for s in (info.siblings or [])}
@@ -187,6 +223,9 @@ class _Hub:
             raise HubError(f"{self.repo_id} has no GGUF files to pick {gguf_tag!r} from",
                            f"drop ':{gguf_tag}' and choose formats with --dtype")
         if ggufs and (gguf_tag or not wanted):
+            groups = _quant_groups(ggufs, gguf_tag, self.repo_id, quant_set)
+            if groups is not None:
+                return self._quants(groups, sizes)
             return self._gguf(pick_gguf(ggufs, gguf_tag, self.repo_id), sizes)
         if not wanted:
             if config is not None:
@@ -308,6 +347,20 @@ class _Hub:
                                   tensors=len(g.tensors)))
         return Inventory(source=_label(self.repo_id, self.revision) + f":{parts[0].rsplit('/', 1)[-1]}",
                          kind="gguf", tensors=tensors, files=files, metadata=metadata)
+
+    def _quants(self, groups: dict[str, list[str]], sizes: dict[str, int | None]) -> QuantSet:
+        """Every quant's headers (range requests, WORKERS at a time), for a table of them."""
+        label = _label(self.repo_id, self.revision)
+        done = 0
+        out: list[tuple[str, Inventory]] = []
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            for tag, inv in zip(groups, pool.map(lambda parts: self._gguf(parts, sizes), groups.values()),
+                                strict=True):
+                out.append((tag, inv.model_copy(update={"source": f"{label}:{tag}"})))
+                done += 1
+                if self.progress:
+                    self.progress(done, len(groups))
+        return QuantSet(label, tuple(out), repo_id=self.repo_id)
 
     def _gguf_header(self, name: str, size: int | None) -> Any:
         from vramcalc.readers.gguf import NeedMoreBytes, parse_gguf_prefix

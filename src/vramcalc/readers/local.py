@@ -8,15 +8,16 @@ from typing import Any
 
 from vramcalc.errors import SourceError
 from vramcalc.inventory import FileInfo, Inventory, SourceKind, TensorInfo
+from vramcalc.readers import QuantSet
 from vramcalc.readers.packed import detect_packed
 from vramcalc.readers.safetensors_header import read_safetensors_file, unknown_dtypes
 
 INDEX = "model.safetensors.index.json"
 
 
-def read_local_path(path: Path) -> Inventory:
+def read_local_path(path: Path, *, quant_set: bool = True) -> Inventory | QuantSet:
     if path.is_dir():
-        return _read_folder(path)
+        return _read_folder(path, quant_set)
     if path.suffix == ".safetensors":
         tensors, metadata, info = read_safetensors_file(path)
         config = _load_json(path.parent / "config.json")
@@ -41,7 +42,7 @@ def _load_json(path: Path) -> dict[str, Any] | None:
     return data
 
 
-def _read_folder(folder: Path) -> Inventory:
+def _read_folder(folder: Path, quant_set: bool = True) -> Inventory | QuantSet:
     index = folder / "model_index.json"
     if index.is_file():
         return _read_pipeline(folder, _load_json(index) or {})
@@ -49,12 +50,17 @@ def _read_folder(folder: Path) -> Inventory:
     if not files:
         ggufs = sorted(p.name for p in folder.glob("*.gguf"))
         if ggufs:
-            from vramcalc.readers.gguf import model_ggufs
+            from vramcalc.readers.gguf import model_ggufs, quant_tags
 
             groups = model_ggufs(ggufs) or {ggufs[0]: ggufs[:1]}  # only an mmproj: read that
+            if len(groups) > 1 and quant_set:  # every quant, for a table of them
+                return QuantSet(str(folder), tuple(
+                    (tag, _read_gguf([folder / groups[g][0]], str(folder / groups[g][0])))
+                    for g, tag in quant_tags(groups).items()))
             if len(groups) > 1:
                 raise SourceError(f"{folder} holds several GGUF files: {', '.join(groups)}",
-                                  "give the path of the one you mean")
+                                  "give the path of the one you mean (`vramcalc estimate` on the folder shows "
+                                  "every quant)")
             return _read_gguf([folder / next(iter(groups.values()))[0]], str(folder))
         pickles = [p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth")]
         what = "no .safetensors, .gguf or config.json"
