@@ -117,3 +117,28 @@ def test_resident_peak_at_other_sizes_follows_the_mechanism() -> None:
     # no T5 shape for a component → no activations counted for it (CLIP at 77 tokens is negligible)
     none = pipeline_memory(COMPONENTS, denoiser=FLUX, text_encoders={})
     assert {s.component: s for s in none.stages}["text_encoder_2"].activation_bytes == 0
+
+
+def test_shapes_from_the_component_configs() -> None:
+    from tests.test_diffusion import FLUX_CONFIGS
+    from vramcalc.calculator.diffusion import SHAPES_KEY, pipeline_metadata, pipeline_shapes
+
+    index = {"_class_name": "FluxPipeline"}
+    meta = pipeline_metadata(index, FLUX_CONFIGS["transformer"], FLUX_CONFIGS)
+    kwargs = pipeline_shapes(meta)
+    # black-forest-labs/FLUX.1-dev's configs give exactly the defaults the measurements were checked with
+    assert kwargs == {"denoiser": FLUX, "vae": VAEShape(), "text_encoders": {"text_encoder_2": T5Shape(tokens=512)}}
+    assert pipeline_memory(COMPONENTS, **kwargs).activation_bytes == pipeline_memory(
+        COMPONENTS, denoiser=FLUX).activation_bytes
+    # the transformer config alone (what a reader passes today): the denoiser's shape, the rest defaults
+    assert set(pipeline_shapes(pipeline_metadata(index, FLUX_CONFIGS["transformer"]))) == {"denoiser"}
+    # an SD3-style transformer (joint blocks only) walks its double-stream blocks
+    sd3 = {"num_attention_heads": 24, "attention_head_dim": 64, "num_layers": 24, "joint_attention_dim": 4096,
+           "in_channels": 16, "pooled_projection_dim": 2048}
+    shape = pipeline_shapes(pipeline_metadata({}, sd3))["denoiser"]
+    assert shape.hidden_size == 1536 and shape.single_blocks == 0 and shape.double_blocks == 24
+    # a smaller VAE (64-wide first block) lowers the decode peak; a config-less pipeline records no shapes
+    small = {**FLUX_CONFIGS["vae"], "block_out_channels": [64, 128, 256, 256]}
+    vae = pipeline_shapes(pipeline_metadata(index, None, {"vae": small}))["vae"]
+    assert vae_decode_bytes(1024, 1024, vae=vae) == vae_decode_bytes(1024, 1024) // 2
+    assert SHAPES_KEY not in pipeline_metadata(index, None) and pipeline_shapes({SHAPES_KEY: "not json"}) == {}

@@ -8,6 +8,7 @@ time, so its peak is the largest (component weights + that stage's activations).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,8 @@ from vramcalc import heuristics as H
 _DENOISERS = ("transformer", "unet", "prior", "decoder")
 # Inventory.metadata key under which a pipeline reader records the denoiser's hidden size (from its config.json)
 DENOISER_HIDDEN_KEY = "denoiser_hidden_size"
+# Inventory.metadata key under which it records the other layer shapes (JSON), see pipeline_metadata
+SHAPES_KEY = "diffusion_shapes"
 
 
 def denoiser_hidden_size(config: dict[str, object] | None) -> int | None:
@@ -30,13 +33,18 @@ def denoiser_hidden_size(config: dict[str, object] | None) -> int | None:
     return hidden if isinstance(hidden, int) and hidden > 0 else None
 
 
-def pipeline_metadata(index: dict[str, Any], transformer_config: dict[str, Any] | None) -> dict[str, str]:
-    """What a pipeline reader records in Inventory.metadata: the pipeline class, and the denoiser's hidden size
-    that the activation model needs (absent for a UNet)."""
+def pipeline_metadata(index: dict[str, Any], transformer_config: dict[str, Any] | None,
+                      configs: dict[str, Any] | None = None) -> dict[str, str]:
+    """What a pipeline reader records in Inventory.metadata: the pipeline class, the denoiser's hidden size that
+    the activation model needs (absent for a UNet) and, under SHAPES_KEY, the layer shapes the stage walks read
+    from the transformer config and from `configs` (component folder → its config.json: vae, T5 encoders)."""
     metadata = {"pipeline": str(index.get("_class_name", ""))}
     hidden = denoiser_hidden_size(transformer_config)
     if hidden:
         metadata[DENOISER_HIDDEN_KEY] = str(hidden)
+    shapes = _config_shapes(transformer_config, configs or {})
+    if shapes:
+        metadata[SHAPES_KEY] = json.dumps(shapes, sort_keys=True)
     return metadata
 
 
@@ -279,3 +287,57 @@ def pipeline_memory(components: dict[str, int], *, height: int = 1024, width: in
                                                                   if s.formula else "") for s in stages]
     overhead = H.CUDA_CONTEXT.as_int() + H.CUBLAS_WORKSPACE.as_int()
     return PipelineMemory(stages, overhead, heur, explain, notes)
+
+
+# --------------------------------------------------------------------------- shapes from the component configs
+
+def _ints(config: dict[str, Any], fields: dict[str, str]) -> dict[str, int]:
+    return {ours: v for theirs, ours in fields.items()
+            if isinstance(v := config.get(theirs), int) and not isinstance(v, bool) and v >= 0}
+
+
+def _config_shapes(transformer: dict[str, Any] | None, configs: dict[str, Any]) -> dict[str, Any]:
+    shapes: dict[str, Any] = {}
+    if isinstance(transformer, dict) and denoiser_hidden_size(transformer):
+        dit: dict[str, Any] = _ints(transformer, {
+            "attention_head_dim": "head_dim", "num_layers": "double_blocks", "num_single_layers": "single_blocks",
+            "in_channels": "latent_width", "joint_attention_dim": "text_width",
+            "pooled_projection_dim": "pooled_width"})
+        if "double_blocks" in dit and "single_blocks" not in dit:
+            dit["single_blocks"] = 0  # SD3-style: joint blocks only
+        if dit:
+            shapes["denoiser"] = dit
+    for name, config in sorted(configs.items()):
+        if not isinstance(config, dict):
+            continue
+        if name.startswith("vae") and isinstance(config.get("block_out_channels"), list):
+            channels = config["block_out_channels"]
+            if channels and all(isinstance(c, int) and c > 0 for c in channels):
+                shapes["vae"] = {"block_out_channels": channels,
+                                 **_ints(config, {"layers_per_block": "layers_per_block",
+                                                  "latent_channels": "latent_channels",
+                                                  "out_channels": "out_channels"})}
+        elif config.get("model_type") in ("t5", "umt5") and isinstance(config.get("d_model"), int):
+            shapes.setdefault("text_encoders", {})[name] = _ints(config, {"d_model": "d_model",
+                                                                         "num_heads": "num_heads"})
+    return shapes
+
+
+def pipeline_shapes(metadata: dict[str, str]) -> dict[str, Any]:
+    """pipeline_memory's shape keywords (denoiser, vae, text_encoders) from what pipeline_metadata recorded;
+    a shape not recorded keeps pipeline_memory's FLUX.1-dev default (no denoiser: its activations uncounted)."""
+    try:
+        shapes = json.loads(metadata.get(SHAPES_KEY) or "{}")
+    except ValueError:
+        shapes = {}
+    shapes = shapes if isinstance(shapes, dict) else {}
+    kwargs: dict[str, Any] = {}
+    hidden = str(metadata.get(DENOISER_HIDDEN_KEY) or "")
+    if hidden.isdigit() and int(hidden) > 0:
+        kwargs["denoiser"] = DiTShape(hidden_size=int(hidden), **shapes.get("denoiser", {}))
+    if "vae" in shapes:
+        vae = dict(shapes["vae"])
+        kwargs["vae"] = VAEShape(**{**vae, "block_out_channels": tuple(vae["block_out_channels"])})
+    if "text_encoders" in shapes:
+        kwargs["text_encoders"] = {name: T5Shape(**t5) for name, t5 in shapes["text_encoders"].items()}
+    return kwargs
