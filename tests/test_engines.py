@@ -87,9 +87,23 @@ def test_vllm_capacity() -> None:
     assert est.max_concurrency == free // (per_token * 8192)
     assert est.kv_cache_bytes == per_token * 8192
     assert est.total_bytes == 16_060_522_496 + est.kv_cache_bytes + est.activation_bytes + est.overhead_bytes
-    # on a 24 GB card at 0.9 the bf16 weights leave no room
-    small = runtime_memory(arch, 16_060_522_496, RuntimeRequest(engine="vllm", context=8192, gpu_memory=24 * 10**9))
+    # on an 18 GB card at 0.9 (16.2 GB) the bf16 weights and the profile run's peak leave no room
+    small = runtime_memory(arch, 16_060_522_496, RuntimeRequest(engine="vllm", context=8192, gpu_memory=18 * 10**9))
     assert small.max_concurrency == 0 and any("no room for a KV cache" in w for w in small.warnings)
+
+
+def test_vllm_flags_at_their_defaults_change_nothing() -> None:
+    # --max-num-batched-tokens 8192 used to switch from llm-d's 5.5 GiB constant to the profile-run model
+    arch = architecture_from_config(json.loads((EXAMPLES / "llama-3.1-8b/config.json").read_text()))
+    plain = runtime_memory(arch, 16_060_522_496, RuntimeRequest(engine="vllm", context=8192))
+    for flags in ({"max_num_batched_tokens": 8192}, {"max_num_seqs": 256},
+                  {"max_num_batched_tokens": 8192, "max_num_seqs": 256}):
+        given = runtime_memory(arch, 16_060_522_496, RuntimeRequest(engine="vllm", context=8192, **flags))
+        assert (given.activation_bytes, given.total_bytes, given.kv_capacity_tokens) == (
+            plain.activation_bytes, plain.total_bytes, plain.kv_capacity_tokens)
+    other = runtime_memory(arch, 16_060_522_496, RuntimeRequest(engine="vllm", context=8192,
+                                                                max_num_batched_tokens=2048))
+    assert other.activation_bytes < plain.activation_bytes
 
 
 def test_vllm_profile_run_mechanism() -> None:

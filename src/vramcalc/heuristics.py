@@ -102,10 +102,8 @@ VLLM_BLOCK_SIZE = Heuristic("vllm_block_size", 16, "tokens per KV page", "vLLM d
 VLLM_ACTIVATION_DENSE = Heuristic(
     "vllm_activation_peak_dense", 5.5 * 2**30, "bytes",
     "llm-d capacity planner (config_explorer/capacity_planner.py): profiled activation peak measured on H100 "
-    "for dense models at max_model_len 16000",
-)
-VLLM_ACTIVATION_MOE = Heuristic(
-    "vllm_activation_peak_moe", 8.0 * 2**30, "bytes", VLLM_ACTIVATION_DENSE.source.replace("dense", "MoE")
+    "for dense models at max_model_len 16000; used only without an architecture (a bare count), where the profile "
+    "run cannot be modelled",
 )
 VLLM_NON_TORCH = Heuristic(
     "vllm_non_torch_memory", 0.15 * 2**30, "bytes",

@@ -210,19 +210,12 @@ def _vllm(arch: Architecture | None, weights: int, r: RuntimeRequest, act_bytes:
         return _no_arch(est)
     from vramcalc.calculator import activations as A
 
+    # The profile run vLLM does at start-up, with its scheduler limits at their defaults unless given: passing a
+    # flag at its default value gives the same answer as leaving it out.
     mnbt = r.max_num_batched_tokens or H.VLLM_MAX_NUM_BATCHED_TOKENS.as_int()
     if r.max_num_batched_tokens is None:
         est.heuristics.append(H.VLLM_MAX_NUM_BATCHED_TOKENS)
-    if r.max_num_batched_tokens is not None or r.max_num_seqs is not None:
-        est._activations(A.vllm_profile(arch, mnbt, r.max_num_seqs or H.VLLM_MAX_NUM_SEQS.as_int(), act_bytes))
-    else:
-        # Without the scheduler limits, the profiled peak llm-d measured on H100 with vLLM's defaults.
-        act_h = H.VLLM_ACTIVATION_MOE if arch.is_moe else H.VLLM_ACTIVATION_DENSE
-        est.activation_bytes = act_h.as_int()
-        est.parts["activations: profiled peak"] = est.activation_bytes
-        est.heuristics.append(act_h)
-        est.explain.append(f"vllm activations: {act_h.name} {act_h.as_int():,} B (pass --max-num-batched-tokens "
-                           "for the mechanism)")
+    est._activations(A.vllm_profile(arch, mnbt, r.max_num_seqs or H.VLLM_MAX_NUM_SEQS.as_int(), act_bytes))
     kv_dtype = est.kv_dtype = _float_kv(r, act_bytes)
     per_seq = kv_cache_bytes(arch, r.context, 1, kv_dtype, "vllm", max_num_batched_tokens=mnbt)
     est.kv_cache_bytes = per_seq * r.batch
