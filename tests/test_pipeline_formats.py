@@ -13,6 +13,7 @@ from tests.test_diffusion import FLUX_CONFIGS
 
 
 def _flux_configs(root: Path) -> Path:
+    root.mkdir(exist_ok=True)
     (root / "model_index.json").write_text(json.dumps({"_class_name": "FluxPipeline",
                                                        **{k: ["d", "X"] for k in FLUX_CONFIGS}}))
     for name, cfg in FLUX_CONFIGS.items():
@@ -63,3 +64,13 @@ def test_inspect_files_modulation_weights_apart_from_norms(tmp_path: Path,
     data = run_cli(capsys, "inspect", str(path), "--json").json()
     shares = {s["name"]: s["params"] for s in data["by_class"]}
     assert shares == {"modulation": 18432 * 3072, "norms": 128}
+
+
+def test_the_stage_model_reads_the_component_configs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    flux = run_cli(capsys, "estimate", str(_flux_configs(tmp_path / "a")), "-d", "bf16", "--json").json()
+    narrow = _flux_configs(tmp_path / "b")
+    vae = {**FLUX_CONFIGS["vae"], "block_out_channels": [64, 128, 256, 256]}
+    (narrow / "vae" / "config.json").write_text(json.dumps(vae))
+    small = run_cli(capsys, "estimate", str(narrow), "-d", "bf16", "--json").json()
+    # the VAE decode at full resolution sets the resident peak; half the channels, half its activations
+    assert small["rows"][0]["activation_bytes"] < 0.6 * flux["rows"][0]["activation_bytes"]

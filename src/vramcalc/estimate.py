@@ -467,7 +467,7 @@ def _pipeline(row: FormatRow, components: dict[str, int], bits: float, inventory
               request: EstimateRequest, runtime: _Runtime) -> None:
     """Diffusion pipelines: no KV cache; stages run one after another, all resident or one at a time (model CPU
     offload). The denoiser's activations need its hidden size, read from its config by the reader."""
-    from vramcalc.calculator.diffusion import DENOISER_HIDDEN_KEY, DiTShape, pipeline_memory
+    from vramcalc.calculator.diffusion import pipeline_memory, pipeline_shapes
 
     if request.resolution is None:
         from vramcalc.heuristics import DEFAULT_RESOLUTION
@@ -476,10 +476,8 @@ def _pipeline(row: FormatRow, components: dict[str, int], bits: float, inventory
         width = height = DEFAULT_RESOLUTION.as_int()
     else:
         width, height = request.resolution
-    hidden = str(inventory.metadata.get(DENOISER_HIDDEN_KEY) or "")
-    denoiser = DiTShape(hidden_size=int(hidden)) if hidden.isdigit() else None
     mem = pipeline_memory(components, height=height, width=width, batch=request.runtime.batch,
-                          act_bytes=4 if bits >= 32 else 2, denoiser=denoiser)
+                          act_bytes=4 if bits >= 32 else 2, **pipeline_shapes(inventory.metadata))
     row.components = components
     row.kv_cache_bytes, row.host_bytes = 0, 0
     row.kv_capacity_tokens = row.max_concurrency = None

@@ -253,8 +253,13 @@ class _Hub:
         if "model_index.json" in sizes:
             from vramcalc.calculator.diffusion import pipeline_metadata
 
-            metadata = pipeline_metadata(self._json("model_index.json") or {}, self._json("transformer/config.json")
-                                         if "transformer/config.json" in sizes else None)
+            # the configs the stage model reads: the denoiser's, the VAE's and the text encoders'
+            wanted_configs = [n for n in sizes if n.count("/") == 1 and n.endswith("/config.json")
+                              and n.startswith(("transformer/", "vae", "text_encoder"))]
+            with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+                configs = dict(zip((n.split("/")[0] for n in wanted_configs),
+                                   pool.map(self._json, wanted_configs), strict=True))
+            metadata = pipeline_metadata(self._json("model_index.json") or {}, configs.get("transformer"), configs)
         return Inventory(source=_label(self.repo_id, self.revision), kind="hub", tensors=tensors, files=files,
                          config=config, metadata=metadata, quantization=quant, true_params=true_params)
 

@@ -128,7 +128,9 @@ def _read_pipeline(folder: Path, index: dict[str, Any]) -> Inventory:
                           "download the component folders (transformer/, text_encoder/, vae/ …)")
     from vramcalc.calculator.diffusion import pipeline_metadata
 
-    metadata = pipeline_metadata(index, _load_json(folder / "transformer" / "config.json"))
+    configs = {name: _load_json(folder / name / "config.json") for name in index
+               if stays_inside(name) and not name.startswith("_") and (folder / name / "config.json").is_file()}
+    metadata = pipeline_metadata(index, configs.get("transformer"), configs)
     inv = _finish(str(folder), "folder" if files else "config", tensors, files, None, metadata)
     notes = ([f"counted from config.json (no weights read): {', '.join(from_config)}"] if from_config else []) + (
         [f"not counted (no weights, and a config vramcalc cannot count from): {', '.join(skipped)}"]
