@@ -6,9 +6,11 @@ counts") and the types from llama.cpp's rules (calculator/quantize.py); the publ
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -118,6 +120,9 @@ def test_representative_shapes_follow_meta_configs() -> None:
     shapes = [representative_decoder(int(10 ** (8 + k / 10))) for k in range(50)]
     assert all(a.n_layer <= b.n_layer and a.hidden <= b.hidden for a, b in zip(shapes, shapes[1:], strict=False))
     assert all(s.hidden % 256 == 0 and s.intermediate % 256 == 0 for s in shapes)
+    # the tensors are those of the decoder's config.json as transformers builds it
+    for shape in (d8, d70, representative_decoder(13 * 10**9), representative_decoder(10**8)):
+        assert hf_inventory(shape.config()).total_params == shape.params
     # the width the bytes are priced at holds exactly the count
     for n in (10**9, 13 * 10**9, 10**12):
         price = price_ftype(n, "Q4_K_M", load_registry())
@@ -169,16 +174,37 @@ def test_explain_of_several_rows_shows_the_decoder_once(capsys: pytest.CaptureFi
     assert sum("llama_tensor_get_type" in line for line in lines) == 2
 
 
-def test_bare_count_path_builds_no_inventory() -> None:
-    """The label path stays light: no pydantic Inventory module, whatever the format."""
-    code = ("import sys\n"
-            "from vramcalc.estimate import EstimateRequest, estimate_count\n"
-            "from vramcalc.registry import load_registry\n"
-            "from vramcalc.units import parse_label\n"
-            "estimate_count(parse_label('32B-Q4_K_M'), EstimateRequest(), load_registry())\n"
-            "assert 'vramcalc.inventory' not in sys.modules, 'inventory imported'\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+_LABEL_RUN = (
+    "import sys\n"
+    "from vramcalc.estimate import EstimateRequest, estimate_count\n"
+    "from vramcalc.registry import load_registry\n"
+    "from vramcalc.units import parse_label\n"
+    "rows = estimate_count(parse_label('12B'), EstimateRequest(), load_registry()).rows\n"
+    "print(' '.join(f'{r.format}={r.weight_bytes}' for r in rows))\n"
+    "print('inventory' if 'vramcalc.inventory' in sys.modules else '-',\n"
+    "      'rules' if 'vramcalc.calculator.quantize' in sys.modules else '-')\n"
+)
+
+
+def _label_run(cache_dir: str) -> list[str]:
+    env = {**os.environ, "VRAMCALC_CACHE_DIR": cache_dir}
+    proc = subprocess.run([sys.executable, "-c", _LABEL_RUN], capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 0, proc.stderr
+    return proc.stdout.splitlines()
+
+
+def test_bare_count_path_stays_light(tmp_path: Path) -> None:
+    """No pydantic Inventory module on the label path; the rule walks are cached on disk, so a second run neither
+    walks nor imports the rules — and prices the same. A damaged cache file is rebuilt; "off" runs uncached."""
+    cold = _label_run(str(tmp_path))
+    assert cold[1] == "- rules"
+    files = list(tmp_path.glob("llamacpp-rules-*.pickle"))
+    assert len(files) == 1
+    warm = _label_run(str(tmp_path))
+    assert warm == [cold[0], "- -"]
+    files[0].write_bytes(b"not a pickle")
+    assert _label_run(str(tmp_path)) == cold
+    assert _label_run("off") == cold and not list(tmp_path.glob("*.tmp"))
 
 
 def test_label_matches_estimate_of_same_count(capsys: pytest.CaptureFixture[str], registry: Registry) -> None:

@@ -8,16 +8,19 @@ between Meta's released sizes, the width solved so that the decoder holds the co
 applied to its GGUF tensors. The count is then priced at that decoder's bits per weight.
 
 Nothing here builds an Inventory (pydantic): the shapes go straight to llama-quantize's tensor view, so the
-bare-count path stays a few milliseconds and keeps its imports light.
+bare-count path stays a few milliseconds and keeps its imports light. The rule walk (a few hundred tensors per file
+type; `estimate 12B` has six llama.cpp rows) is cached on disk next to the registry's cache, keyed by the source of
+the rules, so a warm run neither walks nor imports them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
 from fractions import Fraction
 from functools import lru_cache
 from math import log, sqrt
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from vramcalc.heuristics import (
     BARE_COUNT_FFN_RATIO,
@@ -41,9 +44,10 @@ HEURISTICS: tuple[Heuristic, ...] = (
 _EXPERT_FTYPES = frozenset({"MXFP4_MOE"})
 
 
-@dataclass(frozen=True)
-class DecoderShape:
-    """A dense Llama-style decoder: GQA attention, gated MLP, RMSNorm, untied embedding and output."""
+class DecoderShape(NamedTuple):  # a NamedTuple, not a dataclass: cheaper to define on the start-up path
+    """A dense Llama-style decoder: GQA attention, gated MLP, RMSNorm, untied embedding and output. What a bare
+    count stands for wherever shapes are needed (the KV cache needs n_layer, n_head_kv and head_dim; `config()`
+    gives it as a config.json for the architecture path)."""
 
     n_layer: int
     hidden: int
@@ -56,7 +60,14 @@ class DecoderShape:
 
     @property
     def params(self) -> int:
-        return sum(n for _, shape in self.tensors() for n in [_numel(shape)])
+        return sum(_numel(shape) for _, shape in self.tensors())
+
+    def config(self) -> dict[str, Any]:
+        """The decoder as a Hugging Face config.json (LlamaForCausalLM)."""
+        return {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": self.hidden,
+                "intermediate_size": self.intermediate, "num_hidden_layers": self.n_layer,
+                "num_attention_heads": self.n_head, "num_key_value_heads": self.n_head_kv, "head_dim": self.head_dim,
+                "vocab_size": self.vocab, "tie_word_embeddings": self.tied}
 
     def tensors(self) -> list[tuple[str, tuple[int, ...]]]:
         """GGUF tensor names and shapes ([out, in]: rows run along the last dimension), as convert_hf_to_gguf
@@ -136,8 +147,7 @@ def representative_decoder(n_params: int) -> DecoderShape:
     )
 
 
-@dataclass(frozen=True)
-class MixPrice:
+class MixPrice(NamedTuple):
     """A llama.cpp file type priced on the representative decoder for a count."""
 
     ftype: str
@@ -157,10 +167,16 @@ def count_ftype(spec: FormatSpec) -> str | None:
     the format's own bits per weight: not a llama.cpp type, or a file type whose rules need experts)."""
     if spec.family not in ("gguf_mix", "gguf_type"):
         return None
-    from vramcalc.calculator.quantize import llamacpp_ftype
+    cache = _disk_cache()
+    key = f"{spec.family}:{spec.name}"
+    if key in cache["ftypes"]:
+        ftype = cache["ftypes"][key]
+    else:
+        from vramcalc.calculator.quantize import llamacpp_ftype
 
-    ftype = llamacpp_ftype(spec)
-    return None if ftype in _EXPERT_FTYPES else ftype
+        ftype = cache["ftypes"][key] = llamacpp_ftype(spec)
+        _store(cache)
+    return None if ftype is None or ftype in _EXPERT_FTYPES else str(ftype)
 
 
 def price_ftype(n_params: int, ftype: str, registry: Registry) -> MixPrice:
@@ -190,15 +206,33 @@ def price_ftype(n_params: int, ftype: str, registry: Registry) -> MixPrice:
 
 
 # The rule walk is the costly part (a few hundred tensors): one per (decoder, file type), shared by every count that
-# rounds to that decoder. The registry is part of the key (a user's formats file may redefine a type).
+# rounds to that decoder. The block sizes are part of the key (a user's formats file may redefine a type).
 @lru_cache(maxsize=256)
 def _rule_types(shape: DecoderShape, ftype: str, registry: Registry) -> tuple[tuple[str, str, int], ...]:
     """(tensor role without its `blk.N.` prefix, ggml type, how many tensors) — F32 for what is not quantized."""
-    from vramcalc.calculator.quantize import LlamaHParams, LlamaQuantRules
+    blocks = _block_sizes(registry)
+    cache = _disk_cache()
+    key = f"{','.join(map(str, shape))}|{ftype}|{','.join(f'{k}={v}' for k, v in sorted(blocks.items()))}"
+    hit = cache["types"].get(key)
+    if isinstance(hit, list) and all(isinstance(x, list) and len(x) == 3 for x in hit):
+        return tuple((str(role), str(t), int(c)) for role, t, c in hit)
+    out = _walk(shape, ftype, blocks)
+    cache["types"][key] = [list(x) for x in out]
+    _store(cache)
+    return out
 
+
+@lru_cache(maxsize=8)
+def _block_sizes(registry: Registry) -> dict[str, int]:
     blocks = {s.name.upper(): s.block_size or 1 for s in registry.formats
               if s.family == "gguf_type" or s.ggml_type is not None}
     blocks.update({"F32": 1, "F16": 1, "BF16": 1})
+    return blocks
+
+
+def _walk(shape: DecoderShape, ftype: str, blocks: dict[str, int]) -> tuple[tuple[str, str, int], ...]:
+    from vramcalc.calculator.quantize import LlamaHParams, LlamaQuantRules
+
     hp = LlamaHParams("llama", shape.n_layer, shape.n_head, shape.n_head_kv)
     # 1-D tensors (norms) are never quantized and count toward no rule: the rules walk the matrices only.
     types: dict[str, str | None] = LlamaQuantRules(ftype, hp, blocks).types(
@@ -208,6 +242,66 @@ def _rule_types(shape: DecoderShape, ftype: str, registry: Registry) -> tuple[tu
         key = (name.split(".", 2)[2] if name.startswith("blk.") else name, types.get(name) or "F32")
         counts[key] = counts.get(key, 0) + 1
     return tuple((role, t, c) for (role, t), c in counts.items())
+
+
+# --------------------------------------------------------------------------- the on-disk cache of rule walks
+
+_CACHE: dict[str, Any] = {}
+_MAX_ENTRIES = 2048  # a few hundred bytes each; past this the file starts over
+_RULE_SOURCES = ("quantize.py", "gguf_names.py", "representative.py")  # what a walk's result depends on
+
+
+def _cache_path() -> Path | None:
+    """Beside the registry's cache (VRAMCALC_CACHE_DIR, "off" to disable); the name hashes the package version and
+    the source of the rules and of this module, so a changed rule never reads an old walk."""
+    base = os.environ.get("VRAMCALC_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "vramcalc")
+    if base.lower() in ("off", "none", ""):
+        return None
+    import hashlib
+
+    from vramcalc import __version__
+
+    digest = hashlib.sha256(__version__.encode())
+    try:
+        for name in _RULE_SOURCES:
+            digest.update((Path(__file__).with_name(name)).read_bytes())
+    except OSError:  # sources not on disk (a zipped install): no cache
+        return None
+    return Path(base) / f"llamacpp-rules-{digest.hexdigest()[:32]}.pickle"
+
+
+def _disk_cache() -> dict[str, Any]:
+    """The cache, read once per process: {"types": {key: [[role, type, count], …]}, "ftypes": {family:name: ftype}}."""
+    if not _CACHE:
+        import pickle  # as the registry's cache: already imported on start-up, where json is not
+
+        _CACHE.update(types={}, ftypes={}, path=_cache_path())
+        try:
+            data = pickle.loads(_CACHE["path"].read_bytes()) if _CACHE["path"] is not None else None
+        except Exception:  # none yet, or unreadable: rebuilt
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("types"), dict) and isinstance(data.get("ftypes"), dict):
+            _CACHE.update(types=data["types"], ftypes=data["ftypes"])
+    return _CACHE
+
+
+def _store(cache: dict[str, Any]) -> None:
+    path = cache.get("path")
+    if path is None:
+        return
+    import pickle
+    import tempfile
+
+    if len(cache["types"]) > _MAX_ENTRIES:
+        cache["types"] = {}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as f:
+            f.write(pickle.dumps({"types": cache["types"], "ftypes": cache["ftypes"]}))
+        os.replace(f.name, path)
+    except OSError:  # read-only home, full disk: run uncached
+        pass
 
 
 def explain_price(label: str, n_params: int, price: MixPrice) -> list[str]:
