@@ -87,3 +87,9 @@ def test_an_mla_model_type_without_its_latent_width() -> None:
         assert "kv_lora_rank" in e.what
     else:
         raise AssertionError("accepted an MLA config without kv_lora_rank")
+
+
+def test_layers_times_experts_is_bounded() -> None:
+    # each count is in range, their product (4.8M experts) is not: an error, not a MemoryError (found by this fuzz)
+    with pytest.raises(VramcalcError, match="2,192 layers × 2,192 experts"):
+        inventory_from_config({**BASE, "num_hidden_layers": 2192, "num_local_experts": 2192}, "fuzz")

@@ -209,6 +209,8 @@ _NON_NEGATIVE = ("first_k_dense_replace", "n_shared_experts", "num_nextn_predict
 # make vramcalc allocate without limit (the largest published models have ~100 layers and ~400 experts).
 _LIMITS = {"num_hidden_layers": 10_000, "n_layer": 10_000, "num_layers": 10_000, "num_local_experts": 65_536,
            "num_experts": 65_536, "n_routed_experts": 65_536}
+# Layers × experts, each within its bound, still sets the tensor count: Kimi-K2 has 61 × 384 ≈ 23k.
+MAX_LAYER_EXPERTS = 200_000
 _DICTS = ("text_config", "vision_config", "quantization_config", "rope_scaling")
 
 
@@ -235,6 +237,13 @@ def check_size_fields(config: dict[str, Any], where: str = "config.json") -> Non
             raise ArchitectureError(f"{where} field {key!r} is {value!r}, not {need}", "fix the config")
         if value > _LIMITS.get(key, 1 << 40):
             raise ArchitectureError(f"{where} field {key!r} is {value:,}, beyond any real model", "fix the config")
+    layers = next((v for k in ("num_hidden_layers", "n_layer", "num_layers") if isinstance(v := config.get(k), int)),
+                  0)
+    experts = next((v for k in ("num_local_experts", "num_experts", "n_routed_experts")
+                    if isinstance(v := config.get(k), int)), 0)
+    if layers * experts > MAX_LAYER_EXPERTS:
+        raise ArchitectureError(f"{where} describes {layers:,} layers × {experts:,} experts, beyond any real model",
+                                "fix num_hidden_layers or the expert count")
 
 
 def architecture_from_config(config: dict[str, Any]) -> Architecture:

@@ -42,6 +42,10 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return data
 
 
+# Bounds what a config can make us build: DeepSeek-V3 with its FP8 scales has ~90k tensors.
+MAX_TENSORS = 1_000_000
+
+
 class TensorBuilder:
     """Collects synthetic tensors (as a checkpoint would store them) for config-derived inventories. With
     `fp8_block` (DeepSeek-V3 style checkpoints) linear weights are stored as e4m3 with an fp32 `weight_scale_inv`
@@ -56,6 +60,11 @@ class TensorBuilder:
         self.tensors: list[TensorInfo] = []
 
     def _put(self, name: str, dtype: str, shape: tuple[int, ...], nbytes: int) -> None:
+        if len(self.tensors) >= MAX_TENSORS:  # layers × experts: each bounded, their product not
+            from vramcalc.errors import SourceError
+
+            raise SourceError(f"the config describes more than {MAX_TENSORS:,} tensors (at {name})",
+                              "check num_hidden_layers and the expert counts; no released model comes close")
         # model_construct: values are ours and already valid; DeepSeek-V3 has ~90k tensors with its FP8 scales.
         self.tensors.append(TensorInfo.model_construct(name=name, dtype=dtype, shape=shape, nbytes=nbytes,
                                                        component=self.component, file=None))
