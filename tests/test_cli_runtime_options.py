@@ -77,9 +77,13 @@ def test_engine_auto_runs_gguf_in_llamacpp(capsys: pytest.CaptureFixture[str], t
     label = run_cli(capsys, "estimate", "32B-Q4_K_M", "--json").json()
     assert label["engine"] == "llama.cpp" and any("engine llama.cpp" in n for n in label["notes"])
     mixed = run_cli(capsys, "estimate", "12B", "--json").json()  # the default rows: bf16, fp8, nf4 … and K-quants
-    assert mixed["engine"] == "transformers"
+    assert mixed["engine"] == "per row"
+    engines = {r["format"]: r["engine"] for r in mixed["rows"]}
+    assert engines["bf16"] == engines["nf4"] == "transformers" and engines["Q4_K_M"] == engines["Q8_0"] == "llama.cpp"
+    assert any("engine chosen per row" in n for n in mixed["notes"])
     gguf = run_cli(capsys, "estimate", str(write_gguf(tmp_path / "m.gguf")), "--json").json()
-    assert gguf["engine"] == "llama.cpp"
+    engines = {r["format"]: r["engine"] for r in gguf["rows"]}
+    assert engines["as stored"] == engines["Q4_K_M"] == "llama.cpp" and engines["bf16"] == "transformers"
     chosen = run_cli(capsys, "estimate", "32B-Q4_K_M", "--engine", "vllm", "--json").json()
     assert chosen["engine"] == "vllm"
     bad = run_cli(capsys, "estimate", "7B", "--engine", "tgi")

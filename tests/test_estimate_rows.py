@@ -21,3 +21,47 @@ def test_float_rows_of_a_gguf_are_the_model_dequantized(tmp_path: Path, capsys: 
     assert stored["weight_bytes"] < fp32["weight_bytes"]
     assert any(k.startswith("priced dequantized: the GGUF's Q8_0 tensors") for k in bf16["kept"])
     assert not any("dequantized" in k for k in stored["kept"])
+
+
+LLAMA_8B = str(Path(__file__).parent.parent / "examples" / "configs" / "llama-3.1-8b")
+
+
+def test_a_rows_engine_does_not_depend_on_the_other_rows(capsys: pytest.CaptureFixture[str]) -> None:
+    # Q4_K_M's max context on 24 GB was 131,072 with -d Q4_K_M alone and 59,346 once -d bf16 was added
+    alone = run_cli(capsys, "estimate", LLAMA_8B, "-d", "Q4_K_M", "--gpu-memory", "24GB", "--json").json()
+    both = run_cli(capsys, "estimate", LLAMA_8B, "-d", "Q4_K_M", "-d", "bf16", "--gpu-memory", "24GB",
+                   "--json").json()
+    q4 = both["rows"][0]
+    assert q4 == alone["rows"][0] and q4["engine"] == "llama.cpp" and both["rows"][1]["engine"] == "transformers"
+    assert q4["max_context"] == 131_072
+
+
+@pytest.mark.parametrize(("args", "warned"), [
+    (["-e", "transformers", "--gpu-layers", "3", "--ubatch-size", "7"], ["--gpu-layers", "--ubatch-size"]),
+    (["-d", "bf16", "--max-num-seqs", "4", "--no-flash-attention"], ["--max-num-seqs", "--flash-attention"]),
+    (["-d", "bf16", "--resolution", "512"], ["--resolution"]),
+])
+def test_options_no_row_reads_are_named(capsys: pytest.CaptureFixture[str], args: list[str],
+                                        warned: list[str]) -> None:
+    result = run_cli(capsys, "estimate", LLAMA_8B, *args, "--json")
+    assert result.code == 0
+    lines = [w for w in result.err.splitlines() if w.startswith("Warning: ")]
+    assert sorted(next(o for o in warned if o in w) for w in lines) == sorted(warned)
+    assert all("ignored" in w for w in lines)
+    # the same options with their own engine: no warning
+    assert "Warning" not in run_cli(capsys, "estimate", LLAMA_8B, "-d", "Q4_K_M", "-e", "llama.cpp",
+                                    "--gpu-layers", "3", "--ubatch-size", "7").err
+
+
+def test_gpu_layers_on_a_label_without_an_architecture(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "estimate", "8B-Q4_K_M", "--gpu-layers", "3")
+    assert result.code == 0 and "--gpu-layers needs the architecture" in result.err
+
+
+def test_what_applies_is_what_the_runtime_line_says(capsys: pytest.CaptureFixture[str]) -> None:
+    # a bare count has no KV cache: no context to set
+    count = run_cli(capsys, "estimate", "12B", "-d", "bf16").out
+    line = next(ln for ln in count.splitlines() if ln.startswith("Engine"))
+    assert "no KV cache" in line and "--context" not in line
+    model = run_cli(capsys, "estimate", LLAMA_8B, "-d", "bf16").out
+    assert "context 4,096 tokens × batch 1" in model and "set --context" in model

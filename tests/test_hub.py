@@ -193,7 +193,7 @@ def test_one_gguf_of_many_by_its_quant(fake_hub: FakeHub, tmp_path: Path, capsys
     none = run_cli(capsys, "inspect", "org/many:IQ1_S")
     assert none.code == 1 and "no GGUF file matches 'IQ1_S'" in none.err
     est = run_cli(capsys, "estimate", "org/many:Q4_K_M", "--json").json()
-    assert est["engine"] == "llama.cpp" and est["rows"][0]["format"] == "as stored"
+    assert est["rows"][0]["engine"] == "llama.cpp" and est["rows"][0]["format"] == "as stored"
 
 
 def test_a_quant_tag_picks_from_the_cache_too(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,

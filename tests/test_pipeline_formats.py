@@ -74,3 +74,21 @@ def test_the_stage_model_reads_the_component_configs(tmp_path: Path, capsys: pyt
     small = run_cli(capsys, "estimate", str(narrow), "-d", "bf16", "--json").json()
     # the VAE decode at full resolution sets the resident peak; half the channels, half its activations
     assert small["rows"][0]["activation_bytes"] < 0.6 * flux["rows"][0]["activation_bytes"]
+
+
+def test_a_pipeline_gets_a_fit_answer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(_flux_configs(tmp_path))
+    data = run_cli(capsys, "estimate", root, "-d", "bf16", "-d", "fp8_e4m3", "--gpu-memory", "24GiB",
+                   "--json").json()
+    bf16, fp8 = data["rows"]
+    assert fp8["total_bytes"] <= 24 * 2**30 < bf16["total_bytes"] and fp8["gpus"] == 1
+    # bf16 all resident splits into whole components over 2 GPUs (diffusers' device_map="balanced")
+    assert bf16["gpus"] == 2 and "whole components" in bf16["gpu_split"]
+    note = next(n for n in data["notes"] if "fits one" in n)
+    # used to say "no format here fits … see the GPUs column, or a smaller context" with no GPUs column
+    assert "fp8_e4m3" in note and "with every component resident" in note and "context" not in note
+    out = run_cli(capsys, "estimate", root, "-d", "bf16", "-d", "fp8_e4m3", "--gpu-memory", "24GiB").out
+    assert "GPUs" in out and "context" not in out.split("Pipeline components")[1].split("diffusion pipeline")[0]
+    # too small even with offload: said so, without a context to shrink
+    tiny = run_cli(capsys, "estimate", root, "-d", "bf16", "--gpu-memory", "8GB", "--json").json()
+    assert any("even with model CPU offload" in n for n in tiny["notes"])

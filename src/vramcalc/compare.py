@@ -67,13 +67,14 @@ def _entry(text: str, source: ModelLabel | Inventory, fmt: str | None, runtime: 
               else estimate_inventory(source, request, registry))
     row = report.rows[0]
     known = bool(report.model.architecture)
-    kv_note = (f"{report.kv_dtype or 'default'} KV cache, batch {report.batch} ({report.engine})" if known
+    engine = row.engine or report.engine
+    kv_note = (f"{report.kv_dtype or 'default'} KV cache, batch {report.batch} ({engine})" if known
                else KV_NEEDS_ARCHITECTURE)
     notes = [k for k in row.kept if not k.startswith("as stored")] + report.warnings
     if isinstance(source, ModelLabel) and source.experts is not None:
         notes.append(f"{source.text}: experts share attention and embeddings, so the true total is smaller")
     entry = CompareEntry(
-        model=text, kind=report.model.kind, format=row.format, engine=report.engine, params=row.params,
+        model=text, kind=report.model.kind, format=row.format, engine=engine, params=row.params,
         bits_per_weight=row.bits_per_weight, weight_bytes=row.weight_bytes, file_bytes=row.file_bytes,
         kv_cache_bytes=row.kv_cache_bytes if known else None, kv_note=kv_note,
         activation_bytes=row.activation_bytes, overhead_bytes=row.overhead_bytes, total_bytes=row.total_bytes,

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 _BYTES_WORDS = {32: "4 bytes", 16: "2 bytes", 8: "1 byte"}
 AUTO_ENGINE = "auto"  # --engine default: chosen per report from the formats and the source
 AS_STORED = "as stored"
+PIPELINE_ENGINE = "diffusers"  # the engine a diffusion pipeline's rows are priced for
 MAX_CONTEXT_SEARCH = 1 << 20  # tokens: the ceiling of the max-context search when the model states none
 
 
@@ -54,39 +55,85 @@ class EstimateRequest:
     contexts: list[int | str] = field(default_factory=list)  # --context values; "max" = the model's maximum
     flag_architecture: Architecture | None = None  # --layers/--kv-heads/--head-dim for a bare count
     resolution: tuple[int, int] | None = None  # diffusion pipelines: (width, height); None: DEFAULT_RESOLUTION
+    given_options: frozenset[str] = frozenset()  # the CLI options the user typed (to name those that do not apply)
+
+
+@dataclass(frozen=True)
+class _RowInputs:
+    """What the engine model needs of a row besides its weight bytes."""
+
+    bits: float  # bits per weight of its typical tensor (≥ 32: an fp32 model, whose activations are fp32)
+    embedding_bytes: int = 0
+    output_bytes: int = 0
+    largest_tensor_bytes: int = 0  # llama.cpp: the largest layer tensor, copied to the GPU by op offload
+
+    @property
+    def act_bytes(self) -> int:
+        return 4 if self.bits >= 32 else 2
+
+
+# Options that only one engine reads: given with rows of other engines only, they are named in a warning.
+ENGINE_OPTIONS: dict[str, tuple[str, ...]] = {
+    "llama.cpp": ("--gpu-layers", "--ubatch-size", "--flash-attention"),
+    "vllm": ("--gpu-memory-utilization", "--max-num-batched-tokens", "--max-num-seqs"),
+}
 
 
 class _Runtime:
-    """Applies the engine profile to each row and gathers what the report shows about it."""
+    """Applies each row's engine profile and gathers what the report shows about it. With `--engine auto` the
+    engine is chosen per row: llama.cpp runs GGUF types (and a GGUF file as stored), transformers the rest."""
 
-    def __init__(self, request: EstimateRequest, arch: Architecture | None, specs: list[FormatSpec],
-                 gguf_source: bool = False) -> None:
+    def __init__(self, request: EstimateRequest, arch: Architecture | None, gguf_source: bool = False) -> None:
         self.request, self.arch = request, arch
-        self.rt = replace(request.runtime)  # engine and context are settled here, never in the caller's request
+        self.base = replace(request.runtime)  # context is settled here, never in the caller's request
+        self.gguf_source = gguf_source
         self.heuristics: dict[str, Heuristic] = {}
         self.notes: list[str] = []
         self.warnings: list[str] = []
         self.explain: list[str] = []
-        self._pick_engine(specs, gguf_source)
         self.contexts = self._contexts()
-        self.rt.context = self.contexts[0]
+        self.base.context = self.contexts[0]
+        self.row_engines: dict[str, str] = {}  # row format → engine
 
-    def _pick_engine(self, specs: list[FormatSpec], gguf_source: bool) -> None:
-        """`--engine auto` (the default): llama.cpp runs GGUF files and GGUF types; the rest runs in transformers."""
-        rt = self.rt
-        if rt.engine != AUTO_ENGINE:
-            return
-        gguf = gguf_source or bool(specs) and all(s.family in ("gguf_type", "gguf_mix") for s in specs)
-        rt.engine = "llama.cpp" if gguf else "transformers"
-        if gguf:
-            self.notes.append("engine llama.cpp: GGUF formats run there (--engine transformers or vllm to change)")
+    def engine_for(self, spec: FormatSpec | None) -> str:
+        """The engine a row runs under (spec None: the as-stored row)."""
+        if self.base.engine != AUTO_ENGINE:
+            return self.base.engine
+        if spec is None:
+            return "llama.cpp" if self.gguf_source else "transformers"
+        return "llama.cpp" if spec.family in ("gguf_type", "gguf_mix") else "transformers"
+
+    def _request_for(self, row: FormatRow, context: int | None = None) -> RuntimeRequest:
+        engine = row.engine or self.engine_for(None)
+        return replace(self.base, engine=engine, kv_dtype=self._kv_dtype(engine),
+                       context=self.base.context if context is None else context)
+
+    def _kv_dtype(self, engine: str) -> str | None:
+        """--kv-dtype for a row of this engine: an explicit engine refuses a cache type it lacks; under auto, rows
+        of an engine without it keep their engine's default (and a warning says so)."""
+        from vramcalc.calculator.kv import check_kv_dtype
+        from vramcalc.errors import UsageError
+
+        kv = self.base.kv_dtype
+        if kv is None:
+            return None
+        try:
+            check_kv_dtype(kv, engine)
+        except UsageError:
+            if self.base.engine != AUTO_ENGINE:
+                raise
+            warning = f"--kv-dtype {kv} is not a {engine} cache type: {engine} rows keep its default"
+            if warning not in self.warnings:
+                self.warnings.append(warning)
+            return None
+        return kv
 
     def _contexts(self) -> list[int]:
         from vramcalc.errors import UsageError
 
         out: list[int] = []
         if not self.request.contexts:
-            default = self.rt.context
+            default = self.base.context
             if self.arch is not None and self.arch.max_context and default > self.arch.max_context:
                 default = int(self.arch.max_context)  # not past what the model accepts (BERT: 512)
             return [default]
@@ -105,26 +152,26 @@ class _Runtime:
                     self.warnings.append(warning)
         return out
 
-    def apply(self, row: FormatRow, spec_bits: float, embedding_bytes: int = 0, output_bytes: int = 0,
-              context: int | None = None) -> int:
+    def _estimate(self, row: FormatRow, inputs: _RowInputs, rt: RuntimeRequest) -> RuntimeEstimate:
         from vramcalc.calculator.engines import runtime_memory
 
-        rt = self.rt
-        if context is not None:
-            rt = replace(rt, context=context)
-        est = runtime_memory(self.arch, row.weight_bytes, rt, act_bytes=4 if spec_bits >= 32 else 2,
-                             embedding_bytes=embedding_bytes, output_bytes=output_bytes)
-        if context is not None:
-            return est.total_bytes
+        return runtime_memory(self.arch, row.weight_bytes, rt, act_bytes=inputs.act_bytes,
+                              embedding_bytes=inputs.embedding_bytes, output_bytes=inputs.output_bytes,
+                              largest_tensor_bytes=inputs.largest_tensor_bytes)
+
+    def apply(self, row: FormatRow, inputs: _RowInputs) -> None:
+        rt = self._request_for(row)
+        self.row_engines[row.format] = rt.engine
+        est = self._estimate(row, inputs, rt)
         row.kv_cache_bytes, row.activation_bytes = est.kv_cache_bytes, est.activation_bytes
         row.overhead_bytes, row.total_bytes = est.overhead_bytes, est.total_bytes
         row.host_bytes, row.kv_capacity_tokens, row.max_concurrency = (
             est.host_bytes, est.kv_capacity_tokens, est.max_concurrency)
         row.process_bytes = est.process_bytes
         if rt.gpu_memory:
-            self._split(row, est)
+            self._split(row, est, rt)
             if self.arch is not None:
-                row.max_context = self._max_context(row, spec_bits, embedding_bytes, output_bytes)
+                row.max_context = self._max_context(row, inputs, rt)
         for h in est.heuristics:
             self.heuristics[h.name] = h
         self.warnings += [w for w in est.warnings if w not in self.warnings]
@@ -136,33 +183,30 @@ class _Runtime:
             parts = "; ".join(f"{name} {nbytes:,} B" for name, nbytes in est.parts.items())
             self.explain += [f"{row.format}: engine {est.label}" + (f" — {parts}" if parts else "")]
             self.explain += [f"{row.format}: {line}" for line in est.explain]
-        return est.total_bytes
 
-    def _max_context(self, row: FormatRow, spec_bits: float, embedding_bytes: int, output_bytes: int) -> int:
+    def total_at(self, row: FormatRow, inputs: _RowInputs, context: int) -> int:
+        return self._estimate(row, inputs, self._request_for(row, context)).total_bytes
+
+    def _max_context(self, row: FormatRow, inputs: _RowInputs, rt: RuntimeRequest) -> int:
         """Inverse solving: the longest context this row runs at on one GPU of --gpu-memory (vLLM: the context at
         which its KV budget still holds --batch sequences)."""
-        from vramcalc.calculator.engines import runtime_memory
         from vramcalc.calculator.gpu_fit import largest_context
 
-        rt = self.rt
         assert rt.gpu_memory is not None and self.arch is not None
         limit = rt.gpu_memory
 
         def fits(context: int) -> bool:
-            est = runtime_memory(self.arch, row.weight_bytes, replace(rt, context=context),
-                                 act_bytes=4 if spec_bits >= 32 else 2, embedding_bytes=embedding_bytes,
-                                 output_bytes=output_bytes)
+            est = self._estimate(row, inputs, replace(rt, context=context))
             if rt.engine == "vllm":
                 return (est.max_concurrency or 0) >= rt.batch
             return est.total_bytes <= limit
 
         return largest_context(fits, int(self.arch.max_context or MAX_CONTEXT_SEARCH))
 
-    def _split(self, row: FormatRow, est: RuntimeEstimate) -> None:
+    def _split(self, row: FormatRow, est: RuntimeEstimate, rt: RuntimeRequest) -> None:
         from vramcalc.calculator.gpu_fit import MAX_GPUS, split_over_gpus
         from vramcalc.heuristics import VLLM_GPU_MEMORY_UTILIZATION
 
-        rt = self.rt
         assert rt.gpu_memory
         util = (rt.gpu_memory_utilization or VLLM_GPU_MEMORY_UTILIZATION.value) if rt.engine == "vllm" else 1.0
         split = split_over_gpus(weights_on_gpu=est.weights_on_gpu, kv_bytes=est.kv_cache_bytes,
@@ -180,20 +224,61 @@ class _Runtime:
                 f"{est.kv_cache_bytes:,} B shared out, overhead {est.overhead_bytes:,} B on every GPU"
                 + (f", limit {util:g} of each" if util < 1 else "") + ")")
 
-    def sweep(self, rows: list[tuple[FormatRow, float, int, int]]) -> list[ContextPoint]:
+    def sweep(self, rows: list[tuple[FormatRow, _RowInputs]]) -> list[ContextPoint]:
         if len(self.contexts) < 2:
             return []
-        return [ContextPoint(context=c, totals={r.format: self.apply(r, bits, emb, out, context=c)
-                                                for r, bits, emb, out in rows}) for c in self.contexts]
+        return [ContextPoint(context=c, totals={r.format: self.total_at(r, inputs, c) for r, inputs in rows})
+                for c in self.contexts]
 
-    def finish(self, report: EstimateReport) -> EstimateReport:
-        rt = self.rt
-        report.engine = rt.engine
+    def _engine_note(self) -> None:
+        engines: dict[str, list[str]] = {}
+        for fmt, engine in self.row_engines.items():
+            engines.setdefault(engine, []).append(fmt)
+        if self.base.engine == AUTO_ENGINE and len(engines) > 1:
+            per = "; ".join(f"{e}: {', '.join(f)}" for e, f in engines.items())
+            self.notes.append(f"engine chosen per row (--engine auto): llama.cpp runs the GGUF types, transformers "
+                              f"the rest — {per}; --engine sets one for every row")
+        elif self.base.engine == AUTO_ENGINE and "llama.cpp" in engines:
+            self.notes.append("engine llama.cpp: GGUF formats run there (--engine transformers or vllm to change)")
+
+    def _unused_options(self, pipeline: bool) -> None:
+        """Options given that no row here reads: each named in one warning, never silently dropped."""
+        given = set(self.request.given_options)
+        used = set(self.row_engines.values())
+        for engine, options in ENGINE_OPTIONS.items():
+            if engine in used:
+                continue
+            for option in options:
+                if option in given:
+                    given.discard(option)
+                    self.warnings.append(f"{option} is a {engine} option and no row here runs under {engine} "
+                                         f"(engines: {', '.join(sorted(used)) or 'none'}): ignored")
+        if "--resolution" in given and not pipeline:
+            self.warnings.append("--resolution sizes diffusion pipelines; this model is not one: ignored")
+        if pipeline:
+            for option in ("--context", "--kv-dtype"):
+                if option in given:
+                    self.warnings.append(f"{option} does not apply to a diffusion pipeline (no KV cache): ignored")
+        elif self.arch is None:
+            for option in ("--gpu-layers", "--kv-dtype", "--context"):
+                if option in given:
+                    self.warnings.append(f"{option} needs the architecture, which a bare count does not have "
+                                         "(give a config.json, checkpoint, GGUF or Hub id, or --layers, "
+                                         "--kv-heads and --head-dim): ignored")
+
+    def finish(self, report: EstimateReport, pipeline: bool = False) -> EstimateReport:
+        rt = self.base
+        engines = list(dict.fromkeys(self.row_engines.values()))
+        report.engine = engines[0] if len(engines) == 1 else "per row"
         report.context, report.batch = rt.context, rt.batch
         report.context_given = bool(self.request.contexts)
         report.kv_dtype, report.gpu_memory = rt.kv_dtype, rt.gpu_memory
+        report.kv_cache = not pipeline and self.arch is not None and not self.arch.is_encoder
+        self._engine_note()
+        self._unused_options(pipeline)
         if rt.gpu_memory:
-            self.notes.append(_best_fit(report.rows, rt.gpu_memory, rt.context, rt.batch, report.units))
+            self.notes.append(_best_fit(report.rows, rt.gpu_memory, rt.context, rt.batch, report.units,
+                                        pipeline=pipeline))
         report.heuristics = [_heuristic_use(h) for h in self.heuristics.values()]
         report.notes += self.notes
         report.warnings += self.warnings
@@ -201,12 +286,43 @@ class _Runtime:
         return report
 
 
-def _best_fit(rows: list[FormatRow], gpu_memory: int, context: int, batch: int, units: str) -> str:
-    """Inverse solving: the format with the most bits per weight that runs on one GPU of this size."""
-    where = f"one {format_bytes(gpu_memory, units)} GPU at {context:,} tokens × {batch}"
-    single = [r for r in rows if r.gpus == 1 and r.family != "stored"]
+def _best_fit(rows: list[FormatRow], gpu_memory: int, context: int, batch: int, units: str,
+              pipeline: bool = False) -> str:
+    """Inverse solving: the format with the most bits per weight that runs on one GPU of this size (a pipeline:
+    with every component resident, else with model CPU offload)."""
+    gpu = f"one {format_bytes(gpu_memory, units)} GPU"
+    candidates = [r for r in rows if r.family != "stored"] or rows
+    if pipeline:
+        resident = [r for r in candidates if r.total_bytes <= gpu_memory]
+        offload = [r for r in candidates if (r.offload_peak_bytes or r.total_bytes) <= gpu_memory]
+        if resident:
+            best = max(resident, key=lambda r: (r.bits_per_weight, -r.total_bytes))
+            answer = (f"the most precise format that fits {gpu} with every component resident: {best.format} "
+                      f"({format_bytes(best.total_bytes, units)})")
+            more = [r for r in offload if r.bits_per_weight > best.bits_per_weight]
+            if more:
+                top = max(more, key=lambda r: (r.bits_per_weight, -(r.offload_peak_bytes or 0)))
+                answer += (f"; with model CPU offload: {top.format} "
+                           f"({format_bytes(top.offload_peak_bytes or 0, units)} peak)")
+            return answer
+        if offload:
+            best = max(offload, key=lambda r: (r.bits_per_weight, -(r.offload_peak_bytes or 0)))
+            peak = format_bytes(best.offload_peak_bytes or 0, units)
+            return (f"no format here fits {gpu} with every component resident; with model CPU offload "
+                    f"(enable_model_cpu_offload) {best.format} does ({peak} peak)")
+        small = min(candidates, key=lambda r: r.offload_peak_bytes or r.total_bytes)
+        return (f"no format here fits {gpu}, even with model CPU offload (the smallest, {small.format}, peaks at "
+                f"{format_bytes(small.offload_peak_bytes or small.total_bytes, units)}): a smaller resolution or "
+                "sequential CPU offload")
+    where = f"{gpu} at {context:,} tokens × {batch}"
+    single = [r for r in candidates if r.gpus == 1]
     if not single:
-        return f"no format here fits {where}: see the GPUs column, or a smaller context"
+        counted = [r for r in candidates if r.gpus is not None]
+        if counted:
+            fewest = min(counted, key=lambda r: (r.gpus or 0, -r.bits_per_weight))
+            return (f"no format here fits {where}; the fewest GPUs: {fewest.format} on {fewest.gpus} "
+                    "(see the GPUs column), or a shorter context")
+        return f"no format here fits {where}, even split over 64 GPUs"
     best = max(single, key=lambda r: (r.bits_per_weight, -r.total_bytes))
     return (f"the most precise format that fits {where}: {best.format} ({best.bits_per_weight:.3g} bits/weight, "
             f"{format_bytes(best.total_bytes, units)})")
@@ -245,7 +361,7 @@ def estimate_count(label: ModelLabel, request: EstimateRequest, registry: Regist
     n = label.total_params
     overhead = CUDA_CONTEXT.as_int()
     rows, explain = [], []
-    runtime = _Runtime(request, request.flag_architecture, specs)
+    runtime = _Runtime(request, request.flag_architecture)
     swept = []
     for spec in specs:
         eff = effective_spec(spec, registry)
@@ -254,11 +370,11 @@ def estimate_count(label: ModelLabel, request: EstimateRequest, registry: Regist
             format=spec.name, family=spec.family, params=n,
             bits_per_weight=float(Fraction(nbytes * 8, n)), weight_bytes=nbytes,
             overhead_bytes=overhead, total_bytes=nbytes + overhead,
-            kept=_count_caveats(spec),
+            kept=_count_caveats(spec), engine=runtime.engine_for(spec),
         ))
-        bits = float(eff.bits_per_weight)
-        runtime.apply(rows[-1], bits)
-        swept.append((rows[-1], bits, 0, 0))
+        inputs = _RowInputs(float(eff.bits_per_weight))
+        runtime.apply(rows[-1], inputs)
+        swept.append((rows[-1], inputs))
         if request.explain:
             explain += [x for x in _explain_count(n, spec, eff, nbytes, request.units, registry) if x not in explain]
     notes = _label_notes(label, specs, rows, request.units)
@@ -365,7 +481,7 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
     rows, explain = [], []
     chooser = tensor_chooser(inventory, registry)
     arch, arch_note = architecture_of(inventory)
-    runtime = _Runtime(request, arch or request.flag_architecture, specs, gguf_source=inventory.kind == "gguf")
+    runtime = _Runtime(request, arch or request.flag_architecture, gguf_source=inventory.kind == "gguf")
     pipeline = len(inventory.components) > 1
     vision_params = sum(t.numel for t in inventory.tensors if classify(t.name) in ("vision", "projector"))
     swept = []
@@ -395,17 +511,16 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
             format=spec.name, family=spec.family, params=plan.params,
             bits_per_weight=float(plan.bits_per_weight), weight_bytes=plan.nbytes,
             overhead_bytes=overhead, total_bytes=plan.nbytes + overhead, kept=kept, breakdown=breakdown,
-            file_bytes=file_bytes,
+            file_bytes=file_bytes, engine=runtime.engine_for(spec),
         ))
-        emb = sum(p.nbytes for p in plan.tensors if p.cls == "embeddings")
-        out = sum(p.nbytes for p in plan.tensors if p.cls == "lm_head")
         bits = float(effective_spec(spec, registry).bits_per_weight) if spec.family != "stored" else 16.0
         if pipeline:
             _pipeline(rows[-1], {c: sum(p.nbytes for p in plan.tensors if p.tensor.component == c)
                                  for c in inventory.components}, bits, inventory, request, runtime)
         else:
-            runtime.apply(rows[-1], bits, emb, out)
-            swept.append((rows[-1], bits, emb, out))
+            inputs = _row_inputs(bits, [(p.tensor.name, p.cls, p.nbytes) for p in plan.tensors], rows[-1].engine)
+            runtime.apply(rows[-1], inputs)
+            swept.append((rows[-1], inputs))
         if request.explain:
             explain += explain_plan(plan, request.units)
             if file_bytes is not None:
@@ -427,16 +542,17 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
             overhead_bytes=overhead, total_bytes=stored + overhead,
             kept=[f"as stored: {', '.join(sorted(dtypes))}"],
             file_bytes=sum(f.size for f in inventory.files) if inventory.kind == "gguf" and inventory.files else None,
+            engine=runtime.engine_for(None),
         ))
         stored_bits = 32.0 if set(dtypes) == {"F32"} else 16.0
-        emb = sum(t.nbytes for t in inventory.tensors if classify(t.name, len(t.shape)) == "embeddings")
-        out = sum(t.nbytes for t in inventory.tensors if classify(t.name, len(t.shape)) == "lm_head")
         if pipeline:
             _pipeline(rows[0], {c: sum(t.nbytes for t in inventory.tensors if t.component == c)
                                 for c in inventory.components}, stored_bits, inventory, request, runtime)
         else:
-            runtime.apply(rows[0], stored_bits, emb, out)
-            swept.insert(0, (rows[0], stored_bits, emb, out))
+            inputs = _row_inputs(stored_bits, [(t.name, classify(t.name, len(t.shape)), t.nbytes)
+                                               for t in inventory.tensors], rows[0].engine)
+            runtime.apply(rows[0], inputs)
+            swept.insert(0, (rows[0], inputs))
     notes = list(inventory.warnings) + ([arch_note] if arch_note else [])
     return runtime.finish(EstimateReport(
         model=ModelSummary(
@@ -447,7 +563,18 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
         ),
         units=request.units,
         rows=rows, notes=notes, explain=explain, context_sweep=[] if pipeline else runtime.sweep(swept),
-    ))
+    ), pipeline=pipeline)
+
+
+def _row_inputs(bits: float, tensors: list[tuple[str, str, int]], engine: str | None) -> _RowInputs:
+    """tensors: (name, class, bytes) as the row stores them."""
+    largest = 0
+    if engine == "llama.cpp":
+        from vramcalc.calculator.activations import llamacpp_largest_tensor
+
+        largest = llamacpp_largest_tensor((name, nbytes) for name, _, nbytes in tensors)
+    return _RowInputs(bits, embedding_bytes=sum(n for _, cls, n in tensors if cls == "embeddings"),
+                      output_bytes=sum(n for _, cls, n in tensors if cls == "lm_head"), largest_tensor_bytes=largest)
 
 
 def _unconverted_note(names: list[str], plan: WeightPlan, spec: FormatSpec) -> str:
@@ -484,6 +611,16 @@ def _pipeline(row: FormatRow, components: dict[str, int], bits: float, inventory
     row.activation_bytes, row.overhead_bytes = mem.activation_bytes, mem.overhead_bytes
     row.total_bytes = mem.all_resident_bytes
     row.offload_peak_bytes = mem.offload_peak_bytes
+    row.engine = PIPELINE_ENGINE
+    runtime.row_engines[row.format] = PIPELINE_ENGINE
+    gpu_memory = request.runtime.gpu_memory
+    if gpu_memory:
+        from vramcalc.calculator.gpu_fit import pack_components
+
+        packed = pack_components([(s.weight_bytes, s.activation_bytes) for s in mem.stages], mem.overhead_bytes,
+                                 gpu_memory)
+        row.gpus, row.per_gpu_bytes = (packed.gpus, packed.per_gpu_bytes) if packed else (None, None)
+        row.gpu_split = packed.how if packed else None
     for h in mem.heuristics:
         runtime.heuristics[h.name] = h
     stage = mem.offload_stage

@@ -46,6 +46,8 @@ class ClassBreakdown(_Report):
 class FormatRow(_Report):
     format: str
     family: str
+    engine: str | None = Field(None, description="the engine this row is priced for (transformers, vllm, "
+                                                 "llama.cpp; diffusers for a pipeline)")
     params: int
     bits_per_weight: float = Field(description="weight bytes × 8 ÷ parameters, overhead of scales included")
     weight_bytes: int
@@ -83,7 +85,9 @@ class EstimateReport(_Report):
     command: Literal["estimate"] = "estimate"
     model: ModelSummary
     units: Literal["gb", "gib"] = "gb"
-    engine: str = "transformers"
+    engine: str = Field("transformers", description="the rows' engine, or 'per row' when they differ")
+    kv_cache: bool = Field(True, description="whether a KV cache applies (False: a bare count without its "
+                                             "architecture, an encoder, a diffusion pipeline)")
     context: int = Field(4096, description="tokens per sequence the KV cache and activations are sized for")
     context_given: bool = Field(False, description="False: the default (4096, or the model's maximum if smaller)")
     batch: int = 1

@@ -66,6 +66,27 @@ def split_over_gpus(*, weights_on_gpu: int, kv_bytes: int, activation_bytes: int
     return None
 
 
+def pack_components(stages: list[tuple[int, int]], overhead_bytes: int, gpu_memory: int) -> Split | None:
+    """A diffusion pipeline over GPUs as diffusers' device_map="balanced" places it: whole components per GPU.
+    stages: (weight bytes, activation bytes) per component; a GPU holds its components' weights, the largest of
+    their stages' activations (stages run one after another) and the per-process overhead. First-fit decreasing."""
+    bins: list[tuple[int, int]] = []  # (weights, largest activation) per GPU
+    for weights, act in sorted(stages, key=lambda s: -(s[0] + s[1])):
+        if overhead_bytes + weights + act > gpu_memory:
+            return None
+        for i, (w, a) in enumerate(bins):
+            if overhead_bytes + w + weights + max(a, act) <= gpu_memory:
+                bins[i] = (w + weights, max(a, act))
+                break
+        else:
+            bins.append((weights, act))
+    if len(bins) > MAX_GPUS:
+        return None
+    per_gpu = max((overhead_bytes + w + a for w, a in bins), default=overhead_bytes)
+    return Split(len(bins), per_gpu, "whole components per GPU (device_map=\"balanced\")" if len(bins) > 1
+                 else "one GPU")
+
+
 def largest_context(fits: Callable[[int], bool], ceiling: int) -> int:
     """The largest context in [1, ceiling] for which `fits` holds (memory only grows with context), 0 if none.
 

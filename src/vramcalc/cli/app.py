@@ -59,6 +59,7 @@ def _root(
 
 @app.command()
 def estimate(
+    ctx: typer.Context,
     model: Annotated[str, typer.Argument(
         metavar="MODEL", help='count ("12B"), label ("32B-Q4_K_M", "8x7B", "30B-A3B"), config.json, checkpoint, '
                               "GGUF or Hub id")],
@@ -104,12 +105,12 @@ def estimate(
         int | None, typer.Option("--gpu-layers", "-ngl", help="llama.cpp layers offloaded (default all)", min=0)
     ] = None,
     flash_attention: Annotated[
-        bool, typer.Option("--flash-attention/--no-flash-attention", help="llama.cpp -fa on/off")
-    ] = True,
+        bool | None, typer.Option("--flash-attention/--no-flash-attention", help="llama.cpp -fa on/off (default on)")
+    ] = None,
     ubatch_size: Annotated[
-        int, typer.Option("--ubatch-size", "-ub", help="llama.cpp physical batch (-ub), sizes its compute buffer",
-                          min=1)
-    ] = 512,
+        int | None, typer.Option("--ubatch-size", "-ub", min=1,
+                                 help="llama.cpp physical batch (-ub), sizes its compute buffer (default 512)")
+    ] = None,
     max_num_batched_tokens: Annotated[
         int | None, typer.Option("--max-num-batched-tokens", help="vLLM tokens per step (default 8192)", min=1)
     ] = None,
@@ -159,11 +160,13 @@ def estimate(
         runtime=RuntimeRequest(
             engine=engine, batch=batch, kv_dtype=kv_dtype,
             gpu_memory=parse_size(gpu_memory, "--gpu-memory", unit_required=True) if gpu_memory else None,
-            gpu_memory_utilization=gpu_memory_utilization, gpu_layers=gpu_layers, flash_attention=flash_attention,
-            n_ubatch=ubatch_size, max_num_batched_tokens=max_num_batched_tokens, max_num_seqs=max_num_seqs,
+            gpu_memory_utilization=gpu_memory_utilization, gpu_layers=gpu_layers,
+            flash_attention=True if flash_attention is None else flash_attention,
+            n_ubatch=ubatch_size or RuntimeRequest.n_ubatch, max_num_batched_tokens=max_num_batched_tokens,
+            max_num_seqs=max_num_seqs,
         ),
         resolution=parse_resolution(resolution) if resolution else None,
-        contexts=contexts, flag_architecture=flag_arch,
+        contexts=contexts, flag_architecture=flag_arch, given_options=_given_options(ctx),
     )
     from vramcalc.cli.progress import progress_bar
 
@@ -226,6 +229,16 @@ def _emit(report: object, json_out: bool, renderer: str) -> None:
     from vramcalc.cli import render
 
     getattr(render, renderer)(report)
+
+
+def _given_options(ctx: typer.Context) -> frozenset[str]:
+    """The long names of the options the user typed (not those left at their defaults)."""
+    given: set[str] = set()
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name) if param.name else None
+        if source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT"):
+            given.update(o.split("/")[0] for o in param.opts if o.startswith("--"))
+    return frozenset(given)
 
 
 def _fail(message: str, code: int) -> NoReturn:

@@ -80,7 +80,7 @@ def render_estimate(report: EstimateReport, console: Console | None = None) -> N
         table.add_column("Act." if compact else "Activations", justify="right", no_wrap=True)
     table.add_column("Ovh." if compact else "Overhead", justify="right", no_wrap=True)
     table.add_column("VRAM" if compact else f"VRAM ({unit})", justify="right", style="bold", no_wrap=True)
-    show_gpus = report.gpu_memory is not None and any(not r.components for r in report.rows)
+    show_gpus = report.gpu_memory is not None
     if show_gpus:
         assert report.gpu_memory is not None
         table.add_column("GPUs" if compact else f"GPUs of {format_bytes(report.gpu_memory, u)}", justify="right",
@@ -115,10 +115,7 @@ def render_estimate(report: EstimateReport, console: Console | None = None) -> N
     _bars(console, report)
     if report.context_sweep:
         _sweep(console, report)
-    kv = report.kv_dtype or "engine default"
-    console.print(Text(f"Engine {report.engine}; context {report.context:,} tokens × batch {report.batch} "
-                       f"(KV {kv}){'' if report.context_given else ' — the default context; set --context'}. "
-                       f"Every constant and its source: --explain. {UNIT_LABEL[u]} = "
+    console.print(Text(_runtime_line(report) + f"Every constant and its source: --explain. {UNIT_LABEL[u]} = "
                        f"{'10^9' if u == 'gb' else '2^30'} bytes.", style="dim"))
     caveats: dict[str, list[str]] = {}
     for r in report.rows:
@@ -136,6 +133,20 @@ def render_estimate(report: EstimateReport, console: Console | None = None) -> N
         for h in report.heuristics:
             value = f"{h.value:,.0f}" if float(h.value).is_integer() else f"{h.value:g}"
             console.print(Text(f"  {h.name} = {value} {h.unit} — {h.source}", style="dim"))
+
+
+def _runtime_line(report: EstimateReport) -> str:
+    """What the VRAM column assumes, only as far as it applies: a pipeline and a bare count have no KV cache."""
+    if any(r.components for r in report.rows):
+        return ""  # the pipeline note says the resolution and batch
+    engine = "Engine per row (see the note below)" if report.engine == "per row" else f"Engine {report.engine}"
+    if not report.kv_cache:
+        if not report.model.architecture:
+            return f"{engine}: weights and runtime overhead; no KV cache without the architecture. "
+        return f"{engine}; one forward pass of {report.context:,} tokens × batch {report.batch} (no KV cache). "
+    kv = report.kv_dtype or "engine default"
+    default = "" if report.context_given else " — the default context; set --context"
+    return f"{engine}; context {report.context:,} tokens × batch {report.batch} (KV {kv}){default}. "
 
 
 def _bars(console: Console, report: EstimateReport, width: int = 40) -> None:
