@@ -50,7 +50,7 @@ def test_inventory_entry_uses_the_per_tensor_plan_and_gguf_file() -> None:
     registry = load_registry()
     cfg = {"model_type": "llama", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
            "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256, "tie_word_embeddings": False}
-    report = build_compare([("llama-3-8b", hf_inventory(cfg)), ("8B-Q4_K_M", parse_label("8B-Q4_K_M"))],
+    report = build_compare([("llama-3-8b", hf_inventory(cfg), None), ("8B-Q4_K_M", parse_label("8B-Q4_K_M"), None)],
                            "Q4_K_M", 4096, "gb", registry)
     real, label = report.entries
     assert real.format == label.format == "Q4_K_M"
@@ -71,10 +71,11 @@ def test_gguf_entry_as_stored_and_requantized(tmp_path: Path) -> None:
     write_gguf(path, arrays, {n: "Q8_0" for n, a in arrays.items() if a.ndim == 2})
     inv = read_inventory(path)
     registry = load_registry()
-    stored = build_compare([("m.gguf", inv), ("7B", parse_label("7B"))], None, 4096, "gb", registry).entries[0]
+    both = [("m.gguf", inv, None), ("7B", parse_label("7B"), None)]
+    stored = build_compare(both, None, 4096, "gb", registry).entries[0]
     assert stored.format == "as stored" and stored.file_bytes == path.stat().st_size
     assert stored.weight_bytes == inv.total_bytes
-    requant = build_compare([("m.gguf", inv), ("7B", parse_label("7B"))], "Q4_0", 4096, "gb", registry).entries[0]
+    requant = build_compare(both, "Q4_0", 4096, "gb", registry).entries[0]
     assert requant.format == "Q4_0" and requant.weight_bytes < stored.weight_bytes
     assert requant.file_bytes is not None and requant.file_bytes % 32 == 0
 
@@ -102,3 +103,39 @@ def test_engine_auto_entry_by_entry(capsys: pytest.CaptureFixture[str], tmp_path
     assert [r["format"] for r in rows] == ["as stored"] and rows[0]["weight_bytes"] == st["weight_bytes"]
     bare = run_cli(capsys, "estimate", "7B", "-d", "stored")
     assert bare.code == 2 and bare.err.startswith("Error: 7B is a parameter count: it has no stored form")
+
+
+LLAMA_8B = str(Path(__file__).parent.parent / "examples" / "configs" / "llama-3.1-8b")
+
+
+@pytest.mark.parametrize("engine", ["auto", "transformers", "vllm", "llama.cpp"])
+def test_the_parts_shown_add_up_to_vram(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                       engine: str) -> None:
+    # activations used to be hidden whenever the KV cache was unknown (a label), while counted in VRAM
+    data = run_cli(capsys, "compare", "13B-Q4_K_M", f"{LLAMA_8B}:Q4_K_M", "-e", engine, "--json").json()
+    for e in data["entries"]:
+        parts = e["weight_bytes"] - e["weights_in_host_bytes"] + (e["kv_cache_bytes"] or 0)
+        assert parts + e["activation_bytes"] + e["overhead_bytes"] == e["total_bytes"], e
+    monkeypatch.setenv("COLUMNS", "80")
+    table = run_cli(capsys, "compare", "13B-Q4_K_M", "7B-Q8_0", "-e", engine).out
+    assert "activations" in table and "—" not in table.split("activations")[1].splitlines()[0]
+
+
+def test_a_format_per_source(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    data = run_cli(capsys, "compare", f"{LLAMA_8B}:Q4_K_M", f"{LLAMA_8B}:bf16", "7B:Q8_0", "13B-Q4_K_M", "-d", "nf4",
+                   "--json").json()
+    assert [e["format"] for e in data["entries"]] == ["Q4_K_M", "bf16", "Q8_0", "Q4_K_M"]
+    q4, bf16 = data["entries"][:2]
+    assert q4["params"] == bf16["params"] == 8_030_261_248 and bf16["weight_bytes"] == 2 * 8_030_261_248
+    assert (q4["engine"], bf16["engine"]) == ("llama.cpp", "transformers")
+    bad = run_cli(capsys, "compare", f"{LLAMA_8B}:Q4_K_X", "7B")
+    assert bad.code == 2 and bad.err.startswith("Error: ")
+
+
+def test_compare_answers_for_a_gpu(capsys: pytest.CaptureFixture[str]) -> None:
+    data = run_cli(capsys, "compare", f"{LLAMA_8B}:Q4_K_M", f"{LLAMA_8B}:bf16", "--gpu-memory", "16GiB",
+                   "--json").json()
+    q4, bf16 = data["entries"]
+    assert data["gpu_memory"] == 16 * 2**30 and q4["gpus"] == 1 and bf16["gpus"] == 2
+    assert q4["max_context"] > 0 and bf16["max_context"] == 0
+    assert run_cli(capsys, "compare", "7B", "8B", "--gpu-memory", "16").code == 2

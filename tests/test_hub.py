@@ -262,3 +262,11 @@ def test_the_fake_hub_reports_sizes_as_the_hub_does(fake_hub: FakeHub) -> None:
     assert siblings["config.json"].size == len(CONFIG) and siblings["config.json"].lfs is None
     meta = get_hf_file_metadata(hf_hub_url("org/s", "m.gguf", endpoint=fake_hub.url))
     assert meta.size == 5_000_000_000  # X-Linked-Size on the redirect to the CDN
+
+
+def test_compare_prices_a_hub_repo_in_the_format_given(fake_hub: FakeHub, capsys: pytest.CaptureFixture[str]) -> None:
+    fake_hub.add("org/tiny", {"config.json": CONFIG, "model.safetensors": _shard(llama_tensors(kv=32))})
+    data = run_cli(capsys, "compare", "org/tiny:Q8_0", "org/tiny", "--json").json()
+    q8, stored = data["entries"]
+    assert (q8["format"], stored["format"]) == ("Q8_0", "as stored") and q8["params"] == stored["params"]
+    assert q8["weight_bytes"] < stored["weight_bytes"]

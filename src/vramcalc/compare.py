@@ -32,11 +32,16 @@ class CompareEntry(BaseModel):
     weight_bytes: int
     file_bytes: int | None = Field(None, description="predicted GGUF file size (header, metadata, padding) for "
                                                      "llama.cpp formats, or the real file size of a GGUF")
+    weights_in_host_bytes: int = Field(0, description="weights the engine keeps in host memory, not in VRAM "
+                                                     "(llama.cpp: the token embeddings; layers not offloaded)")
     kv_cache_bytes: int | None = Field(None, description="KV cache at `context` tokens; None when unknown")
     kv_note: str = ""
     activation_bytes: int = 0
     overhead_bytes: int = Field(description="runtime overhead, see heuristics")
-    total_bytes: int = Field(description="weights + KV cache (when known) + activations + overhead")
+    total_bytes: int = Field(description="weights − weights in host memory + KV cache (when known) + activations "
+                                         "+ overhead")
+    gpus: int | None = Field(None, description="GPUs of --gpu-memory needed (None: not asked, or more than 64)")
+    max_context: int | None = Field(None, description="longest context that fits one --gpu-memory GPU")
     notes: list[str] = []
 
 
@@ -45,18 +50,21 @@ class CompareReport(BaseModel):
     command: Literal["compare"] = "compare"
     context: int = Field(description="tokens of context the KV cache is sized for")
     units: Literal["gb", "gib"] = "gb"
+    gpu_memory: int | None = Field(None, description="bytes per GPU given with --gpu-memory")
     entries: list[CompareEntry]
     verdict: str = ""
     heuristics: list[HeuristicUse] = []
 
 
-def _entry(text: str, source: ModelLabel | Inventory, fmt: str | None, runtime: RuntimeRequest, units: str,
-           registry: Registry) -> tuple[CompareEntry, list[HeuristicUse]]:
+def _entry(text: str, source: ModelLabel | Inventory, own: str | None, fmt: str | None, runtime: RuntimeRequest,
+           units: str, registry: Registry) -> tuple[CompareEntry, list[HeuristicUse]]:
     from dataclasses import replace
 
     from vramcalc.estimate import AS_STORED, EstimateRequest, estimate_count, estimate_inventory
 
-    if isinstance(source, ModelLabel):
+    if own is not None:
+        formats = [own]
+    elif isinstance(source, ModelLabel):
         formats = [source.format_name or fmt or DEFAULT_FORMAT]
     elif fmt is None and source.kind != "config":
         formats = [AS_STORED]
@@ -68,17 +76,19 @@ def _entry(text: str, source: ModelLabel | Inventory, fmt: str | None, runtime: 
     row = report.rows[0]
     known = bool(report.model.architecture)
     engine = row.engine or report.engine
-    kv_note = (f"{report.kv_dtype or 'default'} KV cache, batch {report.batch} ({engine})" if known
-               else KV_NEEDS_ARCHITECTURE)
+    kv_note = (f"{report.kv_dtype or 'default'} KV cache, batch {report.batch} ({engine})" if report.kv_cache
+               else KV_NEEDS_ARCHITECTURE if not known else "no KV cache")
     notes = [k for k in row.kept if not k.startswith("as stored")] + report.warnings
     if isinstance(source, ModelLabel) and source.experts is not None:
         notes.append(f"{source.text}: experts share attention and embeddings, so the true total is smaller")
     entry = CompareEntry(
         model=text, kind=report.model.kind, format=row.format, engine=engine, params=row.params,
         bits_per_weight=row.bits_per_weight, weight_bytes=row.weight_bytes, file_bytes=row.file_bytes,
-        kv_cache_bytes=row.kv_cache_bytes if known else None, kv_note=kv_note,
+        weights_in_host_bytes=row.weight_bytes - (row.weights_on_gpu_bytes if row.weights_on_gpu_bytes is not None
+                                                  else row.weight_bytes),
+        kv_cache_bytes=row.kv_cache_bytes if report.kv_cache else None, kv_note=kv_note,
         activation_bytes=row.activation_bytes, overhead_bytes=row.overhead_bytes, total_bytes=row.total_bytes,
-        notes=notes,
+        gpus=row.gpus, max_context=row.max_context, notes=notes,
     )
     return entry, report.heuristics
 
@@ -112,11 +122,11 @@ def verdict(entries: list[CompareEntry], units: str) -> str:
 
 
 def build_compare(
-    sources: list[tuple[str, ModelLabel | Inventory]], fmt: str | None, context: int, units: str,
+    sources: list[tuple[str, ModelLabel | Inventory, str | None]], fmt: str | None, context: int, units: str,
     registry: Registry, runtime: RuntimeRequest | None = None,
 ) -> CompareReport:
-    """One estimate row per source: its own format (a label's), `fmt`, or as stored; `runtime.engine` "auto" picks
-    llama.cpp for GGUF entries and transformers for the rest, entry by entry."""
+    """One estimate row per source: the format given with it (`path:Q4_K_M`), a label's own, `fmt`, or as stored;
+    `runtime.engine` "auto" picks llama.cpp for GGUF entries and transformers for the rest, entry by entry."""
     from dataclasses import replace
 
     from vramcalc.calculator.engines import RuntimeRequest
@@ -125,11 +135,12 @@ def build_compare(
     base = replace(runtime or RuntimeRequest(engine=AUTO_ENGINE), context=context)
     entries: list[CompareEntry] = []
     heuristics: dict[str, HeuristicUse] = {}
-    for text, src in sources:
-        entry, used = _entry(text, src, fmt, base, units, registry)
+    for text, src, own in sources:
+        entry, used = _entry(text, src, own, fmt, base, units, registry)
         entries.append(entry)
         heuristics.update({h.name: h for h in used})
     return CompareReport(
         context=context, units="gib" if units == "gib" else "gb", entries=entries, verdict=verdict(entries, units),
+        gpu_memory=base.gpu_memory,
         heuristics=list(heuristics.values()),
     )

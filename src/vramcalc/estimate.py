@@ -168,6 +168,7 @@ class _Runtime:
         row.host_bytes, row.kv_capacity_tokens, row.max_concurrency = (
             est.host_bytes, est.kv_capacity_tokens, est.max_concurrency)
         row.process_bytes = est.process_bytes
+        row.weights_on_gpu_bytes = est.weights_on_gpu
         if rt.gpu_memory:
             self._split(row, est, rt)
             if self.arch is not None:

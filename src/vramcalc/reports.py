@@ -51,6 +51,8 @@ class FormatRow(_Report):
     params: int
     bits_per_weight: float = Field(description="weight bytes × 8 ÷ parameters, overhead of scales included")
     weight_bytes: int
+    weights_on_gpu_bytes: int | None = Field(None, description="weights in VRAM (llama.cpp keeps the token "
+                                                              "embeddings and layers not offloaded in host memory)")
     kv_cache_bytes: int = 0
     activation_bytes: int = 0
     overhead_bytes: int = Field(0, description="runtime overhead (CUDA context, allocator), see heuristics")

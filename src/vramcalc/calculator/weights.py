@@ -130,7 +130,8 @@ class WeightPlan:
         out = []
         for dtype, kinds in sorted(by_dtype.items()):
             params = sum(kinds.values())
-            share = f"{params / self.params:.1%}" if self.params else "0%"
+            fraction = params / self.params if self.params else 0.0
+            share = f"{fraction:.1%}" if fraction >= 0.001 or not fraction else "<0.1%"
             names = ", ".join(k for k, _ in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])))
             out.append(f"{names} stay {dtype} ({share} of the parameters)")
         return out

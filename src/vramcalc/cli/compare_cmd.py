@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from vramcalc.cli.app import FormatsOpt, JsonOpt, UnitsChoice, UnitsOpt
+
+if TYPE_CHECKING:
+    from vramcalc.inventory import Inventory
+    from vramcalc.registry import Registry
+    from vramcalc.units import ModelLabel
 
 
 def compare(
@@ -22,6 +27,10 @@ def compare(
     engine: Annotated[str, typer.Option(
         "--engine", "-e", help="transformers, vllm or llama.cpp; auto: llama.cpp for GGUF entries, else "
                                "transformers")] = "auto",
+    gpu_memory: Annotated[
+        str | None, typer.Option("--gpu-memory", help="memory per GPU, e.g. 24GiB: GPUs needed and the longest context "
+                                                      "per model")
+    ] = None,
     units: UnitsOpt = UnitsChoice.gb,
     revision: Annotated[str | None, typer.Option("--revision", help="Hub revision (branch, tag, commit)")] = None,
     token: Annotated[str | None, typer.Option("--token", help="Hub token (else $HF_TOKEN)", show_default=False)] = None,
@@ -36,7 +45,6 @@ def compare(
     from vramcalc.errors import UsageError
     from vramcalc.estimate import AUTO_ENGINE
     from vramcalc.registry import load_registry
-    from vramcalc.resolve import resolve_model
 
     if len(models) < 2:
         raise UsageError("compare needs at least two models", 'give two or more, e.g. `vramcalc compare 13B-Q4_K_M '
@@ -46,11 +54,12 @@ def compare(
     registry = load_registry(list(formats or []) or None)
     if dtype is not None:
         registry.get(dtype)  # fail early, with suggestions, on a typo
-    sources = [(m, resolve_model(m, revision=revision, token=token, quant_set=False)) for m in models]
-    from vramcalc.units import parse_context
+    sources = [_source(m, registry, revision, token) for m in models]
+    from vramcalc.units import parse_context, parse_size
 
+    size = parse_size(gpu_memory, "--gpu-memory", unit_required=True) if gpu_memory else None
     report = build_compare(sources, dtype, parse_context(context), units.value, registry,
-                           RuntimeRequest(engine=engine, batch=batch))
+                           RuntimeRequest(engine=engine, batch=batch, gpu_memory=size))
     if json_out:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
         return
@@ -58,3 +67,32 @@ def compare(
 
     render_compare(report)
 
+
+
+def _source(text: str, registry: Registry, revision: str | None, token: str | None
+            ) -> tuple[str, ModelLabel | Inventory, str | None]:
+    """A model and the format asked for it: `path:Q4_K_M`, `7B:Q8_0` or `org/name:Q8_0`. On the Hub a tag first
+    picks a GGUF quant of the repo (as llama.cpp's -hf does); a repo without GGUFs prices its weights in that
+    format."""
+    from pathlib import Path
+
+    from vramcalc.errors import HubError, UsageError
+    from vramcalc.resolve import looks_like_repo_id, resolve_model
+
+    head, sep, tail = text.rpartition(":")
+    spec = registry.find(tail) if sep and head and not tail.startswith(("/", "\\")) else None
+    if spec is None:
+        return text, resolve_model(text, revision=revision, token=token, quant_set=False), None
+    if Path(head).expanduser().exists():
+        return text, resolve_model(head, revision=revision, token=token, quant_set=False), spec.name
+    if looks_like_repo_id(head):
+        try:
+            return text, resolve_model(text, revision=revision, token=token, quant_set=False), None
+        except HubError as e:
+            if "no GGUF" not in str(e):
+                raise
+        return text, resolve_model(head, revision=revision, token=token, quant_set=False), spec.name
+    try:
+        return text, resolve_model(head, revision=revision, token=token, quant_set=False), spec.name
+    except UsageError:
+        return text, resolve_model(text, revision=revision, token=token, quant_set=False), None

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from vramcalc.cli.charts import context_chart, legend, stacked_bar
-from vramcalc.reports import EstimateReport, FormatEntry, FormatsReport
+from vramcalc.reports import EstimateReport, FormatEntry, FormatRow, FormatsReport
 from vramcalc.units import UNIT_DIVISOR, UNIT_LABEL, format_bytes, format_count
 
 
@@ -72,6 +72,10 @@ def render_estimate(report: EstimateReport, console: Console | None = None) -> N
     table.add_column("Weights" if compact else f"Weights ({unit})", justify="right", no_wrap=True)
     if not compact:
         table.add_column(f"({UNIT_LABEL[_other_units(u)]})", justify="right", style="dim")
+    # llama.cpp keeps the token embeddings (and layers not offloaded) in host memory: shown, so the columns add up
+    show_host = any(_in_host(r) for r in report.rows)
+    if show_host:
+        table.add_column("−Host" if compact else "− in host RAM", justify="right", no_wrap=True)
     show_kv = any(r.kv_cache_bytes for r in report.rows)
     show_act = any(r.activation_bytes for r in report.rows)
     if show_kv:
@@ -95,6 +99,8 @@ def render_estimate(report: EstimateReport, console: Console | None = None) -> N
         cells = [r.format, f"{r.bits_per_weight:.4g}", size(r.weight_bytes)]
         if not compact:
             cells.append(format_bytes(r.weight_bytes, _other_units(u)))
+        if show_host:
+            cells.append(f"−{size(_in_host(r))}" if _in_host(r) else "—")
         if show_kv:
             cells.append(size(r.kv_cache_bytes))
         if show_act:
@@ -133,6 +139,11 @@ def render_estimate(report: EstimateReport, console: Console | None = None) -> N
         for h in report.heuristics:
             value = f"{h.value:,.0f}" if float(h.value).is_integer() else f"{h.value:g}"
             console.print(Text(f"  {h.name} = {value} {h.unit} — {h.source}", style="dim"))
+
+
+def _in_host(row: FormatRow) -> int:
+    """Weight bytes the engine keeps in host memory rather than VRAM."""
+    return row.weight_bytes - row.weights_on_gpu_bytes if row.weights_on_gpu_bytes is not None else 0
 
 
 def _runtime_line(report: EstimateReport) -> str:
