@@ -74,7 +74,7 @@ def hf_inventory(cfg: dict[str, Any], dtype: str = "BF16", source: str = "config
     return Inventory(source=source, kind="config", tensors=tensors, config=cfg)
 
 
-# storage-formats.md §1: (ggml type, block, bytes per block). Used to build a registry independent of the
+# ggml.c type_traits: (ggml type, block, bytes per block). Used to build a registry independent of the
 # shipped formats.toml, so the llama.cpp rules are tested for every file type.
 GGML_TYPES = [
     ("Q4_0", 32, 18), ("Q4_1", 32, 20), ("Q5_0", 32, 22), ("Q5_1", 32, 24), ("Q8_0", 32, 34),

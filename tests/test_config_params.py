@@ -16,7 +16,7 @@ from vramcalc.readers.config_json import active_params, inventory_from_config
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "configs"
 
 # Configs and `params` (sum of model.parameters() of the model transformers 5.17 built from that config on an
-# H100) from the team's GPU measurements: shared/measurements/measure.py (MODELS) and h100-transformers.jsonl.
+# H100) from the team's GPU measurements: tests/data/measurements/measure.py (MODELS) and h100-transformers.jsonl.
 MEASURED = {
     "gpt2": (dict(model_type="gpt2", vocab_size=50257, n_embd=768, n_layer=12, n_head=12, n_positions=1024),
              124_439_808),

@@ -35,7 +35,7 @@ def test_use_more_bits_picks_half_of_32_layers() -> None:
 
 
 def test_llama3_8b_q4_k_m_tensor_types(registry: Registry) -> None:
-    # storage-formats.md §2 worked check: 193 × Q4_K + 33 × Q6_K + 65 × F32.
+    # llama-quant.cpp worked check: 193 × Q4_K + 33 × Q6_K + 65 × F32.
     plan = plan_format(hf_inventory(LLAMA3_8B), registry.get("Q4_K_M"), registry)
     total = Counter(p.spec.name if p.spec else "kept" for p in plan.tensors)
     assert total == {"Q4_K": 193, "Q6_K": 33, "kept": 65}

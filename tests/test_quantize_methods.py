@@ -1,5 +1,5 @@
 """Quantization methods priced tensor by tensor: packed layouts against their tensors' real shapes, and which
-tensors each method leaves alone. Format entries are written here from storage-formats.md §3–§6 so the test
+tensors each method leaves alone. Format entries are written here from the reference implementations' layouts so the test
 checks the mechanism, whatever the shipped registry holds."""
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def test_published_onnx_sizes(case: dict[str, Any], registry: Registry) -> None:
 
 
 def gptq_spec(bits: int, group: int | None) -> FormatSpec:
-    """AutoGPTQ layout (storage-formats.md §3): qzeros are stored even for symmetric quantization; with no group
+    """AutoGPTQ layout (qlinear_cuda_old.py): qzeros are stored even for symmetric quantization; with no group
     (g = -1) one scale and zero cover a whole row."""
     per = "block" if group else "row"
     return spec(name=f"gptq-{bits}bit-g{group}", family="gptq", payload_bits=bits, block_size=group,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -141,7 +142,7 @@ def test_every_entry_says_what_it_is_and_where_it_comes_from(registry: Registry)
 
 # ---------------------------------------------------------------- GGUF types and llama.cpp file types
 
-# storage-formats.md §1 rows for the plain GGUF element types (the quantized ones are in ggml_block_table.json).
+# ggml.c type_traits rows for the plain GGUF element types (the quantized ones are in ggml_block_table.json).
 GGML_PLAIN = [("fp32", 0, 32), ("fp16", 1, 16), ("bf16", 30, 16), ("fp64", 28, 64),
               ("int8_tensor", 24, 8), ("int16", 25, 16), ("int32", 26, 32), ("int64", 27, 64)]
 
@@ -205,7 +206,7 @@ def test_k_quant_notes_correct_the_k_means_myth(registry: Registry) -> None:
     assert "4.5 bpw" in registry.get("nf4").notes
 
 
-# ---------------------------------------------------------------- hand-checked layouts (storage-formats.md §3-§6)
+# ---------------------------------------------------------------- hand-checked layouts (AutoGPTQ, AutoAWQ, bitsandbytes, ONNX Runtime MatMulNBits, OCP MX layouts)
 
 
 def test_gptq_awq_group_sizes(registry: Registry) -> None:
@@ -305,7 +306,7 @@ def test_integer_ranges(registry: Registry) -> None:
     assert "-128..127" in registry.get("i8").layout_text()
 
 
-# safetensors/src/tensor.rs Dtype::bitsize for every dtype (storage-formats.md §7)
+# safetensors/src/tensor.rs Dtype::bitsize for every dtype
 SAFETENSORS_BITS = {"BOOL": 8, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8,
                     "F8_E8M0": 8, "F8_E4M3FNUZ": 8, "F8_E5M2FNUZ": 8, "I16": 16, "U16": 16, "F16": 16, "BF16": 16,
                     "I32": 32, "U32": 32, "F32": 32, "C64": 64, "F64": 64, "I64": 64, "U64": 64}
@@ -455,7 +456,7 @@ def test_gptq_bits_move_the_zero_points_with_the_weights(registry: Registry) -> 
 def test_group_minus_one_is_one_group_per_row(registry: Registry) -> None:
     gptq = registry.get("gptq").with_options(group_size=-1)
     out, inp = 4096, 11008
-    # storage-formats.md §3: scales/qzeros [ceil(in/g), out] with g = in → one fp16 scale + 4-bit zero per
+    # AutoGPTQ qlinear layout: scales/qzeros [ceil(in/g), out] with g = in → one fp16 scale + 4-bit zero per
     # output channel, plus the int32 g_idx per input feature
     assert gptq.block_size is None and gptq.name == "gptq_4bit-g-1"
     assert tensor_bytes(gptq, (out, inp)) * 8 == out * inp * 4 + out * (16 + 4) + inp * 32
@@ -533,3 +534,16 @@ def test_llama_file_type_ids(registry: Registry) -> None:
     names = {i: s.name for i in (2, 7, 15, 32, 38) if (s := registry.for_llama_ftype(i)) is not None}
     assert names == {2: "Q4_0", 7: "Q8_0", 15: "Q4_K_M", 32: "bf16", 38: "MXFP4_MOE"}
     assert registry.for_llama_ftype(4) is None  # retired (MOSTLY_Q4_1_SOME_F16)
+
+
+def test_sources_cite_public_code_or_files_in_the_repo(registry: Registry) -> None:
+    # they ship in every JSON report: no path to the team's private folders
+    import vramcalc.heuristics as H
+
+    sources = [f.source for f in registry.formats] + [
+        h.source for h in vars(H).values() if isinstance(h, H.Heuristic)]
+    assert sources and not [s for s in sources if "shared/" in s or "storage-formats.md" in s]
+    root = Path(__file__).resolve().parents[1]
+    for s in sources:
+        for cited in re.findall(r"tests/data/[\w./-]+\.\w+", s):
+            assert (root / cited.rstrip(".")).is_file(), (cited, s)

@@ -27,7 +27,7 @@ CUDA_CONTEXT = Heuristic(
     1_324_154_880 - 102_760_448,
     "bytes",
     "measured: NVML used after CUDA init + one bf16 matmul, less torch reserved; H100 80GB, torch 2.11, "
-    "shared/measurements/h100-transformers.jsonl (context_after_matmul)",
+    "tests/data/measurements/h100-transformers.jsonl (context_after_matmul)",
 )
 
 # --------------------------------------------------------------------------- transformers (generate, sdpa)

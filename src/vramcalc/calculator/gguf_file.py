@@ -1,6 +1,6 @@
 """Predicted size of a GGUF FILE: header + metadata key/values + tensor infos + alignment padding + data.
 
-Layout (llama.cpp `ggml/src/gguf.cpp`, storage-formats.md §1):
+Layout (llama.cpp `ggml/src/gguf.cpp`, `docs/gguf.md` in ggml-org/ggml):
   header 24 B (magic, version u32, tensor_count u64, kv_count u64)
   KV pairs: key (u64 length + bytes), value type i32, value
   tensor infos: name (u64 length + bytes), n_dims u32, ne i64 × n_dims, type i32, offset u64
