@@ -1,6 +1,6 @@
 """Quantization methods priced tensor by tensor: packed layouts against their tensors' real shapes, and which
-tensors each method leaves alone. Format entries are written here from the reference implementations' layouts so the test
-checks the mechanism, whatever the shipped registry holds."""
+tensors each method leaves alone. Format entries are written here from the reference implementations' layouts so
+the test checks the mechanism, whatever the shipped registry holds."""
 
 from __future__ import annotations
 

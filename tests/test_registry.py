@@ -206,7 +206,7 @@ def test_k_quant_notes_correct_the_k_means_myth(registry: Registry) -> None:
     assert "4.5 bpw" in registry.get("nf4").notes
 
 
-# ---------------------------------------------------------------- hand-checked layouts (AutoGPTQ, AutoAWQ, bitsandbytes, ONNX Runtime MatMulNBits, OCP MX layouts)
+# ---------------------------------------------- hand-checked layouts (AutoGPTQ, AutoAWQ, bitsandbytes, ONNX, OCP MX)
 
 
 def test_gptq_awq_group_sizes(registry: Registry) -> None:

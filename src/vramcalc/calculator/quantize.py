@@ -178,7 +178,7 @@ class LlamaQuantRules:
     def blck(self, type_name: str) -> int:
         if type_name not in self.block:
             raise RegistryError(f"ggml type {type_name} is not in the format registry",
-                                f"add a gguf_type entry named {type_name} to a --formats file (block layout: ggml-common.h)")
+                                f"add a gguf_type entry named {type_name} to a --formats file (layout: ggml-common.h)")
         return self.block[type_name]
 
     def types(self, tensors: list[GGUFTensor]) -> dict[str, str | None]:
