@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from vramcalc.architecture import Architecture
     from vramcalc.calculator.engines import RuntimeEstimate
     from vramcalc.calculator.weights import WeightPlan
+    from vramcalc.gpus import GpuSelection
     from vramcalc.inventory import Inventory
     from vramcalc.registry import FormatSpec, Registry
 
@@ -56,6 +57,12 @@ class EstimateRequest:
     flag_architecture: Architecture | None = None  # --layers/--kv-heads/--head-dim for a bare count
     resolution: tuple[int, int] | None = None  # diffusion pipelines: (width, height); None: DEFAULT_RESOLUTION
     given_options: frozenset[str] = frozenset()  # the CLI options the user typed (to name those that do not apply)
+    gpu: GpuSelection | None = None  # --gpu NAME: the catalog device (its bytes are runtime.gpu_memory) and count
+
+    @property
+    def unified_memory(self) -> bool:
+        """The GPU shares the host's memory (Apple silicon): no CUDA context; the engine change comes later."""
+        return self.gpu is not None and self.gpu.unified_memory
 
 
 @dataclass(frozen=True)
@@ -274,6 +281,9 @@ class _Runtime:
         report.context, report.batch = rt.context, rt.batch
         report.context_given = bool(self.request.contexts)
         report.kv_dtype, report.gpu_memory = rt.kv_dtype, rt.gpu_memory
+        if self.request.gpu is not None:
+            report.gpu, report.gpu_count = self.request.gpu.device.name, self.request.gpu.count
+            self.notes.insert(0, f"GPU memory: {self.request.gpu.describe()}")
         report.kv_cache = not pipeline and self.arch is not None and not self.arch.is_encoder
         self._engine_note()
         self._unused_options(pipeline)

@@ -94,7 +94,9 @@ class EstimateReport(_Report):
     context_given: bool = Field(False, description="False: the default (4096, or the model's maximum if smaller)")
     batch: int = 1
     kv_dtype: str | None = Field(None, description="KV cache dtype (None: the engine's default)")
-    gpu_memory: int | None = Field(None, description="bytes per GPU given with --gpu-memory")
+    gpu_memory: int | None = Field(None, description="bytes per GPU given with --gpu-memory (or --gpu's device)")
+    gpu: str | None = Field(None, description="the catalog device named with --gpu (vramcalc gpus)")
+    gpu_count: int | None = Field(None, description="how many of them --gpu names (2xA100-80GB: 2)")
     rows: list[FormatRow]
     context_sweep: list[ContextPoint] = []
     warnings: list[str] = Field([], description="printed on stderr")
@@ -140,6 +142,7 @@ REPORTS: dict[str, str] = {
     "formats": "vramcalc.reports:FormatsReport",
     "compare": "vramcalc.compare:CompareReport",
     "inspect": "vramcalc.inspect_report:InspectReport",
+    "gpus": "vramcalc.gpus_report:GpusReport",
 }
 
 

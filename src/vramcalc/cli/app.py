@@ -95,8 +95,15 @@ def estimate(
     ] = None,
     gpu_memory: Annotated[
         str | None,
-        typer.Option("--gpu-memory", help="memory per GPU, e.g. 24GB: adds GPUs needed and the longest context per "
-                                          "format (also vLLM's budget; default an H100)")
+        typer.Option("--gpu-memory", help="memory per GPU, e.g. 24GiB (a card sold as \"24 GB\" has 24 GiB): adds "
+                                          "GPUs needed and the longest context per format (also vLLM's budget; "
+                                          "default an H100)")
+    ] = None,
+    gpu: Annotated[
+        str | None,
+        typer.Option("--gpu", metavar="NAME", help='a GPU by name instead of --gpu-memory: "RTX 4090", 2xA100-80GB, '
+                                                   '"M3 Max 36GB" — its memory as the driver reports it (vramcalc gpus '
+                                                   "lists them)")
     ] = None,
     gpu_memory_utilization: Annotated[
         float | None, typer.Option("--gpu-memory-utilization", help="vLLM's fraction (default 0.9)", min=0.01, max=1)
@@ -127,6 +134,11 @@ def estimate(
     revision: Annotated[str | None, typer.Option("--revision", help="Hub revision (branch, tag, commit)")] = None,
     token: Annotated[str | None, typer.Option("--token", help="Hub token (else $HF_TOKEN)", show_default=False)] = None,
     formats: FormatsOpt = None,
+    gpus: Annotated[
+        list[Path] | None,
+        typer.Option("--gpus", help="extra GPU catalog TOML for --gpu (repeatable); also $VRAMCALC_GPUS",
+                     metavar="FILE"),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Weights and VRAM per format for a model (default context 4096 tokens or the model's maximum if smaller)."""
@@ -153,20 +165,28 @@ def estimate(
             raise UsageError("--layers, --kv-heads and --head-dim go together", "give all three, e.g. "
                              "--layers 32 --kv-heads 8 --head-dim 128")
         flag_arch = architecture_from_flags(layers, kv_heads, head_dim)
+    selection = None
+    if gpu is not None:
+        if gpu_memory is not None:
+            raise UsageError("--gpu and --gpu-memory both give the GPU's memory", "give one of them")
+        from vramcalc.gpus import load_catalog, parse_gpu
+
+        selection = parse_gpu(gpu, load_catalog(gpus))
     registry = load_registry(formats)
     request = EstimateRequest(
         formats=list(dtype or []), units=units.value, explain=explain,
         options=FormatOptions(group_size=group_size, scale_bits=scale_bits, bits=bits),
         runtime=RuntimeRequest(
             engine=engine, batch=batch, kv_dtype=kv_dtype,
-            gpu_memory=parse_size(gpu_memory, "--gpu-memory", unit_required=True) if gpu_memory else None,
+            gpu_memory=(selection.per_gpu_bytes if selection else
+                        parse_size(gpu_memory, "--gpu-memory", unit_required=True) if gpu_memory else None),
             gpu_memory_utilization=gpu_memory_utilization, gpu_layers=gpu_layers,
             flash_attention=True if flash_attention is None else flash_attention,
             n_ubatch=ubatch_size or RuntimeRequest.n_ubatch, max_num_batched_tokens=max_num_batched_tokens,
             max_num_seqs=max_num_seqs,
         ),
         resolution=parse_resolution(resolution) if resolution else None,
-        contexts=contexts, flag_architecture=flag_arch, given_options=_given_options(ctx),
+        contexts=contexts, flag_architecture=flag_arch, given_options=_given_options(ctx), gpu=selection,
     )
     from vramcalc.cli.progress import progress_bar
 
@@ -197,10 +217,11 @@ def formats_cmd(
     _emit(report, json_out, "render_formats")
 
 
-from vramcalc.cli import compare_cmd, inspect_cmd  # noqa: E402  (commands live in their own modules)
+from vramcalc.cli import compare_cmd, gpus_cmd, inspect_cmd  # noqa: E402  (commands live in their own modules)
 
 app.command("inspect")(inspect_cmd.inspect)
 app.command("compare")(compare_cmd.compare)
+app.command("gpus")(gpus_cmd.gpus)
 
 
 @app.command()
@@ -221,8 +242,10 @@ def _emit(report: object, json_out: bool, renderer: str) -> None:
     from pydantic import BaseModel
 
     assert isinstance(report, BaseModel)
+    from vramcalc.cli.safe_text import clean
+
     for warning in getattr(report, "warnings", None) or []:
-        sys.stderr.write(f"Warning: {warning}\n")
+        sys.stderr.write(f"Warning: {clean(warning)}\n")
     if json_out:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
         return
@@ -242,7 +265,9 @@ def _given_options(ctx: typer.Context) -> frozenset[str]:
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    sys.stderr.write(f"Error: {message}\n")
+    from vramcalc.cli.safe_text import clean
+
+    sys.stderr.write(f"Error: {clean(message)}\n")
     sys.stderr.flush()
     raise SystemExit(code)
 
