@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from rich import box
 from rich.console import Console
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
 from vramcalc.cli.charts import context_chart, legend, stacked_bar
+from vramcalc.cli.safe_text import clean
 from vramcalc.reports import EstimateReport, FormatEntry, FormatRow, FormatsReport
 from vramcalc.units import UNIT_DIVISOR, UNIT_LABEL, format_bytes, format_count
 
 
 class _StdoutConsole(Console):
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        # every piece of text, whatever built it (tables, Text, notes), passes here on its way out; styles are
+        # segment attributes, not text, so they survive
+        return super()._render_buffer(
+            seg if seg.control else Segment(clean(seg.text), seg.style, seg.control) for seg in buffer)
+
     def on_broken_pipe(self) -> None:
         """`vramcalc … | head`: the reader left — not an error (rich's default exits 1, as --json does not)."""
         self.quiet = True
@@ -27,11 +35,11 @@ class _StdoutConsole(Console):
 
 def stdout_console() -> Console:
     width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else None
-    return _StdoutConsole(highlight=False, soft_wrap=False, width=width)
+    return _StdoutConsole(highlight=False, soft_wrap=False, width=width, markup=False)
 
 
 def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, markup=False)
 
 
 def _other_units(units: str) -> str:
