@@ -65,3 +65,13 @@ def test_what_applies_is_what_the_runtime_line_says(capsys: pytest.CaptureFixtur
     assert "no KV cache" in line and "--context" not in line
     model = run_cli(capsys, "estimate", LLAMA_8B, "-d", "bf16").out
     assert "context 4,096 tokens × batch 1" in model and "set --context" in model
+
+
+def test_a_table_of_files_shows_their_sizes(capsys: pytest.CaptureFixture[str]) -> None:
+    out = run_cli(capsys, "estimate", LLAMA_8B, "-d", "Q4_K_M", "-d", "Q8_0").out
+    header = next(ln for ln in out.splitlines() if "Format" in ln)
+    assert header.split()[:4] == ["Format", "bpw", "File", "Weights"]
+    q4 = next(ln for ln in out.splitlines() if ln.split()[:1] == ["Q4_K_M"])
+    assert q4.split()[2] == "4.92"  # the predicted GGUF file (Llama-3.1-8B Q4_K_M: 4,920,733,568 bytes)
+    mixed = run_cli(capsys, "estimate", LLAMA_8B, "-d", "Q4_K_M", "-d", "bf16").out
+    assert "File" not in next(ln for ln in mixed.splitlines() if "Format" in ln)

@@ -77,6 +77,10 @@ def render_estimate(report: EstimateReport, console: Console | None = None) -> N
 
     table.add_column("Format", no_wrap=True)
     table.add_column("bpw" if compact else "Bits/weight", justify="right", no_wrap=True)
+    # a table of files (a repo's GGUF quants): their sizes on disk lead
+    show_file = all(r.file_bytes is not None for r in report.rows) and bool(report.rows)
+    if show_file:
+        table.add_column("File" if compact else f"File ({unit})", justify="right", no_wrap=True)
     table.add_column("Weights" if compact else f"Weights ({unit})", justify="right", no_wrap=True)
     if not compact:
         table.add_column(f"({UNIT_LABEL[_other_units(u)]})", justify="right", style="dim")
@@ -104,7 +108,8 @@ def render_estimate(report: EstimateReport, console: Console | None = None) -> N
     if show_ctx:
         table.add_column("Max ctx" if compact else "Max context", justify="right", no_wrap=True)
     for r in report.rows:
-        cells = [r.format, f"{r.bits_per_weight:.4g}", size(r.weight_bytes)]
+        cells = [r.format, f"{r.bits_per_weight:.4g}", *([size(r.file_bytes or 0)] if show_file else []),
+                 size(r.weight_bytes)]
         if not compact:
             cells.append(format_bytes(r.weight_bytes, _other_units(u)))
         if show_host:
