@@ -67,7 +67,9 @@ def test_what_applies_is_what_the_runtime_line_says(capsys: pytest.CaptureFixtur
     assert "context 4,096 tokens × batch 1" in model and "set --context" in model
 
 
-def test_a_table_of_files_shows_their_sizes(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_table_of_files_shows_their_sizes(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+                                            ) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
     out = run_cli(capsys, "estimate", LLAMA_8B, "-d", "Q4_K_M", "-d", "Q8_0").out
     header = next(ln for ln in out.splitlines() if "Format" in ln)
     assert header.split()[:4] == ["Format", "bpw", "File", "Weights"]
