@@ -183,8 +183,10 @@ class _Runtime:
         for h in est.heuristics:
             self.heuristics[h.name] = h
         self.warnings += [w for w in est.warnings if w not in self.warnings]
-        for n in est.notes:
-            n = f"{row.format}: {n}" if rt.engine == "vllm" and est.kv_capacity_tokens is not None else n
+        for n in est.notes:  # notes with this row's own figures (vLLM's capacity, llama.cpp's host memory) say whose
+            vllm_capacity = rt.engine == "vllm" and est.kv_capacity_tokens is not None
+            row_specific = vllm_capacity or n.startswith("llama.cpp keeps")
+            n = f"{row.format}: {n}" if row_specific else n
             if n not in self.notes:
                 self.notes.append(n)
         if self.request.explain:
