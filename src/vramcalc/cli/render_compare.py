@@ -41,7 +41,9 @@ def _transposed(report: CompareReport, console: Console) -> None:
 def render_compare(report: CompareReport, console: Console | None = None) -> None:
     console = console or stdout_console()
     u = report.units
-    if console.width < 110:
+    # one row per model needs ~12 columns: below that width (or with long names) one column per model instead
+    wide = 125 + max(len(e.model) for e in report.entries) + (25 if report.gpu_memory else 0)
+    if console.width < wide:
         _transposed(report, console)
         _footer(report, console)
         return
