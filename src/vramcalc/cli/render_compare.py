@@ -15,8 +15,8 @@ from vramcalc.units import UNIT_LABEL, format_bytes, format_count
 def _transposed(report: CompareReport, console: Console) -> None:
     """Narrow terminals: one column per model, one row per quantity, so nothing is cut short."""
     u = report.units
-    table = Table(title=f"Side by side at {report.context:,} tokens of context", title_justify="left",
-                  header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    console.print(Text(f"Side by side at {report.context:,} tokens of context", style="italic"))
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("")
     for e in report.entries:
         table.add_column(e.model, justify="right", overflow="fold")
