@@ -313,6 +313,11 @@ def parse_gpu(text: str, catalog: GpuCatalog) -> GpuSelection:
     return GpuSelection(count=count, device=spec, usable_bytes=int(spec.memory_bytes * share), share=share)
 
 
+def select_gpu(text: str, extra: list[Path] | None = None) -> GpuSelection:
+    """`--gpu TEXT` in one call: the catalog (shipped, $VRAMCALC_GPUS, then `extra` files) and `parse_gpu`."""
+    return parse_gpu(text, load_catalog(extra))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Loading
 

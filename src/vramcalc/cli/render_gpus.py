@@ -33,19 +33,10 @@ def render_gpus(report: GpusReport, console: Console | None = None, details: boo
                   collapse_padding=compact,
                   caption=("GiB/GB: what --gpu NAME budgets (unified memory: the GPU's default share of RAM); "
                            "From: the driver's report, the marketed size, or the share of RAM; BW in GB/s; "
-                           "TFLOPS dense") if compact else None,
+                           "BF16/FP8: dense TFLOPS") if compact else
+                          "BF16/FP8/FP4: dense tensor TFLOPS; CC: CUDA compute capability",
                   caption_justify="left")
-    table.add_column("GPU", no_wrap=True)
-    table.add_column("GiB", justify="right", no_wrap=True)
-    table.add_column("GB", justify="right", no_wrap=True, style="dim")
-    table.add_column("From" if compact else "Memory as", no_wrap=True)
-    table.add_column("BW" if compact else "Bandwidth GB/s", justify="right", no_wrap=True)
-    table.add_column("BF16" if compact else "BF16 TFLOPS", justify="right", no_wrap=True)
-    table.add_column("FP8" if compact else "FP8 TFLOPS", justify="right", no_wrap=True)
-    if not compact:
-        table.add_column("FP4 TFLOPS", justify="right", no_wrap=True)
-        table.add_column("CC", justify="right", no_wrap=True)
-        table.add_column("Link", no_wrap=True)
+    rows = []
     for g in report.gpus:
         cells = [g.name, f"{g.usable_bytes / GIB:,.2f}", f"{g.usable_bytes / 1e9:,.2f}", _basis(g, compact),
                  "—" if g.bandwidth_gbs is None else f"{g.bandwidth_gbs:,.0f}", _tflops(g.bf16_tflops),
@@ -55,6 +46,17 @@ def render_gpus(report: GpusReport, console: Console | None = None, details: boo
             if g.interconnect_gbs:
                 link += f" {g.interconnect_gbs:,.0f} GB/s"
             cells += [_tflops(g.fp4_tflops), g.compute_capability or "—", link]
+        rows.append(cells)
+    headers = (["GPU", "GiB", "GB", "From", "BW", "BF16", "FP8"] if compact else
+               ["GPU", "GiB", "GB", "Memory as", "BW GB/s", "BF16", "FP8", "FP4", "CC", "Link"])
+    for i, header in enumerate(headers):
+        # numbers are never cut: each numeric column is as wide as its widest cell; the words wrap instead
+        words = header in ("Memory as", "Link", "From")
+        width = max([len(header), *(len(r[i]) for r in rows)])
+        table.add_column(header, justify="left" if i == 0 or words else "right", no_wrap=not words,
+                         min_width=None if words else width, style="dim" if header == "GB" else None,
+                         overflow="fold")
+    for cells in rows:
         table.add_row(*cells)
     console.print(table)
     console.print(Text("GiB = 2^30 bytes, GB = 10^9. Cards are sold in GiB (a \"24 GB\" card has 24 GiB); the driver "
@@ -78,5 +80,5 @@ def _details(console: Console, g: GpuEntry) -> None:
         console.print(Text(f"  {g.notes}"))
     for figure, source in g.sources.items():
         value = getattr(g, figure, None)
-        shown = f"{value:,}" if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
+        shown = f"{value:,g}" if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
         console.print(Text(f"  {figure} = {shown}: ", style="cyan") + Text(source))
