@@ -325,3 +325,106 @@ BARE_COUNT_REFERENCE = Heuristic(
     "the Llama 3.1 8B size class: the representative decoder at 8B has Meta's Llama-3.1-8B shapes (32 layers, "
     "hidden 4096, meta-llama/Llama-3.1-8B config.json), so the figure is what `estimate 8B-<type>` prices",
 )
+
+# --------------------------------------------------------------------------- training (vramcalc train)
+# What one optimizer step of a causal LM holds on the GPU, walked from what PyTorch autograd saves for backward in a
+# transformers 5.17 Llama-style block (torch 2.11, sdpa). The saved-tensor counts were read off the autograd graph
+# (every `_saved_*` tensor of every node, deduplicated by storage) of small Llama models in fp32, bf16 and fp32 +
+# bf16 autocast, and with peft LoRA; checked against every run of tests/data/measurements/h100-train.jsonl
+# (tests/test_train_accuracy.py). Optimizer state layouts are in calculator/optimizers.py.
+_TORCH_DERIV = ("pytorch/pytorch tools/autograd/derivatives.yaml (an input is saved only when another input's grad "
+                "needs it)")
+_LLAMA = "huggingface/transformers src/transformers/models/llama/modeling_llama.py"
+
+TRAIN_CUBLAS_WORKSPACES = Heuristic(
+    "train_cublas_workspaces", 2, "cuBLAS workspaces of 32 MiB (CUBLAS_WORKSPACE_CONFIG :4096:8)",
+    "cuBLAS handles and their workspaces are per thread and stream: the forward runs on the Python thread, backward "
+    "on autograd's device thread, each takes one from the caching allocator and keeps it; measured: "
+    "steady_allocated − weights − AdamW states = 64.0 MiB in the full_bf16 and lora_bf16 runs "
+    "(tests/data/measurements/h100-train.jsonl)",
+)
+TRAIN_RMSNORM_SAVED = Heuristic(
+    "train_rmsnorm_saved", 4, "bytes per hidden element (the fp32 input) + the normalized input when the weight trains",
+    f"{_LLAMA} LlamaRMSNorm: `x.to(float32)` is saved by pow, `rsqrt` by mul (4 B per token); `weight * "
+    f"x_normed.to(input_dtype)` saves x_normed only when the weight trains ({_TORCH_DERIV}); Gemma's norm keeps "
+    "x_normed in fp32; LayerNorm saves its input, mean and rstd",
+)
+TRAIN_LINEAR_INPUT = Heuristic(
+    "train_linear_input_saved", 1, "copy of a Linear's input per distinct dtype the consumers compute in",
+    "mm saves its input when the weight needs a grad; consumers of one tensor in its own dtype share it (q/k/v read "
+    "the same norm output), but autocast casts an fp32 input to bf16 for each Linear separately (its cache keeps "
+    "weight casts only), and peft's LoRA casts x to the adapter's dtype in each lora_A (peft tuners/lora/layer.py "
+    "Linear.forward, _cast_input_dtype); a frozen base Linear saves nothing",
+)
+TRAIN_SDPA_SAVED = Heuristic(
+    "train_sdpa_saved", 4, "tensors of the compute dtype (q, k, v, output) + an fp32 logsumexp per head and token",
+    "torch's flash / memory-efficient sdpa backward needs q, k, v, the output and the logsumexp (derivatives.yaml "
+    "_scaled_dot_product_flash_attention); k and v stay at the KV heads (transformers passes enable_gqa=True when "
+    "no mask is given, integrations/sdpa_attention.py); the output is already laid out (batch, seq, heads, dim), "
+    "so o_proj's input is the same storage",
+)
+TRAIN_SDPA_MATH_SAVED = Heuristic(
+    "train_sdpa_math_saved", 3, "fp32 tensors of heads × head_dim (scaled q, expanded k and v) + the probabilities",
+    "fp32 with grouped KV heads runs aten's math path (only flash and math accept enable_gqa; flash has no fp32): "
+    "_scaled_dot_product_attention_math saves q·scale, k repeated to every head and scaled, v repeated, and the "
+    "_safe_softmax output (batch × heads × seq² fp32) for backward; o_proj gets a contiguous copy of the output",
+)
+TRAIN_GATED_MLP_SAVED = Heuristic(
+    "train_gated_mlp_saved", 3, "intermediate-size tensors (act input, act output, up output) + down's input",
+    f"{_LLAMA} LlamaMLP `down(act(gate(x)) * up(x))`: SiLU saves its input, the product saves both factors; "
+    "down_proj's input (the product) is saved when down trains (GELU saves its input the same way; gelu_new, "
+    "written in Python, keeps 4)",
+)
+TRAIN_LOGITS_BACKWARD = Heuristic(
+    "train_logits_loss_copies", 3, "fp32 tensors of tokens × vocab live at log_softmax's backward",
+    "transformers loss/loss_utils.py ForCausalLMLoss: `logits.float()` over every position, then F.cross_entropy = "
+    "log_softmax (its fp32 output is saved) + nll_loss; backward: nll_loss_backward writes a dense tokens × vocab "
+    "fp32 grad and log_softmax_backward another while the saved output is still live. Forward holds the logits in "
+    "the compute dtype, their fp32 copy and log_softmax's output",
+)
+TRAIN_AUTOCAST_COPIES = Heuristic(
+    "train_autocast_weight_copies", 2, "bytes per Linear weight element (bf16/fp16 copy)",
+    "torch.autocast casts each fp32 Linear weight to bf16 (cached while the autocast region lasts); mm saves the "
+    "copy for its input grad, so the copies live until each Linear's backward (aten/src/ATen/autocast_mode.cpp "
+    "cached_cast)",
+)
+TRAIN_CHECKPOINT_KEEPS = Heuristic(
+    "train_checkpoint_keeps", 1, "residual-stream tensor per decoder layer (its input)",
+    "transformers gradient_checkpointing_enable (GradientCheckpointingLayer, torch.utils.checkpoint use_reentrant="
+    "False): a layer's forward saves nothing but its inputs; backward recomputes one layer at a time",
+)
+TRAIN_LORA_ADAPTER_BYTES = Heuristic(
+    "train_lora_adapter_bytes", 4, "bytes per adapter parameter (fp32), also for their grads and AdamW states",
+    "peft get_peft_model(autocast_adapter_dtype=True, the default) casts bf16/fp16 adapter weights to fp32 (peft "
+    "tuners_utils cast_adapter_dtype); measured: allocated_after_load − bf16 base = 4 B × 11,272,192 adapters "
+    "(tests/data/measurements/h100-train.jsonl)",
+)
+TRAIN_DDP_BUCKETS = Heuristic(
+    "train_ddp_gradient_buckets", 1, "copy of the gradients per GPU",
+    "torch DistributedDataParallel with gradient_as_bucket_view=False (the default) allocates its all-reduce "
+    "buckets as a second copy of every gradient (torch.nn.parallel.DistributedDataParallel docs: "
+    "gradient_as_bucket_view saves 'the total gradients size')",
+)
+TRAIN_GATHERED_UNITS = Heuristic(
+    "train_gathered_units", 2, "largest units (a decoder layer, the embedding or the LM head) gathered at once",
+    "ZeRO-3 and FSDP FULL_SHARD all-gather one wrapped unit's parameters before it runs and free them after; the "
+    "next unit is prefetched while one computes (DeepSpeed stage3_prefetch_bucket_size; FSDP BackwardPrefetch."
+    "BACKWARD_PRE)",
+)
+TRAIN_REDUCE_BUCKET = Heuristic(
+    "train_reduce_bucket", 2, "buffers of hidden² gradient elements",
+    "DeepSpeed ZeRO-2/3 reduce in buckets of reduce_bucket_size elements (transformers' HfTrainerDeepSpeedConfig "
+    "fills 'auto' with hidden_size²), two of them with overlap_comm (deepspeed/runtime/zero/stage_1_and_2.py "
+    "ipg_buffer); FSDP holds one unit's unsharded grads before its reduce-scatter",
+)
+QLORA_NF4_BLOCK = Heuristic(
+    "qlora_nf4_block", 64, "weights per NF4 block (8-bit absmax, + an fp32 scale per 256 blocks)",
+    "bitsandbytes functional.py quantize_4bit(blocksize=64, quant_type='nf4') with compress_statistics=True "
+    "(bnb_4bit_use_double_quant): 4 bits per weight + one 8-bit absmax per 64 + fp32 per 256 absmax blocks; "
+    "transformers' bitsandbytes quantizer leaves the LM head, embeddings and norms unquantized",
+)
+QLORA_DEQUANT_TEMP = Heuristic(
+    "qlora_dequantized_weight", 1, "base weight dequantized to the compute dtype at a time",
+    "bitsandbytes autograd/_functions.py MatMul4Bit: forward and backward dequantize the Linear's NF4 weight to the "
+    "compute dtype for one matmul and free it; the input is not saved (the base is frozen)",
+)

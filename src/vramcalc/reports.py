@@ -142,6 +142,7 @@ REPORTS: dict[str, str] = {
     "formats": "vramcalc.reports:FormatsReport",
     "compare": "vramcalc.compare:CompareReport",
     "inspect": "vramcalc.inspect_report:InspectReport",
+    "train": "vramcalc.train_report:TrainReport",
     "gpus": "vramcalc.gpus_report:GpusReport",
 }
 

@@ -217,10 +217,11 @@ def formats_cmd(
     _emit(report, json_out, "render_formats")
 
 
-from vramcalc.cli import compare_cmd, gpus_cmd, inspect_cmd  # noqa: E402  (commands live in their own modules)
+from vramcalc.cli import compare_cmd, gpus_cmd, inspect_cmd, train_cmd  # noqa: E402  (commands live in their own modules)
 
 app.command("inspect")(inspect_cmd.inspect)
 app.command("compare")(compare_cmd.compare)
+app.command("train")(train_cmd.train)
 app.command("gpus")(gpus_cmd.gpus)
 
 
