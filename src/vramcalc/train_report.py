@@ -102,8 +102,10 @@ class TrainReport(_Report):
 # --------------------------------------------------------------------------- from a source to the inputs
 
 
-def training_inputs(source: ModelLabel | Inventory) -> tuple[Architecture, list[Param], ModelSummary, list[str]]:
-    """The architecture and parameter list to train, from a count (the representative decoder) or an inventory."""
+def training_inputs(source: ModelLabel | Inventory
+                    ) -> tuple[Architecture, list[Param], ModelSummary, list[str], list[str]]:
+    """The architecture and parameter list to train, from a count (the representative decoder) or an inventory,
+    with notes and the reader's warnings."""
     from vramcalc.architecture import architecture_from_config
     from vramcalc.architecture_helpers import architecture_of, architecture_summary
     from vramcalc.calculator.training import Param
@@ -153,7 +155,7 @@ def training_inputs(source: ModelLabel | Inventory) -> tuple[Architecture, list[
     params = [Param(t.name, tuple(t.shape)) for t in inventory.tensors]
     summary = ModelSummary(source=inventory.source, kind=kind, params=sum(p.numel for p in params),
                            architecture=architecture_summary(arch))
-    return arch, params, summary, notes + list(inventory.warnings)
+    return arch, params, summary, notes, list(inventory.warnings)
 
 
 # --------------------------------------------------------------------------- the report
@@ -213,7 +215,7 @@ def build_train_report(source: ModelLabel | Inventory, base: TrainRequest, rows:
     from vramcalc.calculator.training import train_memory
     from vramcalc.units import format_bytes
 
-    arch, params, summary, notes = training_inputs(source)
+    arch, params, summary, notes, warnings = training_inputs(source)
     out: list[TrainRow] = []
     heur: dict[str, HeuristicUse] = {}
     for method, precision, optimizer in rows:
@@ -254,5 +256,5 @@ def build_train_report(source: ModelLabel | Inventory, base: TrainRequest, rows:
         grad_accum=base.grad_accum, gradient_checkpointing=base.checkpointing, gpus=base.gpus, sharding=sharding,
         lora_rank=base.lora_rank if lora else None, lora_alpha=base.lora_alpha if lora else None,
         lora_targets=list(base.lora_targets) if lora else [], gpu_memory=gpu_memory, gpu_name=gpu_name, fit=fit,
-        rows=out, heuristics=list(heur.values()), notes=notes,
+        rows=out, warnings=warnings, heuristics=list(heur.values()), notes=notes,
     )

@@ -121,6 +121,7 @@ class TrainEstimate:
 
     def explain(self) -> list[str]:
         lines = [f"{t.name}: {t.formula} = {t.nbytes:,} B" for t in self.terms.values() if t.nbytes]
+        lines.append(f"optimizer: {self.optimizer.implementation} — {self.optimizer.source}")
         for phase in PHASES:
             parts = self.phases[phase]
             live = " + ".join(f"{k} {v:,}" for k, v in parts.items() if v)
@@ -150,9 +151,9 @@ def _layer_index(name: str) -> int | None:
     return None
 
 
-def linear_modules(params: list[Param], tied: bool) -> list[LinearModule]:
+def linear_modules(params: list[Param]) -> list[LinearModule]:
     """The nn.Linear modules of a model, from its 2-D `*.weight` tensors (embeddings and norms are not Linear;
-    3-D fused expert stacks are parameters, not modules). A tied LM head is a Linear peft would see too."""
+    routed experts are fused 3-D parameters in transformers ≥ 5, not modules, however a checkpoint stores them)."""
     out: list[LinearModule] = []
     for p in params:
         if len(p.shape) != 2 or not p.name.endswith(".weight"):
@@ -160,9 +161,10 @@ def linear_modules(params: list[Param], tied: bool) -> list[LinearModule]:
         module = p.name[: -len(".weight")]
         if any(e in module.split(".")[-1] for e in _EMBEDDING_NAMES) or "norm" in module.split(".")[-1]:
             continue
+        if ".experts." in module:  # transformers ≥ 5 fuses routed experts into 3-D parameters: no nn.Linear
+            continue
         is_output = module.split(".")[-1] in ("lm_head", "embed_out") or module == "output"
         out.append(LinearModule(module, p.shape[1], p.shape[0], p.numel, _layer_index(module), is_output))
-    del tied
     return out
 
 
@@ -448,7 +450,7 @@ def train_memory(arch: Architecture, params: list[Param], r: TrainRequest) -> Tr
     d = _dtypes(r)
     n_gpu = r.gpus
     tied = arch.tie_word_embeddings
-    modules = linear_modules(params, tied)
+    modules = linear_modules(params)
     full = r.method == "full"
     targets: list[LinearModule] = []
     if not full:
@@ -476,8 +478,6 @@ def train_memory(arch: Architecture, params: list[Param], r: TrainRequest) -> Tr
         train_shapes = [s for t in targets for s in ((r.lora_rank, t.in_features), (t.out_features, r.lora_rank))]
         state_param_b = adapter_b
         heur.append(H.TRAIN_LORA_ADAPTER_BYTES)
-        target_numel = {t.name + ".weight" for t in targets}
-        del target_numel
         if r.method == "qlora":
             quantized = [p for p in params if _quantized_by_bnb(p, modules)]
             q_names = {p.name for p in quantized}
