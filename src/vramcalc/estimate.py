@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vramcalc.architecture_helpers import active_params_of, architecture_of, architecture_summary
-from vramcalc.calculator.engines import RuntimeRequest
+from vramcalc.calculator.engines import PROFILES, RowWeights, RuntimeRequest
+from vramcalc.calculator.pricing import price_row
 from vramcalc.calculator.weights import count_bytes, effective_spec, is_block_quantized
 from vramcalc.components import classify
-from vramcalc.heuristics import CUDA_CONTEXT, Heuristic
+from vramcalc.heuristics import Heuristic
 from vramcalc.reports import ClassBreakdown, ContextPoint, EstimateReport, FormatRow, HeuristicUse, ModelSummary
 from vramcalc.units import ModelLabel, format_bytes, format_count
 
 if TYPE_CHECKING:
     from vramcalc.architecture import Architecture
-    from vramcalc.calculator.engines import RuntimeEstimate
     from vramcalc.calculator.weights import WeightPlan
     from vramcalc.gpus import GpuSelection
     from vramcalc.inventory import Inventory
@@ -26,7 +26,6 @@ _BYTES_WORDS = {32: "4 bytes", 16: "2 bytes", 8: "1 byte"}
 AUTO_ENGINE = "auto"  # --engine default: chosen per report from the formats and the source
 AS_STORED = "as stored"
 PIPELINE_ENGINE = "diffusers"  # the engine a diffusion pipeline's rows are priced for
-MAX_CONTEXT_SEARCH = 1 << 20  # tokens: the ceiling of the max-context search when the model states none
 
 
 @dataclass
@@ -65,27 +64,6 @@ class EstimateRequest:
         return self.gpu is not None and self.gpu.unified_memory
 
 
-@dataclass(frozen=True)
-class _RowInputs:
-    """What the engine model needs of a row besides its weight bytes."""
-
-    bits: float  # bits per weight of its typical tensor (≥ 32: an fp32 model, whose activations are fp32)
-    embedding_bytes: int = 0
-    output_bytes: int = 0
-    largest_tensor_bytes: int = 0  # llama.cpp: the largest layer tensor, copied to the GPU by op offload
-
-    @property
-    def act_bytes(self) -> int:
-        return 4 if self.bits >= 32 else 2
-
-
-# Options that only one engine reads: given with rows of other engines only, they are named in a warning.
-ENGINE_OPTIONS: dict[str, tuple[str, ...]] = {
-    "llama.cpp": ("--gpu-layers", "--ubatch-size", "--flash-attention"),
-    "vllm": ("--gpu-memory-utilization", "--max-num-batched-tokens", "--max-num-seqs"),
-}
-
-
 class _Runtime:
     """Applies each row's engine profile and gathers what the report shows about it. With `--engine auto` the
     engine is chosen per row: llama.cpp runs GGUF types (and a GGUF file as stored), transformers the rest."""
@@ -101,6 +79,7 @@ class _Runtime:
         self.contexts = self._contexts()
         self.base.context = self.contexts[0]
         self.row_engines: dict[str, str] = {}  # row format → engine
+        self.sweeps: dict[str, tuple[tuple[int, int], ...]] = {}  # row format → (context, total)
 
     def engine_for(self, spec: FormatSpec | None) -> str:
         """The engine a row runs under (spec None: the as-stored row)."""
@@ -109,11 +88,6 @@ class _Runtime:
         if spec is None:
             return "llama.cpp" if self.gguf_source else "transformers"
         return "llama.cpp" if spec.family in ("gguf_type", "gguf_mix") else "transformers"
-
-    def _request_for(self, row: FormatRow, context: int | None = None) -> RuntimeRequest:
-        engine = row.engine or self.engine_for(None)
-        return replace(self.base, engine=engine, kv_dtype=self._kv_dtype(engine),
-                       context=self.base.context if context is None else context)
 
     def _kv_dtype(self, engine: str) -> str | None:
         """--kv-dtype for a row of this engine: an explicit engine refuses a cache type it lacks; under auto, rows
@@ -159,85 +133,55 @@ class _Runtime:
                     self.warnings.append(warning)
         return out
 
-    def _estimate(self, row: FormatRow, inputs: _RowInputs, rt: RuntimeRequest) -> RuntimeEstimate:
-        from vramcalc.calculator.engines import runtime_memory
-
-        return runtime_memory(self.arch, row.weight_bytes, rt, act_bytes=inputs.act_bytes,
-                              embedding_bytes=inputs.embedding_bytes, output_bytes=inputs.output_bytes,
-                              largest_tensor_bytes=inputs.largest_tensor_bytes)
-
-    def apply(self, row: FormatRow, inputs: _RowInputs) -> None:
-        rt = self._request_for(row)
-        self.row_engines[row.format] = rt.engine
-        est = self._estimate(row, inputs, rt)
-        row.kv_cache_bytes, row.activation_bytes = est.kv_cache_bytes, est.activation_bytes
-        row.overhead_bytes, row.total_bytes = est.overhead_bytes, est.total_bytes
-        row.host_bytes, row.kv_capacity_tokens, row.max_concurrency = (
-            est.host_bytes, est.kv_capacity_tokens, est.max_concurrency)
-        row.process_bytes = est.process_bytes
-        row.weights_on_gpu_bytes = est.weights_on_gpu
-        if rt.gpu_memory:
-            self._split(row, est, rt)
-            if self.arch is not None:
-                row.max_context = self._max_context(row, inputs, rt)
+    def price(self, fmt: str, engine: str, weights: RowWeights) -> dict[str, Any]:
+        """Price one row under its engine and gather what the report says about it; returns the row's runtime
+        fields (rows are built once, from these, never patched)."""
+        rt = replace(self.base, engine=engine, kv_dtype=self._kv_dtype(engine))
+        sweep = tuple(self.contexts) if len(self.contexts) > 1 else ()
+        priced = price_row(weights, self.arch, rt, sweep)
+        est = priced.runtime
+        self.row_engines[fmt] = engine
+        self.sweeps[fmt] = priced.sweep
         for h in est.heuristics:
             self.heuristics[h.name] = h
         self.warnings += [w for w in est.warnings if w not in self.warnings]
         for n in est.notes:  # notes with this row's own figures (vLLM's capacity, llama.cpp's host memory) say whose
-            vllm_capacity = rt.engine == "vllm" and est.kv_capacity_tokens is not None
+            vllm_capacity = engine == "vllm" and est.kv_capacity_tokens is not None
             row_specific = vllm_capacity or n.startswith("llama.cpp keeps")
-            n = f"{row.format}: {n}" if row_specific else n
+            n = f"{fmt}: {n}" if row_specific else n
             if n not in self.notes:
                 self.notes.append(n)
         if self.request.explain:
             parts = "; ".join(f"{name} {nbytes:,} B" for name, nbytes in est.parts.items())
-            self.explain += [f"{row.format}: engine {est.label}" + (f" — {parts}" if parts else "")]
-            self.explain += [f"{row.format}: {line}" for line in est.explain]
+            self.explain += [f"{fmt}: engine {est.label}" + (f" — {parts}" if parts else "")]
+            self.explain += [f"{fmt}: {line}" for line in est.explain]
+        if priced.gpus_exceeded:
+            from vramcalc.calculator.gpu_fit import MAX_GPUS
 
-    def total_at(self, row: FormatRow, inputs: _RowInputs, context: int) -> int:
-        return self._estimate(row, inputs, self._request_for(row, context)).total_bytes
-
-    def _max_context(self, row: FormatRow, inputs: _RowInputs, rt: RuntimeRequest) -> int:
-        """Inverse solving: the longest context this row runs at on one GPU of --gpu-memory (vLLM: the context at
-        which its KV budget still holds --batch sequences)."""
-        from vramcalc.calculator.gpu_fit import largest_context
-
-        assert rt.gpu_memory is not None and self.arch is not None
-        limit = rt.gpu_memory
-
-        def fits(context: int) -> bool:
-            est = self._estimate(row, inputs, replace(rt, context=context))
-            if rt.engine == "vllm":
-                return (est.max_concurrency or 0) >= rt.batch
-            return est.total_bytes <= limit
-
-        return largest_context(fits, int(self.arch.max_context or MAX_CONTEXT_SEARCH))
-
-    def _split(self, row: FormatRow, est: RuntimeEstimate, rt: RuntimeRequest) -> None:
-        from vramcalc.calculator.gpu_fit import MAX_GPUS, split_over_gpus
-        from vramcalc.heuristics import VLLM_GPU_MEMORY_UTILIZATION
-
-        assert rt.gpu_memory
-        util = (rt.gpu_memory_utilization or VLLM_GPU_MEMORY_UTILIZATION.value) if rt.engine == "vllm" else 1.0
-        split = split_over_gpus(weights_on_gpu=est.weights_on_gpu, kv_bytes=est.kv_cache_bytes,
-                                activation_bytes=est.activation_bytes, overhead_bytes=est.overhead_bytes,
-                                gpu_memory=rt.gpu_memory, engine=rt.engine, arch=self.arch, utilization=util)
-        if split is None:
-            row.gpus = row.per_gpu_bytes = row.gpu_split = None
-            self.warnings.append(f"{row.format}: more than {MAX_GPUS} GPUs of {format_bytes(rt.gpu_memory)} needed")
-            return
-        row.gpus, row.per_gpu_bytes, row.gpu_split = split.gpus, split.per_gpu_bytes, split.how
-        if self.request.explain:
+            assert rt.gpu_memory
+            self.warnings.append(f"{fmt}: more than {MAX_GPUS} GPUs of {format_bytes(rt.gpu_memory)} needed")
+        split = priced.split
+        if split is not None and self.request.explain:
+            assert rt.gpu_memory
+            util = priced.utilization
             self.explain.append(
-                f"{row.format}: {split.gpus} × {format_bytes(rt.gpu_memory)} GPU(s), {split.how}: "
+                f"{fmt}: {split.gpus} × {format_bytes(rt.gpu_memory)} GPU(s), {split.how}: "
                 f"{format_bytes(split.per_gpu_bytes)} on each (weights {est.weights_on_gpu:,} B and KV "
                 f"{est.kv_cache_bytes:,} B shared out, overhead {est.overhead_bytes:,} B on every GPU"
                 + (f", limit {util:g} of each" if util < 1 else "") + ")")
+        return dict(
+            engine=engine, kv_cache_bytes=est.kv_cache_bytes, activation_bytes=est.activation_bytes,
+            overhead_bytes=est.overhead_bytes, total_bytes=est.total_bytes, host_bytes=est.host_bytes,
+            kv_capacity_tokens=est.kv_capacity_tokens, max_concurrency=est.max_concurrency,
+            process_bytes=est.process_bytes, weights_on_gpu_bytes=est.weights_on_gpu,
+            gpus=split.gpus if split else None, per_gpu_bytes=split.per_gpu_bytes if split else None,
+            gpu_split=split.how if split else None, max_context=priced.max_context,
+        )
 
-    def sweep(self, rows: list[tuple[FormatRow, _RowInputs]]) -> list[ContextPoint]:
+    def sweep(self, formats: list[str]) -> list[ContextPoint]:
         if len(self.contexts) < 2:
             return []
-        return [ContextPoint(context=c, totals={r.format: self.total_at(r, inputs, c) for r, inputs in rows})
+        return [ContextPoint(context=c, totals={f: dict(self.sweeps[f])[c] for f in formats if f in self.sweeps})
                 for c in self.contexts]
 
     def _engine_note(self) -> None:
@@ -255,10 +199,10 @@ class _Runtime:
         """Options given that no row here reads: each named in one warning, never silently dropped."""
         given = set(self.request.given_options)
         used = set(self.row_engines.values())
-        for engine, options in ENGINE_OPTIONS.items():
+        for engine, profile in PROFILES.items():
             if engine in used:
                 continue
-            for option in options:
+            for option in profile.options:
                 if option in given:
                     given.discard(option)
                     self.warnings.append(f"{option} is a {engine} option and no row here runs under {engine} "
@@ -372,22 +316,17 @@ def estimate_count(label: ModelLabel, request: EstimateRequest, registry: Regist
         raise UsageError(f"{label.text} is a parameter count: it has no stored form to show",
                          "pick formats with --dtype (bf16, Q4_K_M …), or give a checkpoint")
     n = label.total_params
-    overhead = CUDA_CONTEXT.as_int()
     rows, explain = [], []
     runtime = _Runtime(request, request.flag_architecture)
-    swept = []
     for spec in specs:
         eff = effective_spec(spec, registry)
         nbytes = count_bytes(n, spec, registry)
+        weights = RowWeights(nbytes, act_bytes=_act_bytes(float(eff.bits_per_weight)))
         rows.append(FormatRow(
-            format=spec.name, family=spec.family, params=n,
-            bits_per_weight=float(Fraction(nbytes * 8, n)), weight_bytes=nbytes,
-            overhead_bytes=overhead, total_bytes=nbytes + overhead,
-            kept=_count_caveats(spec), engine=runtime.engine_for(spec),
+            format=spec.name, family=spec.family, params=n, bits_per_weight=float(Fraction(nbytes * 8, n)),
+            weight_bytes=nbytes, kept=_count_caveats(spec),
+            **runtime.price(spec.name, runtime.engine_for(spec), weights),
         ))
-        inputs = _RowInputs(float(eff.bits_per_weight))
-        runtime.apply(rows[-1], inputs)
-        swept.append((rows[-1], inputs))
         if request.explain:
             explain += [x for x in _explain_count(n, spec, eff, nbytes, request.units, registry) if x not in explain]
     notes = _label_notes(label, specs, rows, request.units)
@@ -397,7 +336,7 @@ def estimate_count(label: ModelLabel, request: EstimateRequest, registry: Regist
             params=n, active_params=label.active_params, experts=label.experts,
         ),
         units=request.units,
-        rows=rows, notes=notes, explain=explain, context_sweep=runtime.sweep(swept),
+        rows=rows, notes=notes, explain=explain, context_sweep=runtime.sweep([r.format for r in rows]),
     ))
 
 
@@ -490,14 +429,12 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
         raise UsageError(f"{inventory.source} has only a config, no stored weights to show 'as stored'",
                          "pick formats with --dtype (bf16, Q4_K_M …), or point at the checkpoint's folder")
     specs = pick_formats(request, registry)
-    overhead = CUDA_CONTEXT.as_int()
     rows, explain = [], []
     chooser = tensor_chooser(inventory, registry)
     arch, arch_note = architecture_of(inventory)
     runtime = _Runtime(request, arch or request.flag_architecture, gguf_source=inventory.kind == "gguf")
     pipeline = len(inventory.components) > 1
     vision_params = sum(t.numel for t in inventory.tensors if classify(t.name) in ("vision", "projector"))
-    swept = []
     dequantizes = sorted({t.dtype for t in inventory.tensors if is_block_quantized(t.dtype)}
                          if inventory.kind == "gguf" else set())
     for spec in specs:
@@ -520,20 +457,20 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
             ClassBreakdown(tensor_class=c.cls, params=c.params, bytes=c.bytes, types=c.types)
             for c in plan.by_class()
         ]
-        rows.append(FormatRow(
-            format=spec.name, family=spec.family, params=plan.params,
-            bits_per_weight=float(plan.bits_per_weight), weight_bytes=plan.nbytes,
-            overhead_bytes=overhead, total_bytes=plan.nbytes + overhead, kept=kept, breakdown=breakdown,
-            file_bytes=file_bytes, engine=runtime.engine_for(spec),
-        ))
         bits = float(effective_spec(spec, registry).bits_per_weight) if spec.family != "stored" else 16.0
         if pipeline:
-            _pipeline(rows[-1], {c: sum(p.nbytes for p in plan.tensors if p.tensor.component == c)
-                                 for c in inventory.components}, bits, inventory, request, runtime)
+            priced = _pipeline(spec.name, {c: sum(p.nbytes for p in plan.tensors if p.tensor.component == c)
+                                           for c in inventory.components}, bits, inventory, request, runtime)
         else:
-            inputs = _row_inputs(bits, [(p.tensor.name, p.cls, p.nbytes) for p in plan.tensors], rows[-1].engine)
-            runtime.apply(rows[-1], inputs)
-            swept.append((rows[-1], inputs))
+            engine = runtime.engine_for(spec)
+            weights = _row_weights(plan.nbytes, bits, [(p.tensor.name, p.cls, p.nbytes) for p in plan.tensors],
+                                   engine)
+            priced = runtime.price(spec.name, engine, weights)
+        rows.append(FormatRow(
+            format=spec.name, family=spec.family, params=plan.params,
+            bits_per_weight=float(plan.bits_per_weight), weight_bytes=plan.nbytes, kept=kept, breakdown=breakdown,
+            file_bytes=file_bytes, **priced,
+        ))
         if request.explain:
             explain += explain_plan(plan, request.units)
             if file_bytes is not None:
@@ -549,23 +486,22 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
     if inventory.kind != "config" and wants_stored:
         # What the files hold now, as the first row: the baseline every other row is compared with.
         stored = inventory.total_bytes
+        stored_bits = 32.0 if set(dtypes) == {"F32"} else 16.0
+        if pipeline:
+            priced = _pipeline(AS_STORED, {c: sum(t.nbytes for t in inventory.tensors if t.component == c)
+                                           for c in inventory.components}, stored_bits, inventory, request, runtime)
+        else:
+            engine = runtime.engine_for(None)
+            weights = _row_weights(stored, stored_bits, [(t.name, classify(t.name, len(t.shape)), t.nbytes)
+                                                         for t in inventory.tensors], engine)
+            priced = runtime.price(AS_STORED, engine, weights)
         rows.insert(0, FormatRow(
             format=AS_STORED, family="stored", params=inventory.total_params,
             bits_per_weight=float(Fraction(stored * 8, inventory.total_params or 1)), weight_bytes=stored,
-            overhead_bytes=overhead, total_bytes=stored + overhead,
             kept=[f"as stored: {', '.join(sorted(dtypes))}"],
             file_bytes=sum(f.size for f in inventory.files) if inventory.kind == "gguf" and inventory.files else None,
-            engine=runtime.engine_for(None),
+            **priced,
         ))
-        stored_bits = 32.0 if set(dtypes) == {"F32"} else 16.0
-        if pipeline:
-            _pipeline(rows[0], {c: sum(t.nbytes for t in inventory.tensors if t.component == c)
-                                for c in inventory.components}, stored_bits, inventory, request, runtime)
-        else:
-            inputs = _row_inputs(stored_bits, [(t.name, classify(t.name, len(t.shape)), t.nbytes)
-                                               for t in inventory.tensors], rows[0].engine)
-            runtime.apply(rows[0], inputs)
-            swept.insert(0, (rows[0], inputs))
     notes = list(inventory.warnings) + ([arch_note] if arch_note else [])
     return runtime.finish(EstimateReport(
         model=ModelSummary(
@@ -575,18 +511,25 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
             architecture=architecture_summary(arch) if arch else {},
         ),
         units=request.units,
-        rows=rows, notes=notes, explain=explain, context_sweep=[] if pipeline else runtime.sweep(swept),
+        rows=rows, notes=notes, explain=explain,
+        context_sweep=[] if pipeline else runtime.sweep([r.format for r in rows]),
     ), pipeline=pipeline)
 
 
-def _row_inputs(bits: float, tensors: list[tuple[str, str, int]], engine: str | None) -> _RowInputs:
+def _act_bytes(bits: float) -> int:
+    """The activation dtype's bytes: an fp32 model computes in fp32, everything else in 16 bits."""
+    return 4 if bits >= 32 else 2
+
+
+def _row_weights(nbytes: int, bits: float, tensors: list[tuple[str, str, int]], engine: str) -> RowWeights:
     """tensors: (name, class, bytes) as the row stores them."""
     largest = 0
     if engine == "llama.cpp":
         from vramcalc.calculator.activations import llamacpp_largest_tensor
 
-        largest = llamacpp_largest_tensor((name, nbytes) for name, _, nbytes in tensors)
-    return _RowInputs(bits, embedding_bytes=sum(n for _, cls, n in tensors if cls == "embeddings"),
+        largest = llamacpp_largest_tensor((name, n) for name, _, n in tensors)
+    return RowWeights(nbytes, act_bytes=_act_bytes(bits),
+                      embedding_bytes=sum(n for _, cls, n in tensors if cls == "embeddings"),
                       output_bytes=sum(n for _, cls, n in tensors if cls == "lm_head"), largest_tensor_bytes=largest)
 
 
@@ -603,10 +546,11 @@ def _unconverted_note(names: list[str], plan: WeightPlan, spec: FormatSpec) -> s
             "(tensor_should_be_converted) and convert_hf_to_gguf.py leave them")
 
 
-def _pipeline(row: FormatRow, components: dict[str, int], bits: float, inventory: Inventory,
-              request: EstimateRequest, runtime: _Runtime) -> None:
+def _pipeline(fmt: str, components: dict[str, int], bits: float, inventory: Inventory,
+              request: EstimateRequest, runtime: _Runtime) -> dict[str, Any]:
     """Diffusion pipelines: no KV cache; stages run one after another, all resident or one at a time (model CPU
-    offload). The denoiser's activations need its hidden size, read from its config by the reader."""
+    offload). The denoiser's activations need its hidden size, read from its config by the reader. Returns the
+    row's runtime fields."""
     from vramcalc.calculator.diffusion import pipeline_memory, pipeline_shapes
 
     if request.resolution is None:
@@ -618,22 +562,19 @@ def _pipeline(row: FormatRow, components: dict[str, int], bits: float, inventory
         width, height = request.resolution
     mem = pipeline_memory(components, height=height, width=width, batch=request.runtime.batch,
                           act_bytes=4 if bits >= 32 else 2, **pipeline_shapes(inventory.metadata))
-    row.components = components
-    row.kv_cache_bytes, row.host_bytes = 0, 0
-    row.kv_capacity_tokens = row.max_concurrency = None
-    row.activation_bytes, row.overhead_bytes = mem.activation_bytes, mem.overhead_bytes
-    row.total_bytes = mem.all_resident_bytes
-    row.offload_peak_bytes = mem.offload_peak_bytes
-    row.engine = PIPELINE_ENGINE
-    runtime.row_engines[row.format] = PIPELINE_ENGINE
+    fields: dict[str, Any] = dict(
+        components=components, kv_cache_bytes=0, host_bytes=0, activation_bytes=mem.activation_bytes,
+        overhead_bytes=mem.overhead_bytes, total_bytes=mem.all_resident_bytes,
+        offload_peak_bytes=mem.offload_peak_bytes, engine=PIPELINE_ENGINE)
+    runtime.row_engines[fmt] = PIPELINE_ENGINE
     gpu_memory = request.runtime.gpu_memory
     if gpu_memory:
         from vramcalc.calculator.gpu_fit import pack_components
 
         packed = pack_components([(s.weight_bytes, s.activation_bytes) for s in mem.stages], mem.overhead_bytes,
                                  gpu_memory)
-        row.gpus, row.per_gpu_bytes = (packed.gpus, packed.per_gpu_bytes) if packed else (None, None)
-        row.gpu_split = packed.how if packed else None
+        if packed is not None:
+            fields.update(gpus=packed.gpus, per_gpu_bytes=packed.per_gpu_bytes, gpu_split=packed.how)
     for h in mem.heuristics:
         runtime.heuristics[h.name] = h
     stage = mem.offload_stage
@@ -645,4 +586,5 @@ def _pipeline(row: FormatRow, components: dict[str, int], bits: float, inventory
         if n not in runtime.notes:
             runtime.notes.append(n)
     if request.explain:
-        runtime.explain += [f"{row.format}: {line}" for line in mem.explain]
+        runtime.explain += [f"{fmt}: {line}" for line in mem.explain]
+    return fields

@@ -46,18 +46,34 @@ def _tp_degrees(arch: Architecture | None) -> list[int]:
 def split_over_gpus(*, weights_on_gpu: int, kv_bytes: int, activation_bytes: int, overhead_bytes: int,
                     gpu_memory: int, engine: str, arch: Architecture | None = None,
                     utilization: float = 1.0) -> Split | None:
-    """The fewest GPUs of `gpu_memory` bytes that hold the row, or None when MAX_GPUS do not.
+    """The fewest GPUs of `gpu_memory` bytes that hold the row, split the way `engine` splits a model (vLLM: tensor
+    parallel; the others: whole layers), or None when MAX_GPUS do not.
 
     utilization: the fraction of each GPU the engine may use (vLLM's gpu_memory_utilization).
     """
+    split = tensor_parallel_split if engine == "vllm" else layer_split
+    return split(weights_on_gpu=weights_on_gpu, kv_bytes=kv_bytes, activation_bytes=activation_bytes,
+                 overhead_bytes=overhead_bytes, gpu_memory=gpu_memory, arch=arch, utilization=utilization)
+
+
+def tensor_parallel_split(*, weights_on_gpu: int, kv_bytes: int, activation_bytes: int, overhead_bytes: int,
+                          gpu_memory: int, arch: Architecture | None = None, utilization: float = 1.0
+                          ) -> Split | None:
+    """vLLM: every GPU holds 1/n of each layer (n dividing the attention heads)."""
     limit = int(gpu_memory * utilization)
-    if engine == "vllm":
-        for n in _tp_degrees(arch):
-            per_gpu = (-(-weights_on_gpu // n) + -(-activation_bytes // n) + _kv_share(kv_bytes, n, arch)
-                       + overhead_bytes)
-            if per_gpu <= limit:
-                return Split(n, per_gpu, "tensor parallel" if n > 1 else "one GPU")
-        return None
+    for n in _tp_degrees(arch):
+        per_gpu = (-(-weights_on_gpu // n) + -(-activation_bytes // n) + _kv_share(kv_bytes, n, arch)
+                   + overhead_bytes)
+        if per_gpu <= limit:
+            return Split(n, per_gpu, "tensor parallel" if n > 1 else "one GPU")
+    return None
+
+
+def layer_split(*, weights_on_gpu: int, kv_bytes: int, activation_bytes: int, overhead_bytes: int,
+                gpu_memory: int, arch: Architecture | None = None, utilization: float = 1.0) -> Split | None:
+    """transformers' device_map="auto" and llama.cpp's --split-mode layer: whole layers per GPU, each running its
+    layers' activations at full width."""
+    limit = int(gpu_memory * utilization)
     layers = arch.num_layers if arch is not None else MAX_GPUS
     for n in range(1, min(layers, MAX_GPUS) + 1):
         per_gpu = -(-weights_on_gpu // n) + -(-kv_bytes // n) + activation_bytes + overhead_bytes

@@ -15,21 +15,12 @@ from vramcalc.errors import UsageError
 if TYPE_CHECKING:
     from vramcalc.architecture import Architecture, Attention
 
-ENGINES = ("transformers", "vllm", "llama.cpp")
 # KV element types: plain floats, and llama.cpp's block-quantized caches (priced from the registry's layouts).
 FLOAT_KV_BITS = {"fp32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "fp8_e4m3": 8, "fp8_e5m2": 8}
 LLAMACPP_KV_TYPES = ("f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl")
 KV_DTYPES = tuple(FLOAT_KV_BITS) + tuple(t for t in LLAMACPP_KV_TYPES if t not in ("f32", "f16", "bf16"))
 _ALIASES = {"f32": "fp32", "f16": "fp16", "float16": "fp16", "bfloat16": "bf16", "float32": "fp32",
             "half": "fp16", "float": "fp32", "fp8_e4m3fn": "fp8_e4m3"}
-# Which KV dtypes each engine can allocate: llama.cpp's -ctk/-ctv types; vLLM's kv_cache_dtype (auto = the model's,
-# fp8/fp8_e4m3/fp8_e5m2); transformers' DynamicCache stores the model's float dtype.
-ENGINE_KV_DTYPES = {
-    "transformers": ("fp32", "fp16", "bf16"),
-    "vllm": ("fp32", "fp16", "bf16", "fp8", "fp8_e4m3", "fp8_e5m2"),
-    "llama.cpp": LLAMACPP_KV_TYPES,
-}
-DEFAULT_KV_DTYPE = {"transformers": None, "vllm": None, "llama.cpp": "f16"}  # None: the activation dtype
 # transformers 5.17 caches MLA's compressed latent (kv_lora_rank + the shared rope key) for DeepSeek-V2/V3, Kimi,
 # GLM-4-MoE-Lite, MiniCPM3 …; these model classes still cache K and V expanded per head.
 _TRANSFORMERS_FULL_MLA = frozenset({"deepseek_v32", "glm_moe_dsa", "glm5_next", "hy_v4", "axk2"})
@@ -58,9 +49,11 @@ def kv_bits(kv_dtype: str) -> Fraction:
 
 def check_kv_dtype(kv_dtype: str, engine: str) -> str:
     """The normalised dtype, or a UsageError naming the dtypes this engine can allocate."""
+    from vramcalc.calculator.engines import PROFILES  # each engine profile names the cache types it allocates
+
     kv_bits(kv_dtype)
     key = normalise_kv_dtype(kv_dtype)
-    allowed = ENGINE_KV_DTYPES.get(engine, KV_DTYPES)
+    allowed = PROFILES[engine].kv_dtypes if engine in PROFILES else KV_DTYPES
     llamacpp_name = {"fp32": "f32", "fp16": "f16"}.get(key, key)
     if key not in allowed and llamacpp_name not in allowed:
         raise UsageError(f"{engine} cannot store its KV cache as {kv_dtype!r}",
