@@ -639,7 +639,8 @@ def train_memory(arch: Architecture, params: list[Param], r: TrainRequest) -> Tr
         temps = 0
     terms["optimizer step temporaries"] = Term(
         "optimizer step temporaries", temps,
-        "none (fused update or offloaded step)" if not temps else
+        ("none: DeepSpeed's FusedAdam updates in place under ZeRO" if zero and spec.step_temps == "foreach"
+         else "none (fused update or offloaded step)") if not temps else
         (f"{spec.temp_copies} copy of the trainable parameters (state dtype)" if spec.step_temps == "foreach"
          else f"fp32 temporaries of the largest trainable tensor ({max(prod(s) for s in train_shapes):,})"))
 
@@ -657,7 +658,17 @@ def train_memory(arch: Architecture, params: list[Param], r: TrainRequest) -> Tr
     at_end = {**resident, "gathered parameters": gathered, "gradients": grads_gpu, "gradient buckets": bucket_b,
               "one layer's activations": saved.largest_layer, "dequantized weight": qlora_temp,
               "embedding gradient": emb_tmp}
-    backward = at_loss if sum(at_loss.values()) >= sum(at_end.values()) else at_end
+    candidates = [at_loss, at_end]
+    if saved.kernel == "math" and not r.checkpointing:
+        # the last layer's attention backward: the grad of its probabilities and softmax's backward output, each
+        # batch × heads × seq² fp32, beside every saved tensor (the loss's tensors are freed by then)
+        a0 = max(arch.layers, key=lambda a: a.num_heads)
+        probs = r.batch * a0.num_heads * r.seq_len ** 2 * 4
+        terms["attention backward temporaries"] = Term("attention backward temporaries", 2 * probs,
+                                                       f"2 × {r.batch} × {a0.num_heads} heads × {r.seq_len:,}² × 4 B")
+        candidates.append({**resident, "gathered parameters": gathered, "gradients": grads_before,
+                           "activations": acts, "attention backward temporaries": 2 * probs})
+    backward = max(candidates, key=lambda p: sum(p.values()))
     step = {**resident, "gradients": grads_gpu, "optimizer step temporaries": temps}
     phases = {"forward": forward, "backward": backward, "optimizer step": step}
     phases = {k: {n_: b_ for n_, b_ in p.items() if b_} for k, p in phases.items()}

@@ -11,6 +11,10 @@ from vramcalc.cli.render import stdout_console
 from vramcalc.train_report import TrainReport, TrainRow
 from vramcalc.units import format_bytes, format_count
 
+# the table's short forms (the JSON and --explain carry the full names)
+_SHORT = {"paged-adamw-8bit": "paged 8-bit", "adamw-8bit": "adamw 8-bit", "adamw-fused": "fused adamw"}
+_PHASE = {"optimizer step": "optim. step"}
+
 
 def _b(n: int, units: str) -> str:
     return format_bytes(n, units) if n else "—"
@@ -33,7 +37,7 @@ def render_train(report: TrainReport, console: Console | None = None) -> None:
     console.print(head)
     console.print(Text("training step: " + ", ".join(setup) + " — bytes per GPU", style="italic"))
     table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("")
+    table.add_column("", no_wrap=True)
     for r in report.rows:
         table.add_column(f"{r.method} {r.precision}", justify="right", overflow="fold")
     rows = report.rows
@@ -41,24 +45,24 @@ def render_train(report: TrainReport, console: Console | None = None) -> None:
     def line(name: str, cells: list[str], style: str | None = None) -> None:
         table.add_row(name, *cells, style=style)
 
-    line("optimizer", [r.optimizer for r in rows])
+    line("optimizer", [_SHORT.get(r.optimizer, r.optimizer) for r in rows])
     line("trainable", [f"{format_count(r.trainable_params)}" for r in rows])
     bd = [r.breakdown for r in rows]
     line("weights", [_b(b.weights_bytes, u) for b in bd])
     if any(b.master_weights_bytes for b in bd):
         line("fp32 master", [_b(b.master_weights_bytes, u) for b in bd])
     line("gradients", [_b(b.gradient_bytes, u) for b in bd])
-    line("optimizer states", [_b(b.optimizer_state_bytes + b.paged_state_bytes, u) for b in bd])
+    line("opt. states", [_b(b.optimizer_state_bytes + b.paged_state_bytes, u) for b in bd])
     line("activations", [_b(b.activation_bytes, u) for b in bd])
     if any(b.autocast_weight_copy_bytes for b in bd):
         line("autocast copies", [_b(b.autocast_weight_copy_bytes, u) for b in bd])
     line("logits + loss", [_b(b.logits_loss_bytes, u) for b in bd])
-    line("step temporaries", [_b(b.optimizer_step_temp_bytes, u) for b in bd])
+    line("step temps", [_b(b.optimizer_step_temp_bytes, u) for b in bd])
     if any(b.sharding_bytes for b in bd):
         line("gathered/buckets", [_b(b.sharding_bytes, u) for b in bd])
-    line("peak set by", [r.peak_phase for r in rows])
+    line("peak set by", [_PHASE.get(r.peak_phase, r.peak_phase) for r in rows])
     line("peak allocated", [format_bytes(r.peak_allocated_bytes, u) for r in rows], "bold")
-    line("+ allocator, CUDA", [format_bytes(r.breakdown.allocator_slack_bytes + r.breakdown.cuda_context_bytes, u)
+    line("+ slack, CUDA", [format_bytes(r.breakdown.allocator_slack_bytes + r.breakdown.cuda_context_bytes, u)
                                for r in rows])
     line("VRAM per GPU", [format_bytes(r.total_bytes, u) for r in rows], "bold")
     if any(r.host_bytes for r in rows):
