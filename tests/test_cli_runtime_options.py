@@ -87,7 +87,7 @@ def test_engine_auto_runs_gguf_in_llamacpp(capsys: pytest.CaptureFixture[str], t
     chosen = run_cli(capsys, "estimate", "32B-Q4_K_M", "--engine", "vllm", "--json").json()
     assert chosen["engine"] == "vllm"
     bad = run_cli(capsys, "estimate", "7B", "--engine", "tgi")
-    assert bad.code == 2 and "choose one of: transformers, vllm, llama.cpp (or auto)" in bad.err
+    assert bad.code == 2 and "'tgi' is not one of 'auto', 'transformers', 'vllm', 'llama.cpp'" in bad.err
 
 
 def test_a_request_is_not_changed_by_estimating_with_it() -> None:

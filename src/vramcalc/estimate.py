@@ -12,7 +12,15 @@ from vramcalc.calculator.pricing import price_row
 from vramcalc.calculator.weights import count_bytes, effective_spec, is_block_quantized
 from vramcalc.components import classify
 from vramcalc.heuristics import Heuristic
-from vramcalc.reports import ClassBreakdown, ContextPoint, EstimateReport, FormatRow, HeuristicUse, ModelSummary
+from vramcalc.reports import (
+    BestFit,
+    ClassBreakdown,
+    ContextPoint,
+    EstimateReport,
+    FormatRow,
+    HeuristicUse,
+    ModelSummary,
+)
 from vramcalc.units import ModelLabel, format_bytes, format_count
 
 if TYPE_CHECKING:
@@ -234,8 +242,9 @@ class _Runtime:
         self._engine_note()
         self._unused_options(pipeline)
         if rt.gpu_memory:
-            self.notes.append(_best_fit(report.rows, rt.gpu_memory, rt.context, rt.batch, report.units,
-                                        pipeline=pipeline))
+            report.best_fit = _best_fit(report.rows, rt.gpu_memory, rt.context, rt.batch, report.units,
+                                        pipeline=pipeline)
+            self.notes.append(report.best_fit.answer)
         report.heuristics = [_heuristic_use(h) for h in self.heuristics.values()]
         report.notes += self.notes
         report.warnings += self.warnings
@@ -244,9 +253,9 @@ class _Runtime:
 
 
 def _best_fit(rows: list[FormatRow], gpu_memory: int, context: int, batch: int, units: str,
-              pipeline: bool = False) -> str:
+              pipeline: bool = False) -> BestFit:
     """Inverse solving: the format with the most bits per weight that runs on one GPU of this size (a pipeline:
-    with every component resident, else with model CPU offload)."""
+    with every component resident, else with model CPU offload); the answer in words too."""
     gpu = f"one {format_bytes(gpu_memory, units)} GPU"
     candidates = [r for r in rows if r.family != "stored"] or rows
     if pipeline:
@@ -257,32 +266,35 @@ def _best_fit(rows: list[FormatRow], gpu_memory: int, context: int, batch: int, 
             answer = (f"the most precise format that fits {gpu} with every component resident: {best.format} "
                       f"({format_bytes(best.total_bytes, units)})")
             more = [r for r in offload if r.bits_per_weight > best.bits_per_weight]
+            offload_best = None
             if more:
                 top = max(more, key=lambda r: (r.bits_per_weight, -(r.offload_peak_bytes or 0)))
+                offload_best = top.format
                 answer += (f"; with model CPU offload: {top.format} "
                            f"({format_bytes(top.offload_peak_bytes or 0, units)} peak)")
-            return answer
+            return BestFit(answer=answer, format=best.format, gpus=1, with_offload=offload_best)
         if offload:
             best = max(offload, key=lambda r: (r.bits_per_weight, -(r.offload_peak_bytes or 0)))
             peak = format_bytes(best.offload_peak_bytes or 0, units)
-            return (f"no format here fits {gpu} with every component resident; with model CPU offload "
-                    f"(enable_model_cpu_offload) {best.format} does ({peak} peak)")
+            return BestFit(answer=f"no format here fits {gpu} with every component resident; with model CPU offload "
+                                  f"(enable_model_cpu_offload) {best.format} does ({peak} peak)",
+                           with_offload=best.format)
         small = min(candidates, key=lambda r: r.offload_peak_bytes or r.total_bytes)
-        return (f"no format here fits {gpu}, even with model CPU offload (the smallest, {small.format}, peaks at "
-                f"{format_bytes(small.offload_peak_bytes or small.total_bytes, units)}): a smaller resolution or "
-                "sequential CPU offload")
+        smallest = format_bytes(small.offload_peak_bytes or small.total_bytes, units)
+        return BestFit(answer=f"no format here fits {gpu}, even with model CPU offload (the smallest, "
+                              f"{small.format}, peaks at {smallest}): a smaller resolution or sequential CPU offload")
     where = f"{gpu} at {context:,} tokens × {batch}"
     single = [r for r in candidates if r.gpus == 1]
     if not single:
         counted = [r for r in candidates if r.gpus is not None]
         if counted:
             fewest = min(counted, key=lambda r: (r.gpus or 0, -r.bits_per_weight))
-            return (f"no format here fits {where}; the fewest GPUs: {fewest.format} on {fewest.gpus} "
-                    "(see the GPUs column), or a shorter context")
-        return f"no format here fits {where}, even split over 64 GPUs"
+            return BestFit(answer=f"no format here fits {where}; the fewest GPUs: {fewest.format} on {fewest.gpus} "
+                                  "(see the GPUs column), or a shorter context", format=fewest.format, gpus=fewest.gpus)
+        return BestFit(answer=f"no format here fits {where}, even split over 64 GPUs")
     best = max(single, key=lambda r: (r.bits_per_weight, -r.total_bytes))
-    return (f"the most precise format that fits {where}: {best.format} ({best.bits_per_weight:.3g} bits/weight, "
-            f"{format_bytes(best.total_bytes, units)})")
+    return BestFit(answer=f"the most precise format that fits {where}: {best.format} ({best.bits_per_weight:.3g} "
+                          f"bits/weight, {format_bytes(best.total_bytes, units)})", format=best.format, gpus=1)
 
 
 def is_as_stored(name: str) -> bool:

@@ -82,6 +82,17 @@ class ContextPoint(_Report):
     totals: dict[str, int] = Field(description="format → total VRAM bytes at this context")
 
 
+class BestFit(_Report):
+    """The answer to "what fits one GPU of --gpu-memory", as fields and in words."""
+
+    answer: str = Field(description="the answer in words (also among the notes)")
+    format: str | None = Field(None, description="the most precise format that fits one GPU (or, when none does, "
+                                                 "the one needing the fewest GPUs); None: nothing fits")
+    gpus: int | None = Field(None, description="GPUs that format needs (1 when it fits one)")
+    with_offload: str | None = Field(None, description="pipelines: the most precise format that fits with model "
+                                                       "CPU offload, when more precise than `format`")
+
+
 class EstimateReport(_Report):
     schema_version: int = SCHEMA_VERSION
     command: Literal["estimate"] = "estimate"
@@ -94,6 +105,7 @@ class EstimateReport(_Report):
     context_given: bool = Field(False, description="False: the default (4096, or the model's maximum if smaller)")
     batch: int = 1
     kv_dtype: str | None = Field(None, description="KV cache dtype (None: the engine's default)")
+    best_fit: BestFit | None = Field(None, description="with --gpu-memory/--gpu: the format that fits")
     gpu_memory: int | None = Field(None, description="bytes per GPU given with --gpu-memory (or --gpu's device)")
     gpu: str | None = Field(None, description="the catalog device named with --gpu (vramcalc gpus)")
     gpu_count: int | None = Field(None, description="how many of them --gpu names (2xA100-80GB: 2)")

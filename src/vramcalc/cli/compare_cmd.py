@@ -6,7 +6,22 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vramcalc.cli.app import FormatsOpt, JsonOpt, UnitsChoice, UnitsOpt
+from vramcalc.cli.options import (
+    BatchOpt,
+    EngineChoice,
+    EngineOpt,
+    FormatsOpt,
+    GpuMemoryOpt,
+    GpuOpt,
+    GpusOpt,
+    JsonOpt,
+    RevisionOpt,
+    TokenOpt,
+    UnitsChoice,
+    UnitsOpt,
+    gpu_capacity,
+)
+from vramcalc.cli.output import emit
 
 if TYPE_CHECKING:
     from vramcalc.inventory import Inventory
@@ -23,49 +38,36 @@ def compare(
                      metavar="FORMAT"),
     ] = None,
     context: Annotated[str, typer.Option("--context", "-c", help="context length in tokens: 8192 or 8k")] = "4096",
-    batch: Annotated[int, typer.Option("--batch", "-b", help="sequences at once", min=1)] = 1,
-    engine: Annotated[str, typer.Option(
-        "--engine", "-e", help="transformers, vllm or llama.cpp; auto: llama.cpp for GGUF entries, else "
-                               "transformers")] = "auto",
-    gpu_memory: Annotated[
-        str | None, typer.Option("--gpu-memory", help="memory per GPU, e.g. 24GiB: GPUs needed and the longest context "
-                                                      "per model")
-    ] = None,
+    batch: BatchOpt = 1,
+    engine: EngineOpt = EngineChoice.auto,
+    gpu_memory: GpuMemoryOpt = None,
+    gpu: GpuOpt = None,
     units: UnitsOpt = UnitsChoice.gb,
-    revision: Annotated[str | None, typer.Option("--revision", help="Hub revision (branch, tag, commit)")] = None,
-    token: Annotated[str | None, typer.Option("--token", help="Hub token (else $HF_TOKEN)", show_default=False)] = None,
+    revision: RevisionOpt = None,
+    token: TokenOpt = None,
     formats: FormatsOpt = None,
+    gpus: GpusOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Models or labels side by side: parameters, bits per weight, weights/file size and VRAM."""
-    import sys
-
-    from vramcalc.calculator.engines import ENGINES, RuntimeRequest
+    from vramcalc.calculator.engines import RuntimeRequest
     from vramcalc.compare import build_compare
     from vramcalc.errors import UsageError
-    from vramcalc.estimate import AUTO_ENGINE
     from vramcalc.registry import load_registry
 
     if len(models) < 2:
         raise UsageError("compare needs at least two models", 'give two or more, e.g. `vramcalc compare 13B-Q4_K_M '
                                                                '7B-Q8_0`')
-    if engine not in (*ENGINES, AUTO_ENGINE):
-        raise UsageError(f"unknown engine {engine!r}", f"choose one of: {', '.join(ENGINES)} (or auto)")
     registry = load_registry(list(formats or []) or None)
     if dtype is not None:
         registry.get(dtype)  # fail early, with suggestions, on a typo
     sources = [_source(m, registry, revision, token) for m in models]
-    from vramcalc.units import parse_context, parse_size
+    from vramcalc.units import parse_context
 
-    size = parse_size(gpu_memory, "--gpu-memory", unit_required=True) if gpu_memory else None
+    _, size = gpu_capacity(gpu, gpu_memory, gpus)
     report = build_compare(sources, dtype, parse_context(context), units.value, registry,
-                           RuntimeRequest(engine=engine, batch=batch, gpu_memory=size))
-    if json_out:
-        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
-        return
-    from vramcalc.cli.render_compare import render_compare
-
-    render_compare(report)
+                           RuntimeRequest(engine=engine.value, batch=batch, gpu_memory=size))
+    emit(report, json_out)
 
 
 

@@ -2,17 +2,12 @@
 
 # No `from __future__ import annotations`: typer reads these annotations at run time.
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from vramcalc.cli.app import JsonOpt
-
-GpusOpt = Annotated[
-    list[Path] | None,
-    typer.Option("--gpus", help="extra GPU catalog TOML (repeatable); also $VRAMCALC_GPUS", metavar="FILE"),
-]
+from vramcalc.cli.options import GpusOpt, JsonOpt
+from vramcalc.cli.output import emit
 
 
 def gpus(
@@ -24,15 +19,8 @@ def gpus(
 ) -> None:
     """List the GPU catalog: memory in GiB and GB (and whether the driver reports it or it is the marketed size),
     bandwidth, dense tensor throughput, interconnect; unified memory (Apple) with the GPU's default share."""
-    import sys
-
     from vramcalc.gpus import load_catalog
     from vramcalc.gpus_report import build_gpus_report
 
     report = build_gpus_report(load_catalog(list(catalog_files or []) or None), names)
-    if json_out:
-        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
-        return
-    from vramcalc.cli.render_gpus import render_gpus
-
-    render_gpus(report, details=bool(names))
+    emit(report, json_out, details=bool(names))

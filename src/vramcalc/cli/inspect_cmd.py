@@ -6,6 +6,9 @@ from typing import Annotated
 
 import typer
 
+from vramcalc.cli.options import JsonOpt, RevisionOpt, TokenOpt
+from vramcalc.cli.output import emit
+
 
 def inspect(
     source: Annotated[str, typer.Argument(
@@ -14,13 +17,11 @@ def inspect(
     name_filter: Annotated[
         str | None, typer.Option("--filter", help="only tensors whose name matches (substring or glob)")
     ] = None,
-    revision: Annotated[str | None, typer.Option("--revision", help="Hub revision (branch, tag, commit)")] = None,
-    token: Annotated[str | None, typer.Option("--token", help="Hub token (else $HF_TOKEN)", show_default=False)] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="print the report as JSON (stdout) for scripts")] = False,
+    revision: RevisionOpt = None,
+    token: TokenOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Read a checkpoint's headers: parameters and bytes by dtype and component."""
-    import sys
-
     from vramcalc.cli.progress import progress_bar
     from vramcalc.errors import UsageError
     from vramcalc.inspect_report import build_inspect_report
@@ -33,9 +34,4 @@ def inspect(
         raise UsageError(f"{source!r} is a parameter count, not a checkpoint",
                          "inspect reads a file, folder, config.json or Hub id; use `vramcalc estimate` for counts")
     report = build_inspect_report(model, tensors=tensors or name_filter is not None, name_filter=name_filter)
-    if json_out:
-        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
-        return
-    from vramcalc.cli.render_inspect import render_inspect
-
-    render_inspect(report)
+    emit(report, json_out)

@@ -1,11 +1,11 @@
-"""Rich rendering of the inspect report (stdout); warnings go to stderr."""
+"""Rich rendering of the inspect report (stdout); its warnings go to stderr through the output sink."""
 
 from __future__ import annotations
 
 from rich.table import Table
 from rich.text import Text
 
-from vramcalc.cli.render import stderr_console, stdout_console
+from vramcalc.cli.render import stdout_console
 from vramcalc.inspect_report import InspectReport, Share
 from vramcalc.units import format_bytes, format_count
 
@@ -54,6 +54,4 @@ def render_inspect(r: InspectReport) -> None:
         for t in r.tensors:
             table.add_row(t.name, t.dtype, "×".join(map(str, t.shape)) or "scalar", f"{t.bytes:,}")
         out.print(table)
-    err = stderr_console()
-    for w in r.warnings:
-        err.print(f"Warning: {w}")
+

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from vramcalc.cli.app import JsonOpt, UnitsChoice, UnitsOpt
+from vramcalc.cli.options import JsonOpt, UnitsChoice, UnitsOpt
+from vramcalc.cli.output import emit
 
 
 def train(
@@ -54,7 +55,6 @@ def train(
 ) -> None:
     """GPU memory to train or fine-tune a causal LM: weights, gradients, optimizer states, activations, logits —
     per GPU, with the phase (forward, backward, optimizer step) that sets the peak."""
-    import sys
 
     from vramcalc.calculator.optimizers import OPTIMIZERS
     from vramcalc.calculator.training import FSDP_MODES, METHODS, PRECISIONS, TrainRequest
@@ -122,14 +122,7 @@ def train(
     source = resolve_model(model, revision=revision, token=token, quant_set=False)
     report = build_train_report(source, base, rows, units=units.value, explain=explain, gpu_memory=memory,
                                 gpu_name=gpu_name, fit=fit)
-    for warning in report.warnings:
-        sys.stderr.write(f"Warning: {warning}\n")
-    if json_out:
-        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
-        return
-    from vramcalc.cli.render_train import render_train
-
-    render_train(report)
+    emit(report, json_out)
 
 
 def _split(values: list[str] | None) -> list[str]:

@@ -119,6 +119,7 @@ class EngineProfile(ABC):
     options: ClassVar[tuple[str, ...]] = ()  # CLI options no other engine reads
     kv_dtypes: ClassVar[tuple[str, ...]]
     default_kv_dtype: ClassVar[str | None] = None  # None: the model's activation dtype
+    chosen_by_device: ClassVar[bool] = False  # True: picked for the GPU named (Apple's Metal), not by --engine
 
     @abstractmethod
     def memory(self, arch: Architecture | None, weights: RowWeights, request: RuntimeRequest) -> RuntimeEstimate:

@@ -4,7 +4,7 @@ layers split between GPU and host by -ngl, the token embeddings in host memory."
 from __future__ import annotations
 
 from math import ceil
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from vramcalc import heuristics as H
 from vramcalc.calculator.engines.base import EngineProfile, RowWeights, RuntimeEstimate, RuntimeRequest, no_architecture
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 class LlamaCppProfile(EngineProfile):
     name = "llama.cpp"
     label = "llama.cpp (llama-server / llama-cli): GGUF weights, f16 KV padded to 256 cells, ggml compute buffer"
-    options = ("--gpu-layers", "--ubatch-size", "--flash-attention")
+    options: ClassVar[tuple[str, ...]] = ("--gpu-layers", "--ubatch-size", "--flash-attention")
     kv_dtypes = LLAMACPP_KV_TYPES  # -ctk/-ctv
     default_kv_dtype = "f16"
 
