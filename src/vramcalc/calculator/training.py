@@ -650,7 +650,7 @@ def train_memory(arch: Architecture, params: list[Param], r: TrainRequest) -> Tr
     grads_before = grads_gpu if r.grad_accum > 1 else 0
     emb_tmp = v * arch.hidden_size * d.grad if (full and tied) else 0
     forward = {**resident, "gathered parameters": gathered, "gradients": grads_before, "activations": acts,
-               "autocast weight copies": copies_all, "dequantized weight": qlora_temp, "logits and loss": fwd_logits}
+               "autocast weight copies": copies_all, "logits and loss": fwd_logits}
     at_loss = {**resident, "gathered parameters": gathered, "gradients": grads_before, "activations": acts,
                "autocast weight copies": copies_kept, "logits and loss": bwd_logits}
     # at the end of backward every gradient exists; the first layer's saved tensors (rebuilt, with checkpointing)
@@ -691,7 +691,10 @@ def train_memory(arch: Architecture, params: list[Param], r: TrainRequest) -> Tr
                      "tests/data/measurements/measure_train.py shows how to add one")
     if arch.is_moe:
         notes.append("MoE layers: routed-expert activations are estimated from the routing (experts per token), "
-                     "not walked tensor by tensor; no training measurement")
+                     "not walked tensor by tensor; no training measurement"
+                     + ("; QLoRA keeps the routed experts in bf16 (fused 3-D parameters in transformers ≥ 5, not "
+                        "the Linear layers bitsandbytes replaces) — an assumption, unmeasured"
+                        if r.method == "qlora" else ""))
     if n_gpu > 1:
         notes.append("NCCL's own buffers (outside torch's allocator, typically a few hundred MB) are not counted")
     if paged_gpu:
