@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any
 
 from vramcalc.cli.safe_text import clean
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 # report.command → "module:function" that renders it; imported only when a table is asked for.
 RENDERERS = {
