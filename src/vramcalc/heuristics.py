@@ -428,3 +428,28 @@ QLORA_DEQUANT_TEMP = Heuristic(
     "bitsandbytes autograd/_functions.py MatMul4Bit: forward and backward dequantize the Linear's NF4 weight to the "
     "compute dtype for one matmul and free it; the input is not saved (the base is frozen)",
 )
+
+# --------------------------------------------------------------------------- fit (vramcalc fit)
+# What `vramcalc fit` plans with beside the engine models: the memory each engine leaves free on a device by default
+# (--margin; vLLM's is 1 − its gpu_memory_utilization, VLLM_GPU_MEMORY_UTILIZATION above) and the arithmetic of the
+# speed bounds. The figures of the GPUs themselves (memory, bandwidth, throughput) are in gpus.toml with sources.
+
+LLAMACPP_FIT_MARGIN = Heuristic(
+    "llamacpp_fit_margin", 1024 * 2**20, "bytes left free per device",
+    "llama.cpp's own fitting target: common_params.fit_params_target = 1024 MiB per device (ggml-org/llama.cpp "
+    "common/common.h: 'margin per device in bytes for fitting parameters to free memory'; -fitt sets it), the memory "
+    "llama-fit-params and --fit on (common/fit.cpp, common_params_fit_impl) leave free on every device",
+)
+TRANSFORMERS_FIT_MARGIN = Heuristic(
+    "transformers_fit_margin", 0.10, "fraction of each GPU left free",
+    "the share transformers itself holds back from every max_memory budget before accelerate infers a device_map "
+    "for a quantized model (transformers quantizers/quantizer_bnb_4bit.py and quantizer_bnb_8bit.py "
+    "adjust_max_memory: 'need more space for buffers that are created during quantization', max_memory × 0.90); "
+    "used for every transformers row as room for what the estimate does not count",
+)
+FIT_FLOPS_PER_PARAM = Heuristic(
+    "flops_per_param_per_token", 2, "FLOPs per active weight per token (one multiply-add)",
+    "a forward pass costs one multiply-add per weight per token, C_forward ≈ 2N (Kaplan et al. 2020, 'Scaling Laws "
+    "for Neural Language Models', section 2.1); causal attention adds 2 × context² × heads × head_dim per layer "
+    "(QKᵀ and AV: c²·d multiply-adds each, halved by the causal mask)",
+)

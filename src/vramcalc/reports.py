@@ -156,6 +156,7 @@ REPORTS: dict[str, str] = {
     "inspect": "vramcalc.inspect_report:InspectReport",
     "train": "vramcalc.train_report:TrainReport",
     "gpus": "vramcalc.gpus_report:GpusReport",
+    "fit": "vramcalc.fit_report:FitReport",
 }
 
 

@@ -47,6 +47,7 @@ def _root(
 from vramcalc.cli import (  # noqa: E402  (commands live in their own modules)
     compare_cmd,
     estimate_cmd,
+    fit_cmd,
     formats_cmd,
     gpus_cmd,
     inspect_cmd,
@@ -59,6 +60,7 @@ app.command("inspect")(inspect_cmd.inspect)
 app.command("compare")(compare_cmd.compare)
 app.command("train")(train_cmd.train)
 app.command("gpus")(gpus_cmd.gpus)
+app.command("fit")(fit_cmd.fit)
 
 
 @app.command()

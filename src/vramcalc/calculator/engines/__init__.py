@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from vramcalc.calculator.engines.base import EngineProfile, RowWeights, RuntimeEstimate, RuntimeRequest
 from vramcalc.calculator.engines.llamacpp import LlamaCppProfile
+from vramcalc.calculator.engines.metal import MetalProfile
 from vramcalc.calculator.engines.transformers import TransformersProfile
 from vramcalc.calculator.engines.vllm import VllmProfile
 from vramcalc.errors import UsageError
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
 __all__ = ["ENGINES", "PROFILES", "EngineProfile", "RowWeights", "RuntimeEstimate", "RuntimeRequest",
            "architecture_from_flags", "profile", "runtime_memory"]
 
-PROFILES: dict[str, EngineProfile] = {p.name: p for p in (TransformersProfile(), VllmProfile(), LlamaCppProfile())}
+PROFILES: dict[str, EngineProfile] = {p.name: p for p in (TransformersProfile(), VllmProfile(), LlamaCppProfile(),
+                                                          MetalProfile())}
 ENGINES = tuple(PROFILES)
 
 
@@ -35,13 +37,13 @@ def profile(name: str) -> EngineProfile:
 
 def runtime_memory(arch: Architecture | None, weight_bytes: int, request: RuntimeRequest, *,
                    act_bytes: int = 2, embedding_bytes: int = 0, output_bytes: int = 0,
-                   largest_tensor_bytes: int = 0) -> RuntimeEstimate:
+                   largest_tensor_bytes: int = 0, expert_bytes: int = 0) -> RuntimeEstimate:
     """GPU memory besides the weights (KV, activations, overhead), and which weights the GPU holds (see RowWeights
     for the keyword arguments)."""
     request.validate()
     engine = profile(request.engine)
     est = engine.memory(arch, RowWeights(weight_bytes, act_bytes, embedding_bytes, output_bytes,
-                                         largest_tensor_bytes), request)
+                                         largest_tensor_bytes, expert_bytes), request)
     est.label = engine.label
     if arch is not None and arch.is_encoder:
         est.label = f"{request.engine}: one forward pass of an encoder-only model (no KV cache)"

@@ -29,6 +29,7 @@ class RuntimeRequest:
     gpu_memory_utilization: float | None = None
     flash_attention: bool = True
     gpu_layers: int | None = None
+    cpu_moe_layers: int = 0  # llama.cpp --n-cpu-moe N: the routed experts of the first N layers stay in host memory
     n_ubatch: int = 512
     n_batch: int = 2048
     max_num_batched_tokens: int | None = None
@@ -47,6 +48,8 @@ class RuntimeRequest:
         if self.gpu_memory_utilization is not None and not 0 < self.gpu_memory_utilization <= 1:
             raise UsageError(f"gpu_memory_utilization {self.gpu_memory_utilization:g} is not in (0, 1]",
                              "e.g. --gpu-memory-utilization 0.9")
+        if self.cpu_moe_layers < 0:
+            raise UsageError("--n-cpu-moe must be 0 or more", "e.g. --n-cpu-moe 8")
         for name in ("n_ubatch", "n_batch", "max_num_batched_tokens", "max_num_seqs"):
             value = getattr(self, name)
             if value is not None and value <= 0:
@@ -101,13 +104,16 @@ class RuntimeEstimate:
 class RowWeights:
     """What an engine model needs of a row's weights. act_bytes: bytes of the activation dtype (4 for an fp32 model,
     else 2); embedding_bytes / output_bytes: the token-embedding and output-layer bytes inside weight_bytes;
-    largest_tensor_bytes: the largest weight tensor of the repeating layers (0: derived from the shapes)."""
+    largest_tensor_bytes: the largest weight tensor of the repeating layers (0: derived from the shapes);
+    expert_bytes: the routed-expert tensors inside weight_bytes (what llama.cpp's -ot exps=CPU / --n-cpu-moe keep in
+    host memory; 0: unknown or dense)."""
 
     weight_bytes: int
     act_bytes: int = 2
     embedding_bytes: int = 0
     output_bytes: int = 0
     largest_tensor_bytes: int = 0
+    expert_bytes: int = 0
 
 
 class EngineProfile(ABC):
