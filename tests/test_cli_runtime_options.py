@@ -92,7 +92,7 @@ def test_engine_auto_runs_gguf_in_llamacpp(capsys: pytest.CaptureFixture[str], t
 
 def test_a_request_is_not_changed_by_estimating_with_it() -> None:
     from vramcalc.calculator.engines import RuntimeRequest
-    from vramcalc.estimate import EstimateRequest, estimate_count
+    from vramcalc.estimate_report import EstimateRequest, estimate_count
     from vramcalc.registry import load_registry
     from vramcalc.units import parse_label
 

@@ -8,7 +8,7 @@ import pytest
 
 from tests.cli_helpers import run_cli
 from tests.quant_helpers import hf_inventory
-from vramcalc.compare import CompareReport, build_compare
+from vramcalc.compare_report import CompareReport, build_compare
 from vramcalc.registry import load_registry
 from vramcalc.units import parse_label
 

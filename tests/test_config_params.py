@@ -121,7 +121,7 @@ def test_one_more_layer_adds_one_layer(layers: int, hidden: int, kv: int) -> Non
 
 
 def test_fp8_config_is_stored_and_repriced_as_fp8() -> None:
-    from vramcalc.estimate import EstimateRequest, estimate_inventory
+    from vramcalc.estimate_report import EstimateRequest, estimate_inventory
     from vramcalc.registry import load_registry
 
     config = json.loads((EXAMPLES / "deepseek-v3/config.json").read_text())

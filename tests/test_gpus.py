@@ -12,7 +12,7 @@ import pytest
 
 from tests.cli_helpers import run_cli
 from vramcalc.errors import RegistryError, UsageError
-from vramcalc.gpus import FIGURES, GpuCatalog, GpuSpec, gpu_key, load_catalog, parse_gpu
+from vramcalc.gpu_catalog import FIGURES, GpuCatalog, GpuSpec, gpu_key, load_catalog, parse_gpu
 
 MIB = 2**20
 GIB = 2**30
@@ -344,6 +344,6 @@ def test_schema_gpus(capsys: pytest.CaptureFixture[str]) -> None:
 def test_estimate_without_gpu_does_not_load_the_catalog() -> None:
     """Start-up: `estimate 12B --json` never imports the catalog module nor reads gpus.toml."""
     code = ("import sys\nfrom vramcalc.cli.app import main\ntry:\n    main(['estimate', '12B', '--json'])\n"
-            "except SystemExit:\n    pass\nsys.stderr.write(str('vramcalc.gpus' in sys.modules))\n")
+            "except SystemExit:\n    pass\nsys.stderr.write(str('vramcalc.gpu_catalog' in sys.modules))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stderr.strip().endswith("False")

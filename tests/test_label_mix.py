@@ -176,7 +176,7 @@ def test_explain_of_several_rows_shows_the_decoder_once(capsys: pytest.CaptureFi
 
 _LABEL_RUN = (
     "import sys\n"
-    "from vramcalc.estimate import EstimateRequest, estimate_count\n"
+    "from vramcalc.estimate_report import EstimateRequest, estimate_count\n"
     "from vramcalc.registry import load_registry\n"
     "from vramcalc.units import parse_label\n"
     "rows = estimate_count(parse_label('12B'), EstimateRequest(), load_registry()).rows\n"

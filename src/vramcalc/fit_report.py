@@ -13,7 +13,7 @@ from vramcalc.reports import SCHEMA_VERSION, HeuristicUse, ModelSummary
 if TYPE_CHECKING:
     from vramcalc.architecture import Architecture
     from vramcalc.calculator.fit import Device, FitInput, FitRequest, Plan
-    from vramcalc.gpus import GpuSelection
+    from vramcalc.gpu_catalog import GpuSelection
     from vramcalc.inventory import Inventory
     from vramcalc.registry import FormatSpec, Registry
     from vramcalc.reports import FormatRow
@@ -251,7 +251,7 @@ def fit_model(source: Inventory | ModelLabel, options: FitOptions, registry: Reg
     from vramcalc.calculator.engines import RuntimeRequest
     from vramcalc.calculator.fit import FitRequest, plan_row
     from vramcalc.errors import UsageError
-    from vramcalc.estimate import EstimateRequest, estimate_inventory
+    from vramcalc.estimate_report import EstimateRequest, estimate_inventory
     from vramcalc.inventory import Inventory as Inv
 
     representative = None
@@ -354,7 +354,7 @@ def largest_model(options: FitOptions, registry: Registry, device: Device,
                   selection: GpuSelection | None = None) -> FitReport:
     """Per format: the largest decoder of the representative family that runs wholly on the GPUs at the context."""
     from vramcalc.calculator.fit import FitRequest, plan_row
-    from vramcalc.estimate import EstimateRequest, pick_formats
+    from vramcalc.estimate_report import EstimateRequest, pick_formats
 
     specs = pick_formats(EstimateRequest(formats=list(options.formats)), registry)
     context = options.context or RuntimeRequestDefault.context

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vramcalc.gpus import GpuCatalog, GpuSpec, share_text
+from vramcalc.gpu_catalog import GpuCatalog, GpuSpec, share_text
 
 SCHEMA_VERSION = 1
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from vramcalc.estimate import AS_STORED, estimate_inventory, is_as_stored
+from vramcalc.estimate_report import AS_STORED, estimate_inventory, is_as_stored
 from vramcalc.reports import ContextPoint, EstimateReport, FormatRow, HeuristicUse
 from vramcalc.units import format_bytes
 
 if TYPE_CHECKING:
-    from vramcalc.estimate import EstimateRequest
+    from vramcalc.estimate_report import EstimateRequest
     from vramcalc.inventory import Inventory
     from vramcalc.readers import QuantSet
     from vramcalc.registry import Registry

@@ -152,7 +152,7 @@ class FormatsReport(_Report):
 REPORTS: dict[str, str] = {
     "estimate": "vramcalc.reports:EstimateReport",
     "formats": "vramcalc.reports:FormatsReport",
-    "compare": "vramcalc.compare:CompareReport",
+    "compare": "vramcalc.compare_report:CompareReport",
     "inspect": "vramcalc.inspect_report:InspectReport",
     "train": "vramcalc.train_report:TrainReport",
     "gpus": "vramcalc.gpus_report:GpusReport",

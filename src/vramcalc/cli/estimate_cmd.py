@@ -20,10 +20,8 @@ from vramcalc.cli.options import (
     UnitsChoice,
     UnitsOpt,
     given_options,
-    gpu_capacity,
 )
 from vramcalc.cli.output import emit
-from vramcalc.errors import UsageError
 
 
 def estimate(
@@ -94,50 +92,16 @@ def estimate(
     json_out: JsonOpt = False,
 ) -> None:
     """Weights and VRAM per format for a model (default context 4096 tokens or the model's maximum if smaller)."""
-    from vramcalc.calculator.engines import RuntimeRequest, architecture_from_flags
-    from vramcalc.calculator.kv import check_kv_dtype
-    from vramcalc.estimate import AUTO_ENGINE, EstimateRequest, FormatOptions, estimate_count, estimate_inventory
-    from vramcalc.quant_table import estimate_quants
-    from vramcalc.registry import load_registry
-    from vramcalc.resolve import QuantSet, resolve_model
-    from vramcalc.units import ModelLabel, parse_context, parse_resolution
-
-    if kv_dtype is not None and engine != AUTO_ENGINE:
-        check_kv_dtype(kv_dtype, engine.value)
-    contexts: list[int | str] = [
-        "max" if c.strip().lower() == "max" else parse_context(c) for c in (context or "").split(",") if c.strip()
-    ]
-    if context is not None and not contexts:
-        raise UsageError("empty --context", "write --context 8192, --context 4k,8k,32k or --context max")
-    flag_arch = None
-    if layers or kv_heads or head_dim:
-        if not (layers and kv_heads and head_dim):
-            raise UsageError("--layers, --kv-heads and --head-dim go together", "give all three, e.g. "
-                             "--layers 32 --kv-heads 8 --head-dim 128")
-        flag_arch = architecture_from_flags(layers, kv_heads, head_dim)
-    selection, gpu_bytes = gpu_capacity(gpu, gpu_memory, gpus)
-    registry = load_registry(formats)
-    request = EstimateRequest(
-        formats=list(dtype or []), units=units.value, explain=explain,
-        options=FormatOptions(group_size=group_size, scale_bits=scale_bits, bits=bits),
-        runtime=RuntimeRequest(
-            engine=engine.value, batch=batch, kv_dtype=kv_dtype, gpu_memory=gpu_bytes,
-            gpu_memory_utilization=gpu_memory_utilization, gpu_layers=gpu_layers,
-            flash_attention=True if flash_attention is None else flash_attention,
-            n_ubatch=ubatch_size or RuntimeRequest.n_ubatch, max_num_batched_tokens=max_num_batched_tokens,
-            max_num_seqs=max_num_seqs,
-        ),
-        resolution=parse_resolution(resolution) if resolution else None,
-        contexts=contexts, flag_architecture=flag_arch, given_options=given_options(ctx), gpu=selection,
-    )
+    from vramcalc.api import estimate as estimate_model
     from vramcalc.cli.progress import progress_bar
 
     with progress_bar("reading headers") as progress:
-        source = resolve_model(model, revision=revision, token=token, progress=progress)
-    if isinstance(source, ModelLabel):
-        report = estimate_count(source, request, registry)
-    elif isinstance(source, QuantSet):  # several GGUF quants, none named: a table of them all
-        report = estimate_quants(source, request, registry)
-    else:
-        report = estimate_inventory(source, request, registry)
+        report = estimate_model(
+            model, formats=list(dtype or []), context=context, batch=batch, engine=engine.value, kv_dtype=kv_dtype,
+            gpu_memory=gpu_memory, gpu=gpu, units=units.value, explain=explain, group_size=group_size,
+            scale_bits=scale_bits, bits=bits, gpu_memory_utilization=gpu_memory_utilization, gpu_layers=gpu_layers,
+            flash_attention=True if flash_attention is None else flash_attention, ubatch_size=ubatch_size or 512,
+            max_num_batched_tokens=max_num_batched_tokens, max_num_seqs=max_num_seqs, resolution=resolution,
+            layers=layers, kv_heads=kv_heads, head_dim=head_dim, revision=revision, token=token,
+            format_files=formats, gpu_files=gpus, given_options=given_options(ctx), progress=progress)
     emit(report, json_out)

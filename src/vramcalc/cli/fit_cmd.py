@@ -81,7 +81,7 @@ def fit(
     selection = None
     count, per_gpu = 1, None
     if gpu is not None:
-        from vramcalc.gpus import load_catalog, parse_gpu
+        from vramcalc.gpu_catalog import load_catalog, parse_gpu
 
         selection = parse_gpu(gpu, load_catalog(gpus))
     else:

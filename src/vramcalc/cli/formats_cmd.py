@@ -18,8 +18,6 @@ def formats(
     json_out: JsonOpt = False,
 ) -> None:
     """List the format registry: bits per weight from each block layout, what stays unquantized, notes."""
-    from vramcalc.formats_report import build_formats_report
-    from vramcalc.registry import load_registry
+    from vramcalc.api import formats as list_formats
 
-    report = build_formats_report(load_registry(formats), family, names)
-    emit(report, json_out)
+    emit(list_formats(names, family=family, format_files=formats), json_out)

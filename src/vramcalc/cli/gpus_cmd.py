@@ -19,8 +19,6 @@ def gpus(
 ) -> None:
     """List the GPU catalog: memory in GiB and GB (and whether the driver reports it or it is the marketed size),
     bandwidth, dense tensor throughput, interconnect; unified memory (Apple) with the GPU's default share."""
-    from vramcalc.gpus import load_catalog
-    from vramcalc.gpus_report import build_gpus_report
+    from vramcalc.api import gpus as list_gpus
 
-    report = build_gpus_report(load_catalog(list(catalog_files or []) or None), names)
-    emit(report, json_out, details=bool(names))
+    emit(list_gpus(names, gpu_files=catalog_files), json_out, details=bool(names))

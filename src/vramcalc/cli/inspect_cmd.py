@@ -22,16 +22,10 @@ def inspect(
     json_out: JsonOpt = False,
 ) -> None:
     """Read a checkpoint's headers: parameters and bytes by dtype and component."""
+    from vramcalc.api import inspect as inspect_model
     from vramcalc.cli.progress import progress_bar
-    from vramcalc.errors import UsageError
-    from vramcalc.inspect_report import build_inspect_report
-    from vramcalc.resolve import resolve_model
-    from vramcalc.units import ModelLabel
 
     with progress_bar("reading headers") as progress:
-        model = resolve_model(source, revision=revision, token=token, progress=progress, quant_set=False)
-    if isinstance(model, ModelLabel):
-        raise UsageError(f"{source!r} is a parameter count, not a checkpoint",
-                         "inspect reads a file, folder, config.json or Hub id; use `vramcalc estimate` for counts")
-    report = build_inspect_report(model, tensors=tensors or name_filter is not None, name_filter=name_filter)
+        report = inspect_model(source, tensors=tensors, name_filter=name_filter, revision=revision, token=token,
+                               progress=progress)
     emit(report, json_out)

@@ -4,12 +4,9 @@
 
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-
-if TYPE_CHECKING:
-    from vramcalc.gpus import GpuSelection
 
 
 class UnitsChoice(StrEnum):
@@ -57,22 +54,3 @@ def given_options(ctx: typer.Context) -> frozenset[str]:
         if source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT"):
             given.update(o.split("/")[0] for o in param.opts if o.startswith("--"))
     return frozenset(given)
-
-
-def gpu_capacity(gpu: str | None, gpu_memory: str | None, catalogs: list[Path] | None = None
-                 ) -> tuple["GpuSelection | None", int | None]:
-    """--gpu NAME or --gpu-memory SIZE (not both) → (the catalog device, if named; bytes per GPU)."""
-    from vramcalc.errors import UsageError
-
-    if gpu is not None:
-        if gpu_memory is not None:
-            raise UsageError("--gpu and --gpu-memory both give the GPU's memory", "give one of them")
-        from vramcalc.gpus import load_catalog, parse_gpu
-
-        selection = parse_gpu(gpu, load_catalog(catalogs))
-        return selection, selection.per_gpu_bytes
-    if gpu_memory is not None:
-        from vramcalc.units import parse_size
-
-        return None, parse_size(gpu_memory, "--gpu-memory", unit_required=True)
-    return None, None

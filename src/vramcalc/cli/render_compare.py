@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from vramcalc.cli.render import stdout_console
-from vramcalc.compare import CompareEntry, CompareReport
+from vramcalc.compare_report import CompareEntry, CompareReport
 from vramcalc.units import UNIT_LABEL, format_bytes, format_count
 
 

@@ -97,7 +97,7 @@ def train(
     if gpu is not None:
         if gpu_memory is not None:
             raise UsageError("--gpu and --gpu-memory both give the GPU's memory", "give one of them")
-        from vramcalc.gpus import select_gpu
+        from vramcalc.gpu_catalog import select_gpu
 
         selection = select_gpu(gpu)
         memory, gpu_name, count = selection.per_gpu_bytes, selection.label, selection.count

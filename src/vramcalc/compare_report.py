@@ -60,7 +60,7 @@ def _entry(text: str, source: ModelLabel | Inventory, own: str | None, fmt: str 
            units: str, registry: Registry) -> tuple[CompareEntry, list[HeuristicUse]]:
     from dataclasses import replace
 
-    from vramcalc.estimate import AS_STORED, EstimateRequest, estimate_count, estimate_inventory
+    from vramcalc.estimate_report import AS_STORED, EstimateRequest, estimate_count, estimate_inventory
 
     if own is not None:
         formats = [own]
@@ -130,7 +130,7 @@ def build_compare(
     from dataclasses import replace
 
     from vramcalc.calculator.engines import RuntimeRequest
-    from vramcalc.estimate import AUTO_ENGINE
+    from vramcalc.estimate_report import AUTO_ENGINE
 
     base = replace(runtime or RuntimeRequest(engine=AUTO_ENGINE), context=context)
     entries: list[CompareEntry] = []
@@ -144,3 +144,32 @@ def build_compare(
         gpu_memory=base.gpu_memory,
         heuristics=list(heuristics.values()),
     )
+
+
+def resolve_with_format(text: str, registry: Registry, revision: str | None, token: str | None
+            ) -> tuple[str, ModelLabel | Inventory, str | None]:
+    """A model and the format asked for it: `path:Q4_K_M`, `7B:Q8_0` or `org/name:Q8_0`. On the Hub a tag first
+    picks a GGUF quant of the repo (as llama.cpp's -hf does); a repo without GGUFs prices its weights in that
+    format."""
+    from pathlib import Path
+
+    from vramcalc.errors import HubError, UsageError
+    from vramcalc.resolve import looks_like_repo_id, resolve_model
+
+    head, sep, tail = text.rpartition(":")
+    spec = registry.find(tail) if sep and head and not tail.startswith(("/", "\\")) else None
+    if spec is None:
+        return text, resolve_model(text, revision=revision, token=token, quant_set=False), None
+    if Path(head).expanduser().exists():
+        return text, resolve_model(head, revision=revision, token=token, quant_set=False), spec.name
+    if looks_like_repo_id(head):
+        try:
+            return text, resolve_model(text, revision=revision, token=token, quant_set=False), None
+        except HubError as e:
+            if "no GGUF" not in str(e):
+                raise
+        return text, resolve_model(head, revision=revision, token=token, quant_set=False), spec.name
+    try:
+        return text, resolve_model(head, revision=revision, token=token, quant_set=False), spec.name
+    except UsageError:
+        return text, resolve_model(text, revision=revision, token=token, quant_set=False), None

@@ -26,7 +26,7 @@ from vramcalc.units import ModelLabel, format_bytes, format_count
 if TYPE_CHECKING:
     from vramcalc.architecture import Architecture
     from vramcalc.calculator.weights import WeightPlan
-    from vramcalc.gpus import GpuSelection
+    from vramcalc.gpu_catalog import GpuSelection
     from vramcalc.inventory import Inventory
     from vramcalc.registry import FormatSpec, Registry
 

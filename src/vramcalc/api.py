@@ -1,0 +1,171 @@
+"""The Python API: the same report objects `--json` prints, from Python.
+
+    from vramcalc import estimate, inspect, compare
+    report = estimate("meta-llama/Llama-3.1-8B", formats=["bf16", "Q4_K_M"], context="8k", gpu="RTX 4090")
+    report.rows[0].total_bytes, report.best_fit
+
+Each function takes what the command-line takes (sizes and contexts as numbers or as the strings the CLI reads:
+"24GiB", "8k,32k", "max"), raises `vramcalc.errors.VramcalcError` subclasses for bad input, and never prints. The
+CLI commands are thin wrappers around these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vramcalc.compare_report import CompareReport
+    from vramcalc.gpu_catalog import GpuSelection
+    from vramcalc.gpus_report import GpusReport
+    from vramcalc.inspect_report import InspectReport
+    from vramcalc.reports import EstimateReport, FormatsReport
+
+Progress = Callable[[int, int], None]
+
+
+def _contexts(context: int | str | Sequence[int | str] | None) -> list[int | str]:
+    from vramcalc.errors import UsageError
+    from vramcalc.units import parse_context
+
+    if context is None:
+        return []
+    items = context.split(",") if isinstance(context, str) else [context] if isinstance(context, int) else context
+    out: list[int | str] = []
+    for c in items:
+        text = str(c).strip()
+        if text:
+            out.append("max" if text.lower() == "max" else parse_context(text))
+    if not out:
+        raise UsageError("empty --context", "write --context 8192, --context 4k,8k,32k or --context max")
+    return out
+
+
+def gpu_capacity(gpu: str | None, gpu_memory: int | str | None, gpu_files: Sequence[Path] | None = None
+                 ) -> tuple[GpuSelection | None, int | None]:
+    """A GPU by name ("RTX 4090", "2xA100-80GB") or its memory ("24GiB", or bytes), not both → (the catalog device
+    if named, bytes per GPU)."""
+    from vramcalc.errors import UsageError
+
+    if gpu is not None and gpu_memory is not None:
+        raise UsageError("--gpu and --gpu-memory both give the GPU's memory", "give one of them")
+    if gpu is not None:
+        from vramcalc.gpu_catalog import load_catalog, parse_gpu
+
+        selection = parse_gpu(gpu, load_catalog(list(gpu_files or []) or None))
+        return selection, selection.per_gpu_bytes
+    if isinstance(gpu_memory, str):
+        from vramcalc.units import parse_size
+
+        return None, parse_size(gpu_memory, "--gpu-memory", unit_required=True)
+    return None, gpu_memory
+
+
+def estimate(
+    model: str, *, formats: Sequence[str] = (), context: int | str | Sequence[int | str] | None = None,
+    batch: int = 1, engine: str = "auto", kv_dtype: str | None = None, gpu_memory: int | str | None = None,
+    gpu: str | None = None, units: str = "gb", explain: bool = False, group_size: int | None = None,
+    scale_bits: int | None = None, bits: float | None = None, gpu_memory_utilization: float | None = None,
+    gpu_layers: int | None = None, flash_attention: bool = True, ubatch_size: int = 512,
+    max_num_batched_tokens: int | None = None, max_num_seqs: int | None = None, resolution: str | None = None,
+    layers: int | None = None, kv_heads: int | None = None, head_dim: int | None = None,
+    revision: str | None = None, token: str | None = None, format_files: Sequence[Path] | None = None,
+    gpu_files: Sequence[Path] | None = None, given_options: frozenset[str] = frozenset(),
+    progress: Progress | None = None,
+) -> EstimateReport:
+    """Weights and VRAM per format (`vramcalc estimate`). `formats`: rows to show (default a common set);
+    `given_options`: CLI option names the caller typed, so that those no row reads are warned about."""
+    from vramcalc.calculator.engines import RuntimeRequest, architecture_from_flags
+    from vramcalc.calculator.kv import check_kv_dtype
+    from vramcalc.errors import UsageError
+    from vramcalc.estimate_report import AUTO_ENGINE, EstimateRequest, FormatOptions, estimate_count, estimate_inventory
+    from vramcalc.quant_table import estimate_quants
+    from vramcalc.registry import load_registry
+    from vramcalc.resolve import QuantSet, resolve_model
+    from vramcalc.units import ModelLabel, parse_resolution
+
+    if kv_dtype is not None and engine != AUTO_ENGINE:
+        check_kv_dtype(kv_dtype, engine)
+    flag_arch = None
+    if layers or kv_heads or head_dim:
+        if not (layers and kv_heads and head_dim):
+            raise UsageError("--layers, --kv-heads and --head-dim go together", "give all three, e.g. "
+                             "--layers 32 --kv-heads 8 --head-dim 128")
+        flag_arch = architecture_from_flags(layers, kv_heads, head_dim)
+    selection, gpu_bytes = gpu_capacity(gpu, gpu_memory, gpu_files)
+    registry = load_registry(list(format_files or []) or None)
+    request = EstimateRequest(
+        formats=list(formats), units=units, explain=explain,
+        options=FormatOptions(group_size=group_size, scale_bits=scale_bits, bits=bits),
+        runtime=RuntimeRequest(
+            engine=engine, batch=batch, kv_dtype=kv_dtype, gpu_memory=gpu_bytes,
+            gpu_memory_utilization=gpu_memory_utilization, gpu_layers=gpu_layers, flash_attention=flash_attention,
+            n_ubatch=ubatch_size, max_num_batched_tokens=max_num_batched_tokens, max_num_seqs=max_num_seqs,
+        ),
+        resolution=parse_resolution(resolution) if resolution else None,
+        contexts=_contexts(context), flag_architecture=flag_arch, given_options=given_options, gpu=selection,
+    )
+    source = resolve_model(model, revision=revision, token=token, progress=progress)
+    if isinstance(source, ModelLabel):
+        return estimate_count(source, request, registry)
+    if isinstance(source, QuantSet):  # several GGUF quants, none named: a table of them all
+        return estimate_quants(source, request, registry)
+    return estimate_inventory(source, request, registry)
+
+
+def inspect(source: str, *, tensors: bool = False, name_filter: str | None = None, revision: str | None = None,
+            token: str | None = None, progress: Progress | None = None) -> InspectReport:
+    """What a checkpoint holds, from its headers only (`vramcalc inspect`)."""
+    from vramcalc.errors import UsageError
+    from vramcalc.inspect_report import build_inspect_report
+    from vramcalc.resolve import resolve_model
+    from vramcalc.units import ModelLabel
+
+    model = resolve_model(source, revision=revision, token=token, progress=progress, quant_set=False)
+    if isinstance(model, ModelLabel):
+        raise UsageError(f"{source!r} is a parameter count, not a checkpoint",
+                         "inspect reads a file, folder, config.json or Hub id; use `vramcalc estimate` for counts")
+    return build_inspect_report(model, tensors=tensors or name_filter is not None, name_filter=name_filter)
+
+
+def compare(models: Sequence[str], *, dtype: str | None = None, context: int | str = 4096, batch: int = 1,
+            engine: str = "auto", gpu_memory: int | str | None = None, gpu: str | None = None, units: str = "gb",
+            revision: str | None = None, token: str | None = None, format_files: Sequence[Path] | None = None,
+            gpu_files: Sequence[Path] | None = None) -> CompareReport:
+    """Models side by side (`vramcalc compare`); a model may name its format: "path:Q4_K_M", "org/name:Q8_0"."""
+    from vramcalc.calculator.engines import RuntimeRequest
+    from vramcalc.compare_report import build_compare, resolve_with_format
+    from vramcalc.errors import UsageError
+    from vramcalc.registry import load_registry
+    from vramcalc.units import parse_context
+
+    if len(models) < 2:
+        raise UsageError("compare needs at least two models", 'give two or more, e.g. `vramcalc compare 13B-Q4_K_M '
+                                                               '7B-Q8_0`')
+    registry = load_registry(list(format_files or []) or None)
+    if dtype is not None:
+        registry.get(dtype)  # fail early, with suggestions, on a typo
+    sources = [resolve_with_format(m, registry, revision, token) for m in models]
+    _, size = gpu_capacity(gpu, gpu_memory, gpu_files)
+    tokens = context if isinstance(context, int) else parse_context(context)
+    return build_compare(sources, dtype, tokens, units, registry,
+                         RuntimeRequest(engine=engine, batch=batch, gpu_memory=size))
+
+
+def formats(names: Sequence[str] | None = None, *, family: str | None = None,
+            format_files: Sequence[Path] | None = None) -> FormatsReport:
+    """The format registry (`vramcalc formats`)."""
+    from vramcalc.formats_report import build_formats_report
+    from vramcalc.registry import load_registry
+
+    return build_formats_report(load_registry(list(format_files or []) or None), family,
+                                list(names) if names else None)
+
+
+def gpus(names: Sequence[str] | None = None, *, gpu_files: Sequence[Path] | None = None) -> GpusReport:
+    """The GPU catalog (`vramcalc gpus`)."""
+    from vramcalc.gpu_catalog import load_catalog
+    from vramcalc.gpus_report import build_gpus_report
+
+    return build_gpus_report(load_catalog(list(gpu_files or []) or None), list(names) if names else None)
