@@ -51,3 +51,9 @@ def test_importing_vramcalc_stays_light() -> None:
     code = "import sys, vramcalc; print(sorted(m for m in sys.modules if m.startswith(('vramcalc.', 'pydantic'))))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_train_is_the_json_report(capsys: pytest.CaptureFixture[str]) -> None:
+    report = vramcalc.train(LLAMA_8B, methods=["lora"], seq_len=1024)
+    cli = run_cli(capsys, "train", LLAMA_8B, "--method", "lora", "--seq-len", "1024", "--json").json()
+    assert report.model_dump(mode="json") == cli

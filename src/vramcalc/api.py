@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from vramcalc.gpus_report import GpusReport
     from vramcalc.inspect_report import InspectReport
     from vramcalc.reports import EstimateReport, FormatsReport
+    from vramcalc.train_report import TrainReport
 
 Progress = Callable[[int, int], None]
 
@@ -169,3 +170,70 @@ def gpus(names: Sequence[str] | None = None, *, gpu_files: Sequence[Path] | None
     from vramcalc.gpus_report import build_gpus_report
 
     return build_gpus_report(load_catalog(list(gpu_files or []) or None), list(names) if names else None)
+
+
+def train(
+    model: str, *, methods: Sequence[str] = (), precisions: Sequence[str] = (), optimizer: str | None = None,
+    seq_len: int = 2048, batch: int = 1, grad_accum: int = 1, checkpointing: bool = False, lora_rank: int = 16,
+    lora_alpha: int = 32, lora_targets: str = "all-linear", gpus: int | None = None, zero: int | None = None,
+    fsdp: str | None = None, offload_optimizer: str | None = None, offload_params: str | None = None,
+    gpu_memory: int | str | None = None, gpu: str | None = None, fit: str | None = None, units: str = "gb",
+    explain: bool = False, revision: str | None = None, token: str | None = None,
+) -> TrainReport:
+    """GPU memory to train or fine-tune (`vramcalc train`): one row per method × precision (default: full, LoRA and
+    QLoRA side by side)."""
+    from vramcalc.calculator.optimizers import OPTIMIZERS
+    from vramcalc.calculator.training import FSDP_MODES, METHODS, PRECISIONS, TrainRequest
+    from vramcalc.errors import UsageError
+    from vramcalc.resolve import resolve_model
+    from vramcalc.train_report import (
+        DEFAULT_OPTIMIZER,
+        DEFAULT_PRECISION,
+        DEFAULT_ROWS,
+        FIT_KINDS,
+        build_train_report,
+    )
+
+    methods, precisions = list(methods), list(precisions)
+    for m in methods:
+        if m not in METHODS:
+            raise UsageError(f"unknown method {m!r}", f"choose one of: {', '.join(METHODS)}")
+    for p in precisions:
+        if p not in PRECISIONS:
+            raise UsageError(f"unknown precision {p!r}", f"choose one of: {', '.join(PRECISIONS)}")
+    if optimizer is not None and optimizer not in OPTIMIZERS:
+        raise UsageError(f"unknown optimizer {optimizer!r}", f"choose one of: {', '.join(OPTIMIZERS)}")
+    if fsdp is not None and fsdp not in FSDP_MODES:
+        raise UsageError(f"unknown FSDP mode {fsdp!r}", f"choose one of: {', '.join(FSDP_MODES)}")
+    for flag, value in (("--offload-optimizer", offload_optimizer), ("--offload-params", offload_params)):
+        if value is not None and value.lower() != "cpu":
+            raise UsageError(f"{flag} {value!r}: only cpu is supported", f"write {flag} cpu")
+    if fit is not None and fit not in FIT_KINDS:
+        raise UsageError(f"unknown --fit {fit!r}", "choose batch or seq-len")
+    if lora_rank <= 0:
+        raise UsageError(f"--lora-rank {lora_rank} is not positive", "give a rank of 1 or more (8, 16, 64 …)")
+    targets = tuple(t.strip() for t in lora_targets.split(",") if t.strip())
+    if not targets:
+        raise UsageError("empty --lora-targets", "name modules (q_proj,v_proj) or give all-linear")
+
+    selection, memory = gpu_capacity(gpu, gpu_memory)
+    gpu_name, count = (selection.label, selection.count) if selection is not None else (None, 1)
+    if selection is not None and gpus is not None and gpus != count and count > 1:
+        raise UsageError(f"--gpu {gpu} names {count} GPUs but --gpus is {gpus}", "give one count")
+    if fit is not None and memory is None:
+        raise UsageError("--fit needs the GPU's memory", "add --gpu-memory 80GB or --gpu H100")
+    n_gpus = gpus if gpus is not None else count
+
+    if not methods and not precisions:
+        rows = [(m, p, optimizer or DEFAULT_OPTIMIZER[m]) for m, p in DEFAULT_ROWS]
+    else:
+        rows = [(m, p, optimizer or DEFAULT_OPTIMIZER[m])
+                for m in (methods or ["full"]) for p in (precisions or [DEFAULT_PRECISION[m]])]
+    base = TrainRequest(
+        seq_len=seq_len, batch=batch, grad_accum=grad_accum, checkpointing=checkpointing, lora_rank=lora_rank,
+        lora_alpha=lora_alpha, lora_targets=targets, gpus=n_gpus, zero=zero, fsdp=fsdp,
+        offload_optimizer=offload_optimizer is not None, offload_params=offload_params is not None,
+    )
+    source = resolve_model(model, revision=revision, token=token, quant_set=False)
+    return build_train_report(source, base, rows, units=units, explain=explain, gpu_memory=memory,
+                              gpu_name=gpu_name, fit=fit)
