@@ -198,11 +198,11 @@ def test_bare_count_path_stays_light(tmp_path: Path) -> None:
     walks nor imports the rules — and prices the same. A damaged cache file is rebuilt; "off" runs uncached."""
     cold = _label_run(str(tmp_path))
     assert cold[1] == "- rules"
-    files = list(tmp_path.glob("llamacpp-rules-*.pickle"))
+    files = list(tmp_path.glob("llamacpp-rules-*.json"))
     assert len(files) == 1
     warm = _label_run(str(tmp_path))
     assert warm == [cold[0], "- -"]
-    files[0].write_bytes(b"not a pickle")
+    files[0].write_bytes(b"not json")
     assert _label_run(str(tmp_path)) == cold
     assert _label_run("off") == cold and not list(tmp_path.glob("*.tmp"))
 

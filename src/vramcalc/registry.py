@@ -31,16 +31,19 @@ Family = Literal[
 Per = Literal["block", "blocks", "row", "column", "tile", "tensor"]
 Scope = Literal["all", "linear", "none"]
 FAMILIES: tuple[str, ...] = get_args(Family)
+_MAX_OVERHEAD_BITS = 1 << 32
+_MAX_SPAN = 1 << 20  # a block, group, tile side or second-level span, in weights or blocks
 
 
 class Overhead(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     name: str = Field(description="what the bits hold, e.g. 'fp16 scale d'")
-    bits: Annotated[int, Field(ge=0)]
+    # bounded like the payload: an AQLM codebook (2^16 × 8 fp16 per layer) is 2^23 bits, 2^32 is far above any
+    bits: Annotated[int, Field(ge=0, le=_MAX_OVERHEAD_BITS)]
     per: Per
-    every: Annotated[int, Field(ge=1)] | None = Field(None, description="blocks per second-level group")
-    tile: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] | None = None
+    every: Annotated[int, Field(ge=1, le=_MAX_SPAN)] | None = Field(None, description="blocks per second-level group")
+    tile: tuple[Annotated[int, Field(ge=1, le=_MAX_SPAN)], Annotated[int, Field(ge=1, le=_MAX_SPAN)]] | None = None
     follows_bits: bool = Field(
         False, description="as wide as the weights (a b-bit zero point): --bits changes it with the payload"
     )
@@ -65,16 +68,16 @@ class FormatSpec(BaseModel):
     payload_bits: Annotated[float, Field(gt=0, le=64)] | None = Field(
         None, description="bits per stored element; a gguf_mix takes its base type's layout"
     )
-    block_size: Annotated[int, Field(ge=1)] | None = None
+    block_size: Annotated[int, Field(ge=1, le=_MAX_SPAN)] | None = None
     overhead: list[Overhead] = []
     quantizes: Scope = "all"
     keep_dtype: str = Field("source", description="dtype of tensors this format leaves alone")
     quantize_embeddings: bool = False
     quantize_lm_head: bool = False
     storage_dtypes: list[str] = Field([], description="safetensors dtype names stored in this format")
-    ggml_type: int | None = None
-    llama_ftype: int | None = Field(None, description="llama.h llama_ftype id a GGUF of this file type records "
-                                                      "in general.file_type")
+    ggml_type: Annotated[int, Field(ge=0, le=(1 << 31) - 1)] | None = None
+    llama_ftype: Annotated[int, Field(ge=0, le=(1 << 31) - 1)] | None = Field(
+        None, description="llama.h llama_ftype id a GGUF of this file type records in general.file_type")
     base_type: str | None = Field(None, description="gguf_mix: the llama.cpp default tensor type")
     configurable: list[Literal["group_size", "scale_bits", "bits"]] = []
     nominal_bits: Annotated[float, Field(gt=0, le=64)] | None = Field(
@@ -316,13 +319,27 @@ def shipped_formats_path() -> Path:
     )
 
 
+MAX_FORMATS_FILE_BYTES = 4 << 20  # the shipped formats.toml is ~80 kB
+
+
 def _read_file(path: Path) -> RegistryFile:
+    import stat
+
     try:
-        raw = path.read_bytes()
+        # non-blocking, then checked: a FIFO or a device (/dev/zero) is refused before anything is read from it
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise RegistryError(f"formats file {path} is not a regular file", "give a .toml file")
+            if st.st_size > MAX_FORMATS_FILE_BYTES:
+                raise RegistryError(f"formats file {path} is {st.st_size:,} bytes, more than a formats file holds "
+                                    f"({MAX_FORMATS_FILE_BYTES >> 20} MiB)", "give a .toml file of format entries")
+            raw = f.read(MAX_FORMATS_FILE_BYTES + 1)
     except FileNotFoundError as e:
         raise RegistryError(f"formats file {path} does not exist", "check the path") from e
     except OSError as e:
-        raise RegistryError(f"cannot read formats file {path}: {e}", "check the file") from e
+        raise RegistryError(f"cannot read formats file {path}: {e.strerror or e}", "check the file") from e
     cached = _cache_load(raw)
     if cached is not None:
         return cached
@@ -332,7 +349,9 @@ def _read_file(path: Path) -> RegistryFile:
 
 
 # tomllib is pure Python: parsing and validating the shipped registry costs ~15 ms on every run, most of the
-# start-up budget. A validated copy is cached by content hash (any change to a file means a new key).
+# start-up budget. A validated copy is cached by content hash (any change to a file means a new key), as JSON: data,
+# never code, whoever wrote the file (a pickle there would run anything put under its predictable name). It is read
+# back with pydantic_core's JSON parser (already loaded) and model_construct (no second validation).
 def _cache_path(raw: bytes) -> Path | None:
     import hashlib
 
@@ -342,37 +361,89 @@ def _cache_path(raw: bytes) -> Path | None:
         return None
     from vramcalc import __version__
 
-    # the pickle holds these classes: a changed registry.py (new field, new check) must not read an old one
+    # the cache holds these classes' fields: a changed registry.py (new field, new check) must not read an old one
     key = hashlib.sha256(raw + __version__.encode() + Path(__file__).read_bytes()).hexdigest()[:32]
-    return Path(base) / f"registry-{key}.pickle"
+    return Path(base) / f"registry-{key}.json"
+
+
+_MAX_CACHE_BYTES = 16 << 20
 
 
 def _cache_load(raw: bytes) -> RegistryFile | None:
-    import pickle
+    import stat
 
     path = _cache_path(raw)
-    try:
-        if path is not None and path.is_file():
-            value = pickle.loads(path.read_bytes())
-            return value if isinstance(value, RegistryFile) else None
-    except Exception:  # a stale or foreign cache is simply rebuilt
+    if path is None:
         return None
-    return None
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO put there must not block us
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode) or st.st_size > _MAX_CACHE_BYTES:
+                return None
+            from pydantic_core import from_json
+
+            return _from_plain(from_json(f.read(_MAX_CACHE_BYTES)))
+    except Exception:  # a stale, damaged or foreign cache is simply rebuilt
+        return None
+
+
+def _from_plain(data: Any) -> RegistryFile | None:
+    """The cached JSON back into the validated classes, without validating again; None for anything that is not
+    the shape `_to_plain` writes (the file is then rebuilt)."""
+    if not isinstance(data, dict) or data.get("cache") != _CACHE_SCHEMA or not isinstance(data.get("format"), list):
+        return None
+    specs = []
+    for entry in data["format"]:
+        if not isinstance(entry, dict) or set(entry) != _SPEC_FIELDS:
+            return None
+        overhead = []
+        for o in entry["overhead"]:
+            if not isinstance(o, dict) or set(o) != _OVERHEAD_FIELDS:
+                return None
+            tile = o["tile"]
+            overhead.append(Overhead.model_construct(**{**o, "tile": tuple(tile) if tile is not None else None}))
+        stored_as = {int(k): float(v) for k, v in entry["stored_as"]}
+        specs.append(FormatSpec.model_construct(**{**entry, "overhead": overhead, "stored_as": stored_as}))
+    rows = data.get("default_rows")
+    if rows is not None and not (isinstance(rows, list) and all(isinstance(r, str) for r in rows)):
+        return None
+    return RegistryFile.model_construct(schema_version=1, format=specs, default_rows=rows)
+
+
+_CACHE_SCHEMA = 1
+_SPEC_FIELDS = frozenset(FormatSpec.model_fields)
+_OVERHEAD_FIELDS = frozenset(Overhead.model_fields)
+
+
+def _to_plain(reg: RegistryFile) -> dict[str, Any]:
+    formats = []
+    for spec in reg.format:
+        entry = {name: getattr(spec, name) for name in FormatSpec.model_fields}
+        entry["overhead"] = [{name: getattr(o, name) for name in Overhead.model_fields} for o in spec.overhead]
+        entry["stored_as"] = [[k, v] for k, v in spec.stored_as.items()]  # JSON keys are strings: pairs keep ints
+        formats.append(entry)
+    return {"cache": _CACHE_SCHEMA, "format": formats, "default_rows": reg.default_rows}
 
 
 def _cache_store(raw: bytes, reg: RegistryFile) -> None:
-    import pickle
     import tempfile
 
     path = _cache_path(raw)
     if path is None:
         return
     try:
+        from pydantic_core import to_json
+
+        data = to_json(_to_plain(reg))
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as f:
-            f.write(pickle.dumps(reg))
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as f:
+            f.write(data)
         os.replace(f.name, path)
-    except OSError:  # read-only home, full disk: run uncached
+    except (OSError, ValueError):  # read-only home, full disk: run uncached
         pass
 
 
@@ -385,10 +456,19 @@ def _parse_file(path: Path, raw: bytes) -> RegistryFile:
         raise RegistryError(f"cannot read formats file {path}: {e}", "check the file") from e
     except tomllib.TOMLDecodeError as e:
         raise RegistryError(f"{path} is not valid TOML: {e}", "fix the syntax") from e
+    except RecursionError:  # tables or arrays nested thousands deep
+        raise RegistryError(f"{path} nests tables or arrays too deeply to read", "fix the file") from None
     try:
-        return RegistryFile.model_validate(data)
+        reg = RegistryFile.model_validate(data)
     except ValidationError as e:
         raise RegistryError(_describe_validation(path, data, e), "fix the entry and try again") from e
+    seen: set[str] = set()
+    for spec in reg.format:  # across files a name replaces an entry; within one file it is a mistake
+        if lookup_key(spec.name) in seen:
+            raise RegistryError(f"{path}: format {spec.name!r} is defined twice",
+                                "keep one entry per name (a later file may override an earlier one)")
+        seen.add(lookup_key(spec.name))
+    return reg
 
 
 def _describe_validation(path: Path, data: Any, exc: ValidationError) -> str:

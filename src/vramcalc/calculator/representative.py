@@ -214,8 +214,9 @@ def _rule_types(shape: DecoderShape, ftype: str, registry: Registry) -> tuple[tu
     cache = _disk_cache()
     key = f"{','.join(map(str, shape))}|{ftype}|{','.join(f'{k}={v}' for k, v in sorted(blocks.items()))}"
     hit = cache["types"].get(key)
-    if isinstance(hit, list) and all(isinstance(x, list) and len(x) == 3 for x in hit):
-        return tuple((str(role), str(t), int(c)) for role, t, c in hit)
+    if isinstance(hit, list) and all(isinstance(x, list) and len(x) == 3 and isinstance(x[0], str) and x[1] in blocks
+                                     and type(x[2]) is int and 0 <= x[2] <= 1 << 40 for x in hit):
+        return tuple((role, t, c) for role, t, c in hit)
     out = _walk(shape, ftype, blocks)
     cache["types"][key] = [list(x) for x in out]
     _store(cache)
@@ -268,39 +269,61 @@ def _cache_path() -> Path | None:
             digest.update((Path(__file__).with_name(name)).read_bytes())
     except OSError:  # sources not on disk (a zipped install): no cache
         return None
-    return Path(base) / f"llamacpp-rules-{digest.hexdigest()[:32]}.pickle"
+    return Path(base) / f"llamacpp-rules-{digest.hexdigest()[:32]}.json"
 
 
 def _disk_cache() -> dict[str, Any]:
     """The cache, read once per process: {"types": {key: [[role, type, count], …]}, "ftypes": {family:name: ftype}}."""
     if not _CACHE:
-        import pickle  # as the registry's cache: already imported on start-up, where json is not
-
         _CACHE.update(types={}, ftypes={}, path=_cache_path())
-        try:
-            data = pickle.loads(_CACHE["path"].read_bytes()) if _CACHE["path"] is not None else None
-        except Exception:  # none yet, or unreadable: rebuilt
-            data = None
-        if isinstance(data, dict) and isinstance(data.get("types"), dict) and isinstance(data.get("ftypes"), dict):
+        data = _read_json(_CACHE["path"]) if _CACHE["path"] is not None else None
+        if isinstance(data, dict) and isinstance(data.get("types"), dict) and isinstance(data.get("ftypes"), dict) \
+                and all(v is None or isinstance(v, str) for v in data["ftypes"].values()):
             _CACHE.update(types=data["types"], ftypes=data["ftypes"])
     return _CACHE
+
+
+_MAX_CACHE_BYTES = 8 << 20
+
+
+def _read_json(path: Path) -> Any:
+    """The cache file's data (JSON: whoever wrote it, reading it runs nothing), or None: missing, damaged, not a
+    regular file (opened without blocking: a FIFO put there must not hang us), or too large."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode) or st.st_size > _MAX_CACHE_BYTES:
+                return None
+            from pydantic_core import from_json  # loaded with the registry already; json would be one more import
+
+            return from_json(f.read(_MAX_CACHE_BYTES))
+    except Exception:  # damaged: rebuilt
+        return None
 
 
 def _store(cache: dict[str, Any]) -> None:
     path = cache.get("path")
     if path is None:
         return
-    import pickle
     import tempfile
+
+    from pydantic_core import to_json
 
     if len(cache["types"]) > _MAX_ENTRIES:
         cache["types"] = {}
     try:
+        data = to_json({"types": cache["types"], "ftypes": cache["ftypes"]})
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as f:
-            f.write(pickle.dumps({"types": cache["types"], "ftypes": cache["ftypes"]}))
+            f.write(data)
         os.replace(f.name, path)
-    except OSError:  # read-only home, full disk: run uncached
+    except (OSError, ValueError):  # read-only home, full disk: run uncached
         pass
 
 
