@@ -269,7 +269,7 @@ def fit_model(source: Inventory | ModelLabel, options: FitOptions, registry: Reg
         if label.is_moe:
             notes.append(f"{label.text} names a mixture of experts; the representative decoder is dense, so expert "
                          "offload is not planned — give a config.json, checkpoint, GGUF or Hub id for that")
-        inventory = inventory_from_config(decoder.config(), label.text)
+        inventory = inventory_from_config(_capped(decoder.config()), label.text)
     else:
         inventory = source
     if len(inventory.components) > 1:
@@ -292,7 +292,9 @@ def fit_model(source: Inventory | ModelLabel, options: FitOptions, registry: Reg
     context = report.context
     request = FitRequest(context=context, batch=options.batch, kv_dtype=options.kv_dtype,
                          flash_attention=options.flash_attention, n_ubatch=options.n_ubatch, margin=options.margin)
-    rows, warnings, explain = [], list(report.warnings), []
+    # the estimate's vLLM capacity warnings are for one default GPU; each plan warns for the GPUs given
+    rows, explain = [], []
+    warnings = [w for w in report.warnings if not w.startswith("vLLM: ") and "GPUs of" not in w]
     heuristics: dict[str, HeuristicUse] = {h.name: h for h in report.heuristics}
     for row in report.rows:
         engine = _row_engine(row.engine or "transformers", device)
@@ -303,6 +305,9 @@ def fit_model(source: Inventory | ModelLabel, options: FitOptions, registry: Reg
         explain += plan.explain + (plan.speed.formula if plan.speed and options.explain else [])
         for h in plan.heuristics:
             heuristics[h.name] = _heuristic(h)
+    if device.unified and any(r.engine == "transformers" for r in rows):
+        notes.append("transformers rows on an Apple GPU are priced as on CUDA (a CUDA-sized context overhead, "
+                     "accelerate's offload to the CPU sharing the same RAM): an upper bound for PyTorch on MPS")
     notes += _notes(rows, device, context, options)
     # the estimate's own answers (its best fit, each row's host memory at full offload) give way to the plans
     row_names = tuple(f"{r.format}: " for r in report.rows)
@@ -334,7 +339,8 @@ def _kv_for(request: FitRequest, engine: str) -> FitRequest:
 def _notes(rows: list[FitRow], device: Device, context: int, options: FitOptions) -> list[str]:
     out = []
     fitting = [r for r in rows if r.fits and not r.offloaded]
-    where = f"{device.count} × {device.name}" if device.name and device.count > 1 else (device.name or "the GPU")
+    where = (f"{device.count} × {device.name}" if device.name and device.count > 1 else device.name
+             or (f"{device.count} GPUs" if device.count > 1 else "the GPU"))
     if fitting:
         best = max(fitting, key=lambda r: (r.weight_bytes / max(1, r.params), -r.vram_bytes))
         out.append(f"the most precise format here that runs wholly on {where} at {context:,} tokens × "
@@ -400,6 +406,13 @@ class RuntimeRequestDefault:
     context = 4096
 
 
+def _capped(config: dict[str, Any]) -> dict[str, Any]:
+    """A representative decoder's config with the longest context it is searched to (it states none)."""
+    from vramcalc.heuristics import FIT_REPRESENTATIVE_MAX_CONTEXT
+
+    return {**config, "max_position_embeddings": FIT_REPRESENTATIVE_MAX_CONTEXT.as_int()}
+
+
 def _representative_input(n: int, spec: FormatSpec, engine: str, registry: Registry
                           ) -> tuple[int, str, FitInput, Architecture, int]:
     from vramcalc.architecture import architecture_from_config
@@ -410,7 +423,7 @@ def _representative_input(n: int, spec: FormatSpec, engine: str, registry: Regis
     from vramcalc.readers.config_json import inventory_from_config
 
     decoder = representative_decoder(n)
-    config = decoder.config()
+    config = _capped(decoder.config())
     inventory = inventory_from_config(config, f"{n}")
     wplan = plan_format(inventory, spec, registry)
     by: dict[str, tuple[int, int]] = {}
@@ -439,7 +452,7 @@ def _largest_for(spec: FormatSpec, engine: str, registry: Registry, device: Devi
     lo, hi = 10**8, 10**13
     if not fits(lo):
         return None
-    while hi / lo > 1.002:
+    while hi / lo > 1.004:
         mid = int((lo * hi) ** 0.5)
         if fits(mid):
             lo = mid

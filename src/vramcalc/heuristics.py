@@ -453,3 +453,8 @@ FIT_FLOPS_PER_PARAM = Heuristic(
     "for Neural Language Models', section 2.1); causal attention adds 2 × context² × heads × head_dim per layer "
     "(QKᵀ and AV: c²·d multiply-adds each, halved by the causal mask)",
 )
+FIT_REPRESENTATIVE_MAX_CONTEXT = Heuristic(
+    "fit_representative_max_context", 131_072, "tokens",
+    "the longest context searched for a bare count's representative decoder, which states none: Llama 3.1's "
+    "max_position_embeddings (meta-llama/Llama-3.1-8B config.json), the family the decoder is shaped after",
+)

@@ -442,7 +442,8 @@ def _vllm(row: FitInput, arch: Architecture, dev: Device, req: FitRequest, margi
     from vramcalc.calculator.kv import VLLM_BLOCK, kv_bytes_per_token, kv_cache_bytes
 
     usable = dev.usable_bytes
-    util = floor((usable - margin) / usable * 10_000) / 10_000  # as passed on the command line
+    # as passed on the command line, 4 decimals, never above the margin asked for (1e-6: the default's own rounding)
+    util = floor((usable - margin) / usable * 10_000 + 1e-6) / 10_000
     budget = int(usable * util)
     rt = _request(row, req, gpu_memory=usable, gpu_memory_utilization=util)
     rt.n_ubatch = RuntimeRequest.n_ubatch
@@ -664,13 +665,9 @@ def speed_bounds(plan: Plan, row: FitInput, arch: Architecture, dev: Device) -> 
                                                                    and dev.bf16_tflops is None):
         return None
     bw = dev.bandwidth_gbs
-    active = _active_fraction(row, arch)
-    reads = []
-    for g in plan.loads:
-        weights = g.active_weights if plan.engine == "vllm" else g.weights
-        if plan.engine in LLAMACPP_ENGINES or plan.engine == "transformers":
-            weights = g.weights
-        reads.append(int(weights * active) + (g.kv_read or g.kv))
+    held = sum(g.weights for g in plan.loads)
+    read = _weights_read(plan, row, arch, held)
+    reads = [int(g.weights * read / held if held else 0) + (g.kv_read or g.kv) for g in plan.loads]
     # devices a token passes one after another: layer split, pipeline stages; tensor-parallel ranks at once
     stages = plan.pipeline_parallel or 1
     tp = plan.tensor_parallel or 1
@@ -694,8 +691,8 @@ def speed_bounds(plan: Plan, row: FitInput, arch: Architecture, dev: Device) -> 
         formula.append(
             f"decode ≤ bandwidth ÷ bytes read per step = {bw:g} GB/s ÷ {step:,} B = {per_seq:,.1f} tokens/s per "
             f"sequence" + (f" × {plan.batch} sequences" if plan.batch > 1 else "")
-            + " (weights read per token: " + (f"the active share {active:.3g} of" if active < 1 else "all")
-            + " the weights on the GPUs, plus the KV of the context"
+            + f" (weights read per token: {read:,} B of the {held:,} B on the GPUs — the token embeddings are a "
+              "lookup and only the routed experts run — plus the KV of the context"
             + ("; devices one after another add their times" if len(stage_reads) > 1 else "") + ")")
     peak, kind = _peak(row, dev)
     flops = prefill_flops(arch, row.active_params, plan.context, plan.batch)
@@ -712,16 +709,23 @@ def speed_bounds(plan: Plan, row: FitInput, arch: Architecture, dev: Device) -> 
     return Speed(decode, per_seq, step, per_gpu, seconds, flops, peak, kind, bw, host, formula)
 
 
-def _active_fraction(row: FitInput, arch: Architecture) -> float:
-    """The share of the weights a decode step reads: all of a dense model's; the routed share of the experts."""
+def _weights_read(plan: Plan, row: FitInput, arch: Architecture, held: int) -> int:
+    """Weight bytes on the GPUs a decode step reads: all they hold but the token-embedding table (a lookup; llama.cpp
+    keeps it in host memory anyway) and, of a MoE model's routed experts on the GPUs, all but the experts_per_token
+    of num_experts each token is routed to (a bound: a batch may touch more)."""
     w = row.weights
-    if not (arch.is_moe and w.expert_bytes and arch.num_experts and arch.experts_per_token):
-        return 1.0
-    routed = arch.experts_per_token / arch.num_experts
-    total = w.weight_bytes - w.embedding_bytes
-    if total <= 0:
-        return 1.0
-    return (total - w.expert_bytes * (1 - routed)) / total
+    emb = 0 if plan.engine in LLAMACPP_ENGINES or not held else min(w.embedding_bytes, held)
+    experts = 0
+    if arch.is_moe and w.expert_bytes and arch.num_experts and arch.experts_per_token:
+        if plan.engine in LLAMACPP_ENGINES:
+            moe = [i for i in range(arch.num_layers) if i >= arch.first_dense_layers]
+            first_on_gpu = arch.num_layers - max(0, (plan.gpu_layers or 0) - 1)
+            cpu_moe = plan.cpu_moe_layers or 0
+            experts = w.expert_bytes // len(moe) * sum(1 for i in moe if i >= first_on_gpu and i >= cpu_moe)
+        else:
+            experts = w.expert_bytes * min(held, w.weight_bytes) // max(1, w.weight_bytes)
+        experts = int(experts * (1 - arch.experts_per_token / arch.num_experts))
+    return max(0, held - emb - experts)
 
 
 def _peak(row: FitInput, dev: Device) -> tuple[float | None, str | None]:

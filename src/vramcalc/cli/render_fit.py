@@ -74,27 +74,35 @@ def _rows(console: Console, report: FitReport, compact: bool) -> None:
     table = Table(header_style="bold", box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD, pad_edge=not compact,
                   collapse_padding=compact, caption=_caption(report, compact), caption_justify="left")
     vllm = any(r.max_concurrency is not None for r in report.rows)
-    headers = ["Format", "Engine", "Fits", "Plan", "VRAM", "Free", "Host", "Max ctx"]
+    # narrow terminals: the engine goes into the plan cell and the prefill bound to --explain / --json
+    headers = ["Format"] + ([] if compact else ["Engine"]) + ["Fits", "Plan", "VRAM", "Free", "Host", "Max ctx"]
     if vllm:
         headers.append("Seqs")
-    headers += ["Decode ≤", "Prefill ≥"]
+    headers += ["Decode ≤"] + ([] if compact else ["Prefill ≥"])
     for h in headers:
         right = h not in ("Format", "Engine", "Fits", "Plan")
-        table.add_column(h, justify="right" if right else "left", overflow="fold",
-                         no_wrap=right, ratio=3 if h == "Plan" else None)
+        table.add_column(h, justify="right" if right else "left", overflow="fold", no_wrap=right,
+                         min_width=12 if h == "Plan" else None)
     for r in report.rows:
-        cells: list[str | Text] = [r.format, r.engine, _fits(r), r.plan, _size(r.vram_bytes, units),
-                                   _size(r.headroom_bytes, units), _size(r.host_bytes, units), _context(r)]
+        plan = f"{r.engine}: {r.plan}" if compact else r.plan
+        cells: list[str | Text] = [r.format]
+        if not compact:
+            cells.append(r.engine)
+        cells += [_fits(r), plan, _size(r.vram_bytes, units), _size(r.headroom_bytes, units),
+                  _size(r.host_bytes, units), _context(r)]
         if vllm:
             cells.append("—" if r.max_concurrency is None else f"{r.max_concurrency:,}")
         s = r.speed
-        cells += [_rate(s.decode_tokens_per_s_max) if s else "—", _seconds(s.prefill_seconds_min) if s else "—"]
+        decode = _rate(s.decode_tokens_per_s_max) + ("*" if s.gpu_part_only else "") if s else "—"
+        cells.append(decode)
+        if not compact:
+            cells.append(_seconds(s.prefill_seconds_min) if s else "—")
         table.add_row(*cells)
     console.print(table)
     for r in report.rows:
         if r.launch is not None and r.fits:
             console.print(Text(f"{r.format}: {r.launch.command}"))
-        if len(r.per_gpu) > 1:
+        if len(r.per_gpu) > 1 and r.fits:
             parts = "; ".join(
                 f"GPU {g.device} {_size(g.total_bytes, units)}"
                 + (f" ({g.layers} layers)" if g.layers is not None else "") for g in r.per_gpu)
@@ -108,7 +116,8 @@ def _caption(report: FitReport, compact: bool) -> str:
     margin = ("margin " + (f"{report.margin / 2**20:,.0f} MiB" if report.margin is not None else
                            "per engine (llama.cpp 1024 MiB, vLLM 10 %, transformers 10 %)"))
     return (f"sizes in {units} per GPU (the fullest); Free: usable − VRAM; Host: kept in host memory; {margin}; "
-            "Decode ≤ tokens/s and Prefill ≥ time are bounds from the catalog's bandwidth and throughput")
+            "Decode ≤ tokens/s and Prefill ≥ time are bounds from the catalog's bandwidth and throughput "
+            "(* the GPUs' part only: host memory is slower still)")
 
 
 def _largest(console: Console, report: FitReport, compact: bool) -> None:
