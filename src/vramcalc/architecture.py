@@ -7,10 +7,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from vramcalc.models import Family, family_of, model_types_of
+
 # "encoder": bidirectional self-attention over the whole input, nothing cached (BERT-style embedding models)
 LayerKind = Literal["full", "sliding", "chunked", "linear", "mamba", "none", "encoder"]
 # T5 family: encoder-decoder, or the encoder alone (the text encoder of FLUX, SD3 and many pipelines)
-T5_TYPES = frozenset({"t5", "mt5", "umt5"})
+T5_TYPES = model_types_of("t5")
 
 
 def _t5_encoder_only(config: dict[str, Any]) -> bool:
@@ -21,9 +23,9 @@ def _t5_encoder_only(config: dict[str, Any]) -> bool:
 GGUF_ENCODER_ARCHS = frozenset({"bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "jina-bert-v3", "modern-bert",
                                 "t5encoder"})
 # Encoder-only models with BERT's layout (embedding and reranker models: bge, e5, gte, multilingual-e5 …)
-ENCODER_TYPES = frozenset({"bert", "roberta", "xlm-roberta", "camembert", "electra"})
+ENCODER_TYPES = model_types_of("encoder")
 # CLIP: a text tower (the text encoder of Stable Diffusion and FLUX) and, for CLIPModel, a vision tower
-CLIP_TYPES = frozenset({"clip", "clip_text_model"})
+CLIP_TYPES = model_types_of("clip")
 
 
 class Attention(BaseModel):
@@ -59,6 +61,11 @@ class Architecture(BaseModel):
     moe_intermediate_size: int | None = None
     first_dense_layers: int = 0
     extra: dict[str, Any] = Field({}, description="fields kept for engines and reporting")
+
+    @property
+    def family(self) -> Family:
+        """What the family of this model_type is (vramcalc.models): MLP kind, norm, positions, sliding pattern …"""
+        return family_of(self.model_type)
 
     @property
     def is_moe(self) -> bool:
@@ -139,7 +146,8 @@ def _layer_kinds(config: dict[str, Any], n_layers: int) -> list[LayerKind]:
     if model_type in ENCODER_TYPES or model_type in CLIP_TYPES or (model_type in T5_TYPES
                                                                     and _t5_encoder_only(config)):
         return ["encoder"] * n_layers
-    if model_type == "llama4_text" and config.get("attention_chunk_size"):
+    family = family_of(model_type)
+    if family.sliding == "chunked" and config.get("attention_chunk_size"):
         # rope layers attend within chunks; every no_rope_layers == 0 layer (by default each 4th) attends globally
         nope = config.get("no_rope_layers") or [int((i + 1) % 4 != 0) for i in range(n_layers)]
         return ["chunked" if (nope[i] if i < len(nope) else 1) else "full" for i in range(n_layers)]
@@ -151,17 +159,17 @@ def _layer_kinds(config: dict[str, Any], n_layers: int) -> list[LayerKind]:
             "linear_attention": "linear", "mamba": "mamba", "attention": "full",
         }
         return [mapping.get(str(t), "full") for t in types]
-    if model_type == "gemma2" and window:
+    if family.sliding == "alternate" and window:
         return ["sliding" if i % 2 == 0 else "full" for i in range(n_layers)]
-    if model_type.startswith("gemma3") and window:
+    if family.sliding == "pattern" and window:
         pattern = int(config.get("sliding_window_pattern") or 6)
         return ["full" if (i + 1) % pattern == 0 else "sliding" for i in range(n_layers)]
-    if model_type in ("qwen2", "qwen2_moe", "qwen3", "qwen3_moe"):
+    if family.sliding == "max_window_layers":
         if config.get("use_sliding_window") and window:
             start = int(config.get("max_window_layers") or 0)
             return ["sliding" if i >= start else "full" for i in range(n_layers)]
         return ["full"] * n_layers
-    if window and model_type in ("mistral", "mixtral", "phi3", "starcoder2"):
+    if window and family.sliding == "all":
         return ["sliding"] * n_layers
     return ["full"] * n_layers
 
@@ -179,7 +187,7 @@ def _max_context(cfg: dict[str, Any], model_type: str) -> int | None:
     mpe = cfg_get(cfg, "max_position_embeddings")
     if mpe is None:
         return None
-    if model_type in ("roberta", "xlm-roberta", "camembert"):
+    if family_of(model_type).position_offset:
         # RoBERTa numbers positions from padding_idx + 1: a 514-row table holds 512 tokens
         return int(mpe) - int(cfg.get("pad_token_id", 1)) - 1
     # A rope_scaling section added to a config whose max_position_embeddings is still the original (Qwen2.5's
@@ -259,7 +267,8 @@ def architecture_from_config(config: dict[str, Any]) -> Architecture:
     head_dim = int(cfg.get("head_dim") or cfg.get("d_kv") or hidden // heads)
     window = cfg.get("sliding_window") or cfg.get("attention_chunk_size")
     kinds = _layer_kinds(cfg, n_layers)
-    mla = model_type in ("deepseek_v2", "deepseek_v3", "kimi_k2") or cfg.get("kv_lora_rank") is not None
+    family = family_of(model_type)
+    mla = family.kv == "mla" or cfg.get("kv_lora_rank") is not None
     if mla:
         _require(cfg, ["kv_lora_rank"])  # the latent width MLA caches: nothing to price without it
     layers = []
@@ -279,7 +288,7 @@ def architecture_from_config(config: dict[str, Any]) -> Architecture:
     n_experts = cfg.get("num_local_experts") or cfg.get("num_experts") or cfg.get("n_routed_experts")
     tie = cfg.get("tie_word_embeddings")
     if tie is None:  # transformers' default is tied, except where a model class overrides it
-        tie = model_type in ("gpt2", "gemma", "gemma2", "gemma3", "gemma3_text", "falcon", "opt", "bloom", "t5")
+        tie = family.tied_default
     extra: dict[str, Any] = {}
     if cfg.get("rope_scaling"):
         extra["rope_scaling"] = cfg["rope_scaling"]
@@ -303,9 +312,9 @@ def architecture_from_config(config: dict[str, Any]) -> Architecture:
         torch_dtype=cfg.get("torch_dtype") or cfg.get("dtype"),
         num_experts=int(n_experts) if n_experts else None,
         experts_per_token=cfg.get("num_experts_per_tok") or cfg.get("moe_topk"),
-        num_shared_experts=cfg.get("n_shared_experts") or (1 if model_type == "llama4_text" else None),
+        num_shared_experts=cfg.get("n_shared_experts") or family.shared_expert_default,
         moe_intermediate_size=cfg.get("moe_intermediate_size") or (
-            cfg.get("intermediate_size") if model_type == "llama4_text" else None),
+            cfg.get("intermediate_size") if family.moe_width_is_intermediate else None),
         first_dense_layers=int(cfg.get("first_k_dense_replace") or 0),
         extra=extra,
     )

@@ -20,19 +20,10 @@ if TYPE_CHECKING:
 
     from vramcalc.architecture import Architecture, Attention
 
-# Models with learned absolute position embeddings (a hidden-size tensor per token instead of rope cos/sin).
-_LEARNED_POSITIONS = frozenset({"gpt2", "gpt_bigcode", "opt", "bert", "roberta", "xlm-roberta", "camembert",
-                                "electra"})
-# Plain (ungated) MLPs: fc → act → proj.
-_UNGATED = frozenset({"gpt2", "gpt_bigcode", "gpt_neox", "opt", "bloom", "falcon", "phi", "starcoder2", "bert",
-                      "roberta", "xlm-roberta", "camembert", "electra"})
-# Their default activation when the config does not say (transformers' config defaults).
-_DEFAULT_ACT = {"gpt2": "gelu_new", "gpt_bigcode": "gelu_pytorch_tanh"}
-# Activations written as Python expressions in transformers (several temporaries), not one fused kernel.
+# What a family is (gated or plain MLP, learned positions, default activation, Qwen2-MoE's sliding mask) comes from
+# arch.family (vramcalc.models). Activations written as Python expressions in transformers (several temporaries),
+# not one fused kernel:
 _PYTHON_ACTS = frozenset({"gelu_new", "gelu_fast", "quick_gelu"})
-# transformers 5.17 builds a sliding-window mask for these models even when no layer slides, and their config sets
-# sliding_window = 0 when use_sliding_window is off, so the mask can never be skipped (configuration_qwen2_moe.py).
-_SLIDING_MASK_ALWAYS = frozenset({"qwen2_moe"})
 
 
 @dataclass(frozen=True)
@@ -73,7 +64,7 @@ def _inter(arch: Architecture) -> int:
 
 def _hidden_act(arch: Architecture) -> str:
     act = arch.extra.get("hidden_act") or arch.extra.get("activation_function")
-    return str(act or _DEFAULT_ACT.get(arch.model_type, "silu"))
+    return str(act or arch.family.default_act or "silu")
 
 
 def _shared_intermediate(arch: Architecture) -> int:
@@ -83,7 +74,7 @@ def _shared_intermediate(arch: Architecture) -> int:
         return int(explicit)
     if arch.num_shared_experts and arch.moe_intermediate_size:
         return int(arch.num_shared_experts) * int(arch.moe_intermediate_size)
-    if arch.model_type == "qwen2_moe":  # config key shared_expert_intermediate_size, same default as intermediate
+    if arch.family.shared_expert_width_default:  # Qwen2-MoE: shared_expert_intermediate_size defaults to it
         return _inter(arch)
     return 0
 
@@ -100,7 +91,7 @@ def _sdpa_math_path(arch: Architecture, act_bytes: int) -> bool:
 def _sliding_mask_tokens(arch: Architecture, tokens: int) -> bool:
     """Is a boolean (batch, 1, q, kv) mask materialised? transformers skips it (sdpa is_causal) unless a sliding
     window applies: masking_utils._ignore_causal_mask_sdpa refuses to skip once kv_length ≥ the window."""
-    if arch.model_type in _SLIDING_MASK_ALWAYS:
+    if arch.family.sliding_mask_always:
         return True
     windows = [a.window for a in arch.layers if a.kind in ("sliding", "chunked") and a.window]
     return bool(windows) and tokens >= min(windows)
@@ -115,7 +106,7 @@ def transformers_prefill(arch: Architecture, batch: int, tokens: int, act_bytes:
     hidden_live = int(H.TRANSFORMERS_HIDDEN_LIVE.value)
     heur = [H.TRANSFORMERS_HIDDEN_LIVE, H.TRANSFORMERS_INPUT_TENSORS]
 
-    if arch.model_type in _LEARNED_POSITIONS:
+    if arch.family.positions == "learned":
         pos_elems, pos_what = h, "learned position embeddings (1 × hidden)"
     else:
         pos_elems, pos_what = 2 * rope_dim, f"rope cos + sin (2 × {rope_dim})"
@@ -126,7 +117,7 @@ def transformers_prefill(arch: Architecture, batch: int, tokens: int, act_bytes:
     # --- the MLP / MoE phase
     phases: list[tuple[str, Part]] = []
     inter = _inter(arch)
-    ungated = arch.model_type in _UNGATED
+    ungated = not arch.family.gated
     act = _hidden_act(arch)
     if ungated:
         live = int(H.TRANSFORMERS_PYTHON_GELU_LIVE.value) if act in _PYTHON_ACTS else 2
@@ -285,7 +276,7 @@ def llamacpp_largest_layer_tensor(arch: Architecture, repeating_bytes: int) -> i
     some tensors with more bits (Q4_K_M's Q6_K ffn_down) is priced at its average bits per weight.
     """
     h = arch.hidden_size
-    ffn = 2 if arch.model_type in _UNGATED else 3
+    ffn = 3 if arch.family.gated else 2
     dense_i = _inter(arch)
     experts = int(arch.num_experts or 0)
     moe_i = int(arch.moe_intermediate_size or dense_i)

@@ -39,7 +39,6 @@ BPE_TOKEN_BYTES = 7
 SPM_TOKEN_BYTES = 6
 MERGE_BYTES = 8  # string bytes of one "a b" merge
 FIXED_METADATA_BYTES = 8_192  # general.*, hyper-parameters, special token ids, a chat template
-_SPM_MODEL_TYPES = ("gemma", "gemma2", "gemma3", "gemma3_text", "phi3", "t5")
 
 
 @dataclass
@@ -122,7 +121,10 @@ def estimate_metadata(inventory: Inventory) -> tuple[int, str]:
     c = {**c, **(c.get("text_config") or {})}
     vocab = int(c.get("vocab_size") or 0)
     mt = str(c.get("model_type") or "")
-    spm = mt in _SPM_MODEL_TYPES or (mt in ("llama", "mistral") and 0 < vocab <= 32_768)
+    from vramcalc.models import family_of
+
+    # SentencePiece vocabularies carry scores and token types; Llama 2 and Mistral v0.1 (32k) use one too
+    spm = family_of(mt).tokenizer == "spm" or (family_of(mt).llamacpp_arch == "llama" and 0 < vocab <= 32_768)
     if spm:
         per_token = 8 + SPM_TOKEN_BYTES + 4 + 4
         total = FIXED_METADATA_BYTES + vocab * per_token

@@ -21,9 +21,6 @@ LLAMACPP_KV_TYPES = ("f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1
 KV_DTYPES = tuple(FLOAT_KV_BITS) + tuple(t for t in LLAMACPP_KV_TYPES if t not in ("f32", "f16", "bf16"))
 _ALIASES = {"f32": "fp32", "f16": "fp16", "float16": "fp16", "bfloat16": "bf16", "float32": "fp32",
             "half": "fp16", "float": "fp32", "fp8_e4m3fn": "fp8_e4m3"}
-# transformers 5.17 caches MLA's compressed latent (kv_lora_rank + the shared rope key) for DeepSeek-V2/V3, Kimi,
-# GLM-4-MoE-Lite, MiniCPM3 …; these model classes still cache K and V expanded per head.
-_TRANSFORMERS_FULL_MLA = frozenset({"deepseek_v32", "glm_moe_dsa", "glm5_next", "hy_v4", "axk2"})
 VLLM_BLOCK = 16
 # layers that keep no per-token cache: constant state (Mamba, linear attention), none, or an encoder's one pass
 _NO_CACHE = ("linear", "mamba", "none", "encoder")
@@ -65,7 +62,11 @@ def caches_latent(layer: Attention, engine: str, model_type: str = "") -> bool:
     """MLA layers whose engine keeps the compressed latent rather than per-head K and V."""
     if not layer.kv_lora_rank:
         return False
-    return not (engine == "transformers" and model_type in _TRANSFORMERS_FULL_MLA)
+    # transformers 5.17 caches MLA's compressed latent (kv_lora_rank + the shared rope key) for DeepSeek-V2/V3, Kimi,
+    # GLM-4-MoE-Lite, MiniCPM3 …; some model classes still cache K and V expanded per head (their family says so)
+    from vramcalc.models import family_of
+
+    return not (engine == "transformers" and family_of(model_type).transformers_full_mla)
 
 
 def layer_tokens(layer: Attention, tokens: int, engine: str, *, max_num_batched_tokens: int = 8192,

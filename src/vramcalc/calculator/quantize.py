@@ -72,8 +72,6 @@ _NOT_QUANTIZED = (
 )
 _NOT_QUANTIZED_EXACT = ("position_embd.weight", "token_types.weight")
 
-# config.json model_type → llama.cpp architecture, where the converter maps them together.
-_ARCH = {"mistral": "llama", "mixtral": "llama", "llama": "llama", "falcon": "falcon"}
 
 
 @dataclass(frozen=True)
@@ -121,7 +119,10 @@ def hparams_from_inventory(inventory: Inventory) -> LlamaHParams:
     n_kv = _first_int(cfg.get("num_key_value_heads") or cfg.get("num_kv_heads")) or n_head
     n_layer = _first_int(cfg.get("num_hidden_layers") or cfg.get("n_layer")) or _count_layers(inventory)
     n_expert = _first_int(cfg.get("num_local_experts") or cfg.get("num_experts") or cfg.get("n_routed_experts")) or 0
-    return LlamaHParams(_ARCH.get(model_type, model_type), n_layer, n_head, n_kv, n_expert)
+    from vramcalc.models import family_of
+
+    # the llama.cpp architecture its converter writes (Mistral → llama), where the type rules depend on it
+    return LlamaHParams(family_of(model_type).llamacpp_arch or model_type, n_layer, n_head, n_kv, n_expert)
 
 
 def _count_layers(inventory: Inventory) -> int:

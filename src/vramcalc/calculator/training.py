@@ -28,6 +28,7 @@ from vramcalc.errors import UsageError
 
 if TYPE_CHECKING:
     from vramcalc.architecture import Architecture, Attention
+    from vramcalc.models import Family
 
 Method = Literal["full", "lora", "qlora"]
 Precision = Literal["fp32", "amp-bf16", "amp-fp16", "bf16", "fp16"]
@@ -227,22 +228,18 @@ def _dtypes(r: TrainRequest) -> _Dtypes:
 # --------------------------------------------------------------------------- activations saved for backward
 
 
-_GEMMA_NORM = ("gemma", "gemma2", "gemma3", "gemma3_text")
-_LAYERNORM = frozenset({"gpt2", "gpt_bigcode", "gpt_neox", "opt", "bloom", "falcon", "phi"})
-_UNGATED = frozenset({"gpt2", "gpt_bigcode", "gpt_neox", "opt", "bloom", "falcon", "phi", "starcoder2"})
 _PYTHON_ACTS = frozenset({"gelu_new", "gelu_fast", "quick_gelu"})
-_QK_NORM = frozenset({"qwen3", "qwen3_moe", "gemma3", "gemma3_text", "olmo2"})
 
 
-def _norm_saved(model_type: str, width: int, x_bytes: int, x_requires_grad: bool, weight_trains: bool) -> int:
+def _norm_saved(family: Family, width: int, x_bytes: int, x_requires_grad: bool, weight_trains: bool) -> int:
     """Bytes per token a norm saves for backward (heuristics TRAIN_RMSNORM_SAVED)."""
-    if model_type in _LAYERNORM:  # native_layer_norm: input, mean and rstd
+    if family.norm == "layernorm":  # native_layer_norm: input, mean and rstd
         return (x_bytes * width if x_requires_grad else 0) + 8
     saved = 4  # rsqrt, one per token
     if x_requires_grad:
         saved += 4 * width  # x.to(float32), saved by pow (x itself when the stream is fp32)
     if weight_trains:  # weight * x_normed: x_normed in the input dtype (Gemma: fp32)
-        saved += (4 if model_type in _GEMMA_NORM else x_bytes) * width
+        saved += (4 if family.norm == "gemma_rmsnorm" else x_bytes) * width
     return saved
 
 
@@ -341,8 +338,8 @@ def _mlp_core(arch: Architecture, d: _Dtypes, layer: int) -> tuple[int, int]:
         per_token = 4 * experts + k * (c * arch.hidden_size + 4 * c * moe_i) + (4 * c * shared if shared else 0)
         return per_token, 0
     inter = int(arch.intermediate_size or 4 * arch.hidden_size)
-    if arch.model_type in _UNGATED:
-        act = str(arch.extra.get("hidden_act") or ("gelu_new" if arch.model_type == "gpt2" else "gelu"))
+    if not arch.family.gated:
+        act = str(arch.extra.get("hidden_act") or arch.family.default_act or "gelu")
         live = 4 if act in _PYTHON_ACTS else 1
         return live * c * inter, inter
     return int(H.TRAIN_GATED_MLP_SAVED.value) * c * inter, inter
@@ -361,7 +358,7 @@ def saved_activations(arch: Architecture, r: TrainRequest, d: _Dtypes, modules: 
                       targets: list[LinearModule]) -> _Saved:
     """Bytes autograd keeps for backward over one micro-batch, layer by layer (no checkpointing)."""
     b, s, n, h = r.batch, r.seq_len, r.tokens, arch.hidden_size
-    mt = arch.model_type
+    mt = arch.family
     plans = _layer_plans(r, d, arch.num_layers, modules, targets)
     full = r.method == "full"
     total = largest = 0
@@ -380,7 +377,7 @@ def saved_activations(arch: Architecture, r: TrainRequest, d: _Dtypes, modules: 
             + _inputs_saved(h, d.stream, plan.mlp_in)
             + plan.lora_out
         )
-        if mt in _QK_NORM:  # q_norm / k_norm over the projections' outputs
+        if mt.qk_norm:  # q_norm / k_norm over the projections' outputs
             per_token += _norm_saved(mt, a.num_heads * a.head_dim, d.compute, True, full) \
                 + _norm_saved(mt, a.num_kv_heads * a.head_dim, d.compute, True, full)
         mlp, down_in = _mlp_core(arch, d, i)

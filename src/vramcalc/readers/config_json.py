@@ -22,6 +22,7 @@ from vramcalc.architecture import (
 )
 from vramcalc.errors import ArchitectureError, SourceError
 from vramcalc.inventory import Inventory, TensorInfo
+from vramcalc.models import known_model_types
 
 _DTYPE = {
     "float32": "F32", "float": "F32", "fp32": "F32", "float16": "F16", "half": "F16", "fp16": "F16",
@@ -111,7 +112,9 @@ def inventory_from_config(config: dict[str, Any], source: str) -> Inventory:
                  fp8_skip=_names(qcfg.get("modules_to_not_convert")))
     model_type = arch.model_type
     warnings: list[str] = []
-    if model_type == "gpt2":
+    if arch.family.builder is not None:  # a family module that builds its own tensors (vramcalc.models)
+        warnings += arch.family.builder(b, cfg, arch)
+    elif model_type == "gpt2":
         _gpt2(b, cfg, arch)
     elif model_type in ENCODER_TYPES:
         warnings += _bert(b, cfg, arch)
@@ -134,7 +137,7 @@ def inventory_from_config(config: dict[str, Any], source: str) -> Inventory:
                 "transformers does not load; they are not counted here"
             )
     else:
-        if model_type not in _KNOWN:
+        if model_type not in _KNOWN and model_type not in known_model_types():
             warnings.append(
                 f"model_type {model_type!r} is not one vramcalc knows by name; counted as a Llama-style decoder "
                 "from its config fields — check with `vramcalc inspect` on the real checkpoint"

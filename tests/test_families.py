@@ -1,0 +1,60 @@
+"""Model families as records (vramcalc.models): one fact, one place — every calculator reads the same record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import run_cli
+from vramcalc.architecture import architecture_from_config
+from vramcalc.models import LLAMA_STYLE, families, family_of, known_model_types
+from vramcalc.readers.config_json import inventory_from_config
+
+# bigcode/starcoder2-3b config.json (size fields)
+STARCODER2_3B = {
+    "architectures": ["Starcoder2ForCausalLM"], "model_type": "starcoder2", "hidden_size": 3072,
+    "intermediate_size": 12288, "num_hidden_layers": 30, "num_attention_heads": 24, "num_key_value_heads": 2,
+    "vocab_size": 49152, "max_position_embeddings": 16384, "sliding_window": 4096, "hidden_act": "gelu_pytorch_tanh",
+    "use_bias": True, "torch_dtype": "bfloat16",
+}
+
+
+def test_every_model_type_has_one_family() -> None:
+    seen = [mt for fam in families() for mt in fam.model_types]
+    assert len(seen) == len(set(seen)) == len(known_model_types())
+    assert family_of("no-such-model") is LLAMA_STYLE and LLAMA_STYLE.gated
+
+
+@pytest.mark.parametrize(("model_type", "fact", "value"), [
+    ("gpt2", "mlp", "plain"), ("gpt2", "positions", "learned"), ("gpt2", "tied_default", True),
+    ("gemma2", "sliding", "alternate"), ("gemma3_text", "qk_norm", True), ("qwen3_moe", "qk_norm", True),
+    ("qwen2_moe", "sliding_mask_always", True), ("deepseek_v3", "kv", "mla"), ("llama4_text", "sliding", "chunked"),
+    ("mistral", "llamacpp_arch", "llama"), ("falcon", "llamacpp_arch", "falcon"), ("roberta", "position_offset", True),
+    ("t5", "role", "t5"), ("bert", "role", "encoder"), ("phi3", "tokenizer", "spm"), ("opt", "positions", "learned"),
+])
+def test_family_facts(model_type: str, fact: str, value: object) -> None:
+    assert getattr(family_of(model_type), fact) == value
+
+
+def test_starcoder2_is_one_module_and_its_facts_agree() -> None:
+    # StarCoder2 used to be counted Llama-style (a gated MLP, no biases) while the activation model called it
+    # ungated and the KV model gave it a sliding window: one record now
+    inv = inventory_from_config(STARCODER2_3B, "starcoder2-3b")
+    assert inv.total_params == 3_030_371_328  # the published count
+    assert not inv.warnings
+    names = {t.name for t in inv.tensors}
+    assert "model.layers.0.mlp.c_fc.bias" in names and not any("gate_proj" in n for n in names)
+    arch = architecture_from_config(STARCODER2_3B)
+    assert not arch.family.gated and arch.family.norm == "layernorm"
+    assert {a.kind for a in arch.layers} == {"sliding"} and arch.tie_word_embeddings
+
+
+def test_starcoder2_prices_in_every_default_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "config.json").write_text(json.dumps(STARCODER2_3B))
+    result = run_cli(capsys, "estimate", str(tmp_path), "--json")
+    assert result.code == 0 and "not one vramcalc knows" not in result.err
+    rows = {r["format"]: r for r in result.json()["rows"]}
+    assert rows["bf16"]["weight_bytes"] == 2 * 3_030_371_328
+    assert 4.8 < rows["Q4_K_M"]["bits_per_weight"] < 5.3  # c_fc/c_proj are GGUF ffn_up/ffn_down
