@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from rich import box
 from rich.console import Console
@@ -53,6 +54,57 @@ def _sizer(units: str, compact: bool) -> Callable[[int], str]:
     return lambda n: format_bytes(n, units)
 
 
+@dataclass(frozen=True)
+class _Column:
+    """One column of the estimate table: headers (compact, full), whether the report needs it, the cell of a row."""
+
+    compact: str
+    full: str
+    shown: Callable[[EstimateReport], bool]
+    cell: Callable[[FormatRow], str]
+    style: str | None = None
+
+
+def _estimate_columns(report: EstimateReport, compact: bool) -> list[_Column]:
+    u = report.units
+    unit, size = UNIT_LABEL[u], _sizer(u, compact)
+
+    def gpus(r: FormatRow) -> str:
+        return "> 64" if r.gpus is None else f"{r.gpus}" + (f" × {size(r.per_gpu_bytes or 0)}" if r.gpus > 1 else "")
+
+    def context(r: FormatRow) -> str:
+        at_max = r.max_context == report.model.architecture.get("max_context")
+        return "—" if not r.max_context else f"{r.max_context:,}" + (
+            (" (max)" if compact else " (model max)") if at_max else "")
+
+    gpu = format_bytes(report.gpu_memory or 0, u)
+    always: Callable[[EstimateReport], bool] = lambda _: True  # noqa: E731
+    return [
+        _Column("Format", "Format", always, lambda r: r.format),
+        _Column("bpw", "Bits/weight", always, lambda r: f"{r.bits_per_weight:.4g}"),
+        # a table of files (a repo's GGUF quants): their sizes on disk lead
+        _Column("File", f"File ({unit})", lambda rep: bool(rep.rows) and all(r.file_bytes is not None
+                                                                             for r in rep.rows),
+                lambda r: size(r.file_bytes or 0)),
+        _Column("Weights", f"Weights ({unit})", always, lambda r: size(r.weight_bytes)),
+        _Column("", f"({UNIT_LABEL[_other_units(u)]})", lambda _: not compact,
+                lambda r: format_bytes(r.weight_bytes, _other_units(u)), style="dim"),
+        # llama.cpp keeps the token embeddings (and layers not offloaded) in host memory: shown, so columns add up
+        _Column("−Host", "− in host RAM", lambda rep: any(_in_host(r) for r in rep.rows),
+                lambda r: f"−{size(_in_host(r))}" if _in_host(r) else "—"),
+        _Column("KV", "KV cache", lambda rep: any(r.kv_cache_bytes for r in rep.rows),
+                lambda r: size(r.kv_cache_bytes)),
+        _Column("Act.", "Activations", lambda rep: any(r.activation_bytes for r in rep.rows),
+                lambda r: size(r.activation_bytes)),
+        _Column("Ovh.", "Overhead", always, lambda r: size(r.overhead_bytes)),
+        _Column("VRAM", f"VRAM ({unit})", always, lambda r: size(r.total_bytes), style="bold"),
+        _Column("GPUs", f"GPUs of {gpu}", lambda rep: rep.gpu_memory is not None, gpus),
+        _Column("Held", "vLLM holds", lambda rep: any(r.process_bytes is not None for r in rep.rows),
+                lambda r: size(r.process_bytes) if r.process_bytes is not None else "—"),
+        _Column("Max ctx", "Max context", lambda rep: any(r.max_context is not None for r in rep.rows), context),
+    ]
+
+
 def render_estimate(report: EstimateReport, console: Console | None = None) -> None:
     console = console or stdout_console()
     u = report.units
@@ -63,72 +115,21 @@ def render_estimate(report: EstimateReport, console: Console | None = None) -> N
     # Under 110 columns: sizes as plain numbers in one unit (said in the caption), short headers, no second unit,
     # no vertical rules — so that no number is cut short on an 80-column terminal.
     compact = console.width < 110
-    unit = UNIT_LABEL[u]
     if compact:  # a narrow table would wrap its title: print it on its own line
         console.print(Text(title, style="italic"))
+    caption = (f"sizes in {UNIT_LABEL[u]}" + (f"; GPUs of {format_bytes(report.gpu_memory, u)}"
+                                              if report.gpu_memory else "")
+               + ("; Held: what vLLM holds (its whole budget)" if any(
+                   r.process_bytes is not None for r in report.rows) else ""))
     table = Table(title=None if compact else title, title_justify="left", header_style="bold",
                   box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD, pad_edge=not compact, collapse_padding=compact,
-                  caption=(f"sizes in {unit}" + (f"; GPUs of {format_bytes(report.gpu_memory, u)}"
-                                                 if report.gpu_memory else "")
-                           + ("; Held: what vLLM holds (its whole budget)" if any(
-                               r.process_bytes is not None for r in report.rows) else "")) if compact else None,
-                  caption_justify="left")
-    size = _sizer(u, compact)
-
-    table.add_column("Format", no_wrap=True)
-    table.add_column("bpw" if compact else "Bits/weight", justify="right", no_wrap=True)
-    # a table of files (a repo's GGUF quants): their sizes on disk lead
-    show_file = all(r.file_bytes is not None for r in report.rows) and bool(report.rows)
-    if show_file:
-        table.add_column("File" if compact else f"File ({unit})", justify="right", no_wrap=True)
-    table.add_column("Weights" if compact else f"Weights ({unit})", justify="right", no_wrap=True)
-    if not compact:
-        table.add_column(f"({UNIT_LABEL[_other_units(u)]})", justify="right", style="dim")
-    # llama.cpp keeps the token embeddings (and layers not offloaded) in host memory: shown, so the columns add up
-    show_host = any(_in_host(r) for r in report.rows)
-    if show_host:
-        table.add_column("−Host" if compact else "− in host RAM", justify="right", no_wrap=True)
-    show_kv = any(r.kv_cache_bytes for r in report.rows)
-    show_act = any(r.activation_bytes for r in report.rows)
-    if show_kv:
-        table.add_column("KV" if compact else "KV cache", justify="right", no_wrap=True)
-    if show_act:
-        table.add_column("Act." if compact else "Activations", justify="right", no_wrap=True)
-    table.add_column("Ovh." if compact else "Overhead", justify="right", no_wrap=True)
-    table.add_column("VRAM" if compact else f"VRAM ({unit})", justify="right", style="bold", no_wrap=True)
-    show_gpus = report.gpu_memory is not None
-    if show_gpus:
-        assert report.gpu_memory is not None
-        table.add_column("GPUs" if compact else f"GPUs of {format_bytes(report.gpu_memory, u)}", justify="right",
-                         no_wrap=True)
-    show_held = any(r.process_bytes is not None for r in report.rows)
-    if show_held:
-        table.add_column("Held" if compact else "vLLM holds", justify="right", no_wrap=True)
-    show_ctx = any(r.max_context is not None for r in report.rows)
-    if show_ctx:
-        table.add_column("Max ctx" if compact else "Max context", justify="right", no_wrap=True)
+                  caption=caption if compact else None, caption_justify="left")
+    columns = [c for c in _estimate_columns(report, compact) if c.shown(report)]
+    for i, c in enumerate(columns):
+        table.add_column(c.compact if compact else c.full, justify="left" if i == 0 else "right", no_wrap=c.style
+                         != "dim", style=c.style)
     for r in report.rows:
-        cells = [r.format, f"{r.bits_per_weight:.4g}", *([size(r.file_bytes or 0)] if show_file else []),
-                 size(r.weight_bytes)]
-        if not compact:
-            cells.append(format_bytes(r.weight_bytes, _other_units(u)))
-        if show_host:
-            cells.append(f"−{size(_in_host(r))}" if _in_host(r) else "—")
-        if show_kv:
-            cells.append(size(r.kv_cache_bytes))
-        if show_act:
-            cells.append(size(r.activation_bytes))
-        cells += [size(r.overhead_bytes), size(r.total_bytes)]
-        if show_gpus:
-            cells.append("> 64" if r.gpus is None else
-                         f"{r.gpus}" + (f" × {size(r.per_gpu_bytes or 0)}" if r.gpus > 1 else ""))
-        if show_held:
-            cells.append(size(r.process_bytes) if r.process_bytes is not None else "—")
-        if show_ctx:
-            at_max = r.max_context == report.model.architecture.get("max_context")
-            cells.append("—" if not r.max_context else f"{r.max_context:,}" +
-                         ((" (max)" if compact else " (model max)") if at_max else ""))
-        table.add_row(*cells)
+        table.add_row(*(c.cell(r) for c in columns))
     console.print(table)
     _components(console, report)
     _bars(console, report)
@@ -136,6 +137,11 @@ def render_estimate(report: EstimateReport, console: Console | None = None) -> N
         _sweep(console, report)
     console.print(Text(_runtime_line(report) + f"Every constant and its source: --explain. {UNIT_LABEL[u]} = "
                        f"{'10^9' if u == 'gb' else '2^30'} bytes.", style="dim"))
+    _notes(console, report)
+
+
+def _notes(console: Console, report: EstimateReport) -> None:
+    """What each format keeps (said once for the rows it applies to), the notes, and --explain's arithmetic."""
     caveats: dict[str, list[str]] = {}
     for r in report.rows:
         for k in r.kept:
