@@ -77,3 +77,13 @@ def test_a_table_of_files_shows_their_sizes(capsys: pytest.CaptureFixture[str], 
     assert q4.split()[2] == "4.92"  # the predicted GGUF file (Llama-3.1-8B Q4_K_M: 4,920,733,568 bytes)
     mixed = run_cli(capsys, "estimate", LLAMA_8B, "-d", "Q4_K_M", "-d", "bf16").out
     assert "File" not in next(ln for ln in mixed.splitlines() if "Format" in ln)
+
+
+def test_apple_silicon_rows_run_under_metal(capsys: pytest.CaptureFixture[str]) -> None:
+    data = run_cli(capsys, "estimate", LLAMA_8B, "-d", "Q4_K_M", "-d", "bf16", "--gpu", "M3 Max 36GB",
+                   "--json").json()
+    q4, bf16 = data["rows"]
+    # unified memory: no CUDA context for llama.cpp's Metal build, and the GPU's share of RAM as its limit
+    assert q4["engine"] == "llama.cpp-metal" and q4["overhead_bytes"] == 0 and q4["gpus"] == 1
+    assert bf16["engine"] == "transformers"
+    assert data["gpu_memory"] == 24 * 2**30

@@ -90,12 +90,15 @@ class _Runtime:
         self.sweeps: dict[str, tuple[tuple[int, int], ...]] = {}  # row format → (context, total)
 
     def engine_for(self, spec: FormatSpec | None) -> str:
-        """The engine a row runs under (spec None: the as-stored row)."""
-        if self.base.engine != AUTO_ENGINE:
-            return self.base.engine
-        if spec is None:
-            return "llama.cpp" if self.gguf_source else "transformers"
-        return "llama.cpp" if spec.family in ("gguf_type", "gguf_mix") else "transformers"
+        """The engine a row runs under (spec None: the as-stored row). llama.cpp on a unified-memory GPU (Apple
+        silicon) is its Metal profile: no CUDA context, the GPU's share of RAM."""
+        engine = self.base.engine
+        if engine == AUTO_ENGINE:
+            gguf = self.gguf_source if spec is None else spec.family in ("gguf_type", "gguf_mix")
+            engine = "llama.cpp" if gguf else "transformers"
+        if engine == "llama.cpp" and self.request.unified_memory:
+            return "llama.cpp-metal"
+        return engine
 
     def _kv_dtype(self, engine: str) -> str | None:
         """--kv-dtype for a row of this engine: an explicit engine refuses a cache type it lacks; under auto, rows
