@@ -89,13 +89,29 @@ FILE_TYPES = {
 }
 
 
+# llama-quant.cpp tensor_type_fallback, tensor_requires_imatrix and llama_ftype_get_default_type; which types
+# llama-quantize takes as file types (tools/quantize/quantize.cpp QUANT_OPTIONS, a K type standing for its _M mix)
+FALLBACK = {
+    **dict.fromkeys(("IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ3_XXS", "IQ3_S", "IQ4_XS"), "IQ4_NL"),
+    **dict.fromkeys(("Q2_K", "Q3_K", "TQ1_0", "TQ2_0"), "Q4_0"),
+    "Q4_K": "Q5_0", "Q5_K": "Q5_1", "Q6_K": "Q8_0",
+}
+NEEDS_IMATRIX = {"IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "Q2_K_S"}
+FILE_TYPE_OF = {"Q3_K": "Q3_K_M", "Q4_K": "Q4_K_M", "Q5_K": "Q5_K_M"}
+NOT_FILE_TYPES = {"MXFP4"}  # only within MXFP4_MOE
+DEFAULT_OF = {"IQ2_S": "IQ2_XS"}
+
+
 def gguf_test_registry() -> Any:
     from vramcalc.registry import FormatSpec, Registry, load_registry
 
     shipped = load_registry()
     specs = [shipped.get(n) for n in ("fp32", "fp16", "bf16")]
     specs += [FormatSpec(name=n, family="gguf_type", payload_bits=b * 8 / blk, block_size=blk, quantizes="linear",
-                         keep_dtype="F32") for n, blk, b in GGML_TYPES]
-    specs += [FormatSpec(name=n, family="gguf_mix", base_type=t, quantizes="linear", keep_dtype="F32")
-              for n, t in FILE_TYPES.items()]
+                         keep_dtype="F32", fallback=FALLBACK.get(n), needs_imatrix=n in NEEDS_IMATRIX,
+                         file_type=FILE_TYPE_OF.get(n), file_type_default=DEFAULT_OF.get(n),
+                         llama_ftype=None if n in FILE_TYPE_OF or n in NOT_FILE_TYPES else 1000 + i)
+              for i, (n, blk, b) in enumerate(GGML_TYPES)]
+    specs += [FormatSpec(name=n, family="gguf_mix", base_type=t, quantizes="linear", keep_dtype="F32",
+                         needs_imatrix=n in NEEDS_IMATRIX) for n, t in FILE_TYPES.items()]
     return Registry(specs, [], ["test"])

@@ -263,3 +263,27 @@ def test_vision_tower_names_do_not_collide_with_the_text_blocks() -> None:
         "blk.2.post_attention_norm.weight")
     assert gguf_name("model.layers.2.block_sparse_moe.experts.3.w2.weight").name == (  # type: ignore[union-attr]
         "blk.2.ffn_down_exps.weight")
+
+
+def test_file_types_are_registry_data() -> None:
+    # llama.cpp's file types, default types, fallbacks and imatrix needs come from formats.toml, once
+    from vramcalc.calculator.quantize import llama_types
+    from vramcalc.registry import load_registry
+
+    t = llama_types(load_registry())
+    assert t.defaults["Q4_K_M"] == "Q4_K" and t.defaults["IQ2_S"] == "IQ2_XS" and t.defaults["NVFP4"] == "NVFP4_GGUF"
+    assert t.defaults["Q2_0"] == "Q2_0"  # LLAMA_FTYPE_MOSTLY_Q2_0 = 41, now in the TOML too
+    assert t.fallback["Q4_K"] == "Q5_0" and t.fallback["IQ2_XS"] == "IQ4_NL" and "Q8_0" not in t.fallback
+    assert {"IQ1_S", "IQ2_M", "Q2_K_S"} <= t.imatrix and "Q4_K_M" not in t.imatrix
+
+
+def test_a_user_type_brings_its_own_fallback(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from vramcalc.calculator.quantize import GGUFTensor, LlamaHParams, LlamaQuantRules, llama_types
+    from vramcalc.registry import load_registry
+
+    mine = tmp_path / "mine.toml"
+    mine.write_text('[[format]]\nname = "MY_K"\nfamily = "gguf_type"\npayload_bits = 4\nblock_size = 256\n'
+                    'llama_ftype = 90\nfallback = "Q8_0"\n')
+    rules = LlamaQuantRules("MY_K", LlamaHParams("llama", 1), llama_types(load_registry([mine])))
+    types = rules.types([GGUFTensor("blk.0.attn_q.weight", 4096, 2), GGUFTensor("blk.0.ffn_up.weight", 96, 2)])
+    assert types == {"blk.0.attn_q.weight": "MY_K", "blk.0.ffn_up.weight": "Q8_0"}

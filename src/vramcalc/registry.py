@@ -79,6 +79,17 @@ class FormatSpec(BaseModel):
     llama_ftype: Annotated[int, Field(ge=0, le=(1 << 31) - 1)] | None = Field(
         None, description="llama.h llama_ftype id a GGUF of this file type records in general.file_type")
     base_type: str | None = Field(None, description="gguf_mix: the llama.cpp default tensor type")
+    fallback: str | None = Field(
+        None, description="gguf_type: the type llama-quantize uses for a row no block of this type divides "
+                          "(llama-quant.cpp tensor_type_fallback)")
+    needs_imatrix: bool = Field(
+        False, description="llama.cpp file type llama-quantize refuses without an importance matrix")
+    file_type: str | None = Field(
+        None, description="gguf_type: the llama-quantize file type this type stands for, when named otherwise "
+                          "(Q4_K → Q4_K_M)")
+    file_type_default: str | None = Field(
+        None, description="gguf_type: the default tensor type of the same-named file type, when another "
+                          "(the IQ2_S file type defaults to IQ2_XS tensors: llama_ftype_get_default_type)")
     configurable: list[Literal["group_size", "scale_bits", "bits"]] = []
     nominal_bits: Annotated[float, Field(gt=0, le=64)] | None = Field(
         None, description="the bit width users name, where storage rounds it up (HQQ 5-bit is stored in 8)"
@@ -543,11 +554,13 @@ def _check_consistency(registry: Registry) -> None:
                     "rename one of them",
                 )
             seen[k] = spec.name
-        if spec.base_type is not None and registry.find(spec.base_type) is None:
-            raise RegistryError(
-                f"format {spec.name!r}, field 'base_type': {spec.base_type!r} is not a known format",
-                "name a gguf_type entry",
-            )
+        for field_name in ("base_type", "fallback", "file_type_default"):
+            value = getattr(spec, field_name)
+            if value is not None and registry.find(value) is None:
+                raise RegistryError(
+                    f"format {spec.name!r}, field {field_name!r}: {value!r} is not a known format",
+                    "name a gguf_type entry",
+                )
     for row in registry.default_rows:
         if registry.find(row) is None:
             raise RegistryError(f"default_rows names unknown format {row!r}", "fix default_rows")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from vramcalc.calculator.gguf_names import gguf_name, layer_of
@@ -32,30 +33,40 @@ if TYPE_CHECKING:  # the bare-count path (calculator/representative.py) uses the
     from vramcalc.inventory import Inventory, TensorInfo
     from vramcalc.registry import FormatSpec, Registry
 
-# llama.cpp file type → the default tensor type (`llama_ftype_get_default_type`).
-FTYPE_DEFAULT: dict[str, str] = {
-    "Q4_0": "Q4_0", "Q4_1": "Q4_1", "Q5_0": "Q5_0", "Q5_1": "Q5_1", "Q8_0": "Q8_0",
-    "Q1_0": "Q1_0", "Q2_0": "Q2_0", "MXFP4_MOE": "MXFP4", "NVFP4": "NVFP4_GGUF",
-    "Q2_K_S": "Q2_K", "Q2_K": "Q2_K", "IQ3_XS": "IQ3_S",
-    "Q3_K_S": "Q3_K", "Q3_K_M": "Q3_K", "Q3_K_L": "Q3_K",
-    "Q4_K_S": "Q4_K", "Q4_K_M": "Q4_K", "Q5_K_S": "Q5_K", "Q5_K_M": "Q5_K", "Q6_K": "Q6_K",
-    "TQ1_0": "TQ1_0", "TQ2_0": "TQ2_0", "IQ2_XXS": "IQ2_XXS", "IQ2_XS": "IQ2_XS", "IQ2_S": "IQ2_XS",
-    "IQ2_M": "IQ2_S", "IQ3_XXS": "IQ3_XXS", "IQ1_S": "IQ1_S", "IQ1_M": "IQ1_M", "IQ4_NL": "IQ4_NL",
-    "IQ4_XS": "IQ4_XS", "IQ3_S": "IQ3_S", "IQ3_M": "IQ3_S",
-}
-# `llama-quantize` accepts these type names as file types (tools/quantize/quantize.cpp QUANT_OPTIONS).
-FTYPE_ALIASES = {"Q4_K": "Q4_K_M", "Q5_K": "Q5_K_M", "Q3_K": "Q3_K_M", "NVFP4_GGUF": "NVFP4"}
-# Without an importance matrix llama-quantize refuses these (tensor_requires_imatrix): a published file of
-# such a type was made with one, and the rules differ with one.
-_NEEDS_IMATRIX = {"IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "Q2_K_S"}
+# llama.cpp's file types, their default tensor types, fallbacks and imatrix needs are registry data (formats.toml:
+# gguf_mix base_type, gguf_type llama_ftype / file_type / file_type_default / fallback / needs_imatrix); the rules
+# below are llama-quantize's code. These file types take the low-bit IQ branch of llama_tensor_get_type:
 _LOW_IQ = {"IQ2_XXS", "IQ2_XS", "IQ1_S", "IQ2_S", "IQ2_M", "IQ1_M"}
 
-# Fallback when a row (ne0) is not a multiple of the block (`tensor_type_fallback`).
-_FALLBACK = {
-    **dict.fromkeys(("IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ3_XXS", "IQ3_S", "IQ4_XS"), "IQ4_NL"),
-    **dict.fromkeys(("Q2_0", "Q2_K", "Q3_K", "TQ1_0", "TQ2_0"), "Q4_0"),
-    "Q4_K": "Q5_0", "Q5_K": "Q5_1", "Q6_K": "Q8_0",
-}
+
+@dataclass(frozen=True)
+class LlamaTypes:
+    """What llama-quantize knows of the registry's GGUF types: file type → default tensor type, block sizes, the
+    fallback of each type, and the file types that need an importance matrix."""
+
+    defaults: dict[str, str]
+    blocks: dict[str, int]
+    fallback: dict[str, str]
+    imatrix: frozenset[str]
+
+
+@lru_cache(maxsize=8)
+def llama_types(registry: Registry) -> LlamaTypes:
+    defaults: dict[str, str] = {}
+    for spec in registry.formats:
+        ftype = llamacpp_ftype(spec)
+        if ftype is not None:
+            default = spec.base_type if spec.family == "gguf_mix" else spec.file_type_default or spec.name
+            defaults[ftype] = str(default).upper()
+    blocks = {s.name.upper(): s.block_size or 1 for s in registry.formats
+              if s.family == "gguf_type" or s.ggml_type is not None}
+    blocks.update({"F32": 1, "F16": 1, "BF16": 1})
+    return LlamaTypes(
+        defaults=defaults, blocks=blocks,
+        fallback={s.name.upper(): s.fallback.upper() for s in registry.formats if s.fallback},
+        imatrix=frozenset(f for s in registry.formats if s.needs_imatrix and (f := llamacpp_ftype(s))),
+    )
+
 
 # A type choice meaning "left as the source stores it" (rows that no block of the type or its fallback divides).
 KEEP_AS_STORED = "as stored"
@@ -166,15 +177,16 @@ class GGUFTensor:
 class LlamaQuantRules:
     """`llama_tensor_get_type` for one file type, walking the tensors in llama.cpp's order."""
 
-    def __init__(self, ftype: str, hp: LlamaHParams, block_size: dict[str, int], imatrix: bool | None = None):
-        self.ftype = FTYPE_ALIASES.get(ftype, ftype)
-        if self.ftype not in FTYPE_DEFAULT:
+    def __init__(self, ftype: str, hp: LlamaHParams, types: LlamaTypes, imatrix: bool | None = None):
+        self.ftype = ftype
+        if self.ftype not in types.defaults:
             raise RegistryError(f"{ftype!r} is not a llama.cpp file type",
-                                f"choose one of {', '.join(sorted(FTYPE_DEFAULT))}")
-        self.default = FTYPE_DEFAULT[self.ftype]
+                                f"choose one of {', '.join(sorted(types.defaults))}")
+        self.default = types.defaults[self.ftype]
         self.hp = hp
-        self.block = block_size
-        self.imatrix = self.ftype in _NEEDS_IMATRIX if imatrix is None else imatrix
+        self.block = types.blocks
+        self.fallbacks = types.fallback
+        self.imatrix = self.ftype in types.imatrix if imatrix is None else imatrix
 
     def blck(self, type_name: str) -> int:
         if type_name not in self.block:
@@ -206,13 +218,13 @@ class LlamaQuantRules:
     def _fallback(self, t: GGUFTensor, new: str) -> str:
         if not self._is_quantized(new) or t.ne0 % self.blck(new) == 0:
             return new
-        if new not in _FALLBACK:
+        if new not in self.fallbacks:
             # llama-quantize defines no fallback for this type (it would stop); the converters that write such
             # files leave the tensor unconverted instead: stable-diffusion.cpp's tensor_should_be_converted
             # skips rows that are not a block multiple, convert_hf_to_gguf.py falls back to F16.
             self.unconverted.append(t.name)
             return KEEP_AS_STORED
-        alt = _FALLBACK[new]
+        alt = self.fallbacks[new]
         return alt if t.ne0 % self.blck(alt) == 0 else "F16"
 
     def _layer(self, t: GGUFTensor, counter: int) -> int:
@@ -351,12 +363,12 @@ class LlamaQuantRules:
 
 
 def llamacpp_ftype(spec: FormatSpec) -> str | None:
-    """The llama.cpp file type a format stands for, or None when llama-quantize's rules do not apply."""
+    """The llama.cpp file type a format stands for, or None when llama-quantize's rules do not apply: a mix, or a
+    type llama-quantize takes as a file type (it has a llama_ftype id, or names one: Q4_K → Q4_K_M)."""
     if spec.family == "gguf_mix":
         return spec.name.upper()
-    if spec.family == "gguf_type":
-        name = FTYPE_ALIASES.get(spec.name.upper(), spec.name.upper())
-        return name if name in FTYPE_DEFAULT else None
+    if spec.family == "gguf_type" and (spec.file_type or spec.llama_ftype is not None):
+        return (spec.file_type or spec.name).upper()
     return None
 
 
@@ -405,10 +417,7 @@ class TensorChooser:
         if self._view is None:
             self._view = gguf_view(self.inventory)
         tensors, names = self._view
-        blocks = {s.name.upper(): s.block_size or 1 for s in registry.formats
-                  if s.family == "gguf_type" or s.ggml_type is not None}
-        blocks.update({"F32": 1, "F16": 1, "BF16": 1})
-        rules = LlamaQuantRules(ftype, self.hp, blocks)
+        rules = LlamaQuantRules(ftype, self.hp, llama_types(registry))
         types = rules.types(tensors)
         specs: dict[str, FormatSpec | None] = {KEEP_AS_STORED: None}
         for type_name in {t for t in types.values() if t is not None} - {KEEP_AS_STORED}:
@@ -488,6 +497,6 @@ def plan_format(
 
 
 __all__ = [
-    "FTYPE_DEFAULT", "GGUFTensor", "LlamaHParams", "LlamaQuantRules", "gguf_view", "hparams_from_inventory",
-    "llamacpp_ftype", "plan_format", "tensor_chooser", "untied_lm_head", "TensorChooser", "KEEP_AS_STORED",
+    "KEEP_AS_STORED", "GGUFTensor", "LlamaHParams", "LlamaQuantRules", "LlamaTypes", "TensorChooser", "gguf_view",
+    "hparams_from_inventory", "llama_types", "llamacpp_ftype", "plan_format", "tensor_chooser", "untied_lm_head",
 ]

@@ -217,7 +217,7 @@ def _rule_types(shape: DecoderShape, ftype: str, registry: Registry) -> tuple[tu
     if isinstance(hit, list) and all(isinstance(x, list) and len(x) == 3 and isinstance(x[0], str) and x[1] in blocks
                                      and type(x[2]) is int and 0 <= x[2] <= 1 << 40 for x in hit):
         return tuple((role, t, c) for role, t, c in hit)
-    out = _walk(shape, ftype, blocks)
+    out = _walk(shape, ftype, registry)
     cache["types"][key] = [list(x) for x in out]
     _store(cache)
     return out
@@ -231,12 +231,12 @@ def _block_sizes(registry: Registry) -> dict[str, int]:
     return blocks
 
 
-def _walk(shape: DecoderShape, ftype: str, blocks: dict[str, int]) -> tuple[tuple[str, str, int], ...]:
-    from vramcalc.calculator.quantize import LlamaHParams, LlamaQuantRules
+def _walk(shape: DecoderShape, ftype: str, registry: Registry) -> tuple[tuple[str, str, int], ...]:
+    from vramcalc.calculator.quantize import LlamaHParams, LlamaQuantRules, llama_types
 
     hp = LlamaHParams("llama", shape.n_layer, shape.n_head, shape.n_head_kv)
     # 1-D tensors (norms) are never quantized and count toward no rule: the rules walk the matrices only.
-    types: dict[str, str | None] = LlamaQuantRules(ftype, hp, blocks).types(
+    types: dict[str, str | None] = LlamaQuantRules(ftype, hp, llama_types(registry)).types(
         [t for t in shape.gguf_tensors() if t.n_dims >= 2])
     counts: dict[tuple[str, str], int] = {}
     for name, _ in shape.tensors():
