@@ -161,3 +161,15 @@ def test_offload_heuristics_cite_llamacpp() -> None:
     for h in (H.LLAMACPP_OP_OFFLOAD_MIN_BATCH, H.LLAMACPP_OFFLOAD_WEIGHT_COPIES, H.LLAMACPP_OFFLOAD_FFN_LIVE,
               H.LLAMACPP_OFFLOAD_ATTN_HIDDEN):
         assert h.name.startswith("llamacpp_") and h.unit and re.search(r"\.(cpp|cu)\b", h.source)
+
+
+def test_no_op_offload_keeps_the_host_layers_work_on_the_cpu(capsys: pytest.CaptureFixture[str]) -> None:
+    # llama.cpp's --no-op-offload: with -ngl 0 nothing runs on the GPU, so no CUDA compute buffer (only the context)
+    from tests.cli_helpers import run_cli
+
+    config = str(Path(__file__).resolve().parents[1] / "examples" / "configs" / "llama-3.1-8b")
+    on = run_cli(capsys, "estimate", config, "-d", "Q4_K_M", "-ngl", "0", "--json").json()["rows"][0]
+    off = run_cli(capsys, "estimate", config, "-d", "Q4_K_M", "-ngl", "0", "--no-op-offload", "--json")
+    row = off.json()["rows"][0]
+    assert on["activation_bytes"] > 0 and row["activation_bytes"] == 0 and "Warning" not in off.err
+    assert row["total_bytes"] == row["overhead_bytes"]

@@ -68,6 +68,10 @@ def estimate(
     flash_attention: Annotated[
         bool | None, typer.Option("--flash-attention/--no-flash-attention", help="llama.cpp -fa on/off (default on)")
     ] = None,
+    op_offload: Annotated[
+        bool | None, typer.Option("--op-offload/--no-op-offload",
+                                  help="llama.cpp: run host weights' large-batch ops on the GPU (default on)")
+    ] = None,
     ubatch_size: Annotated[
         int | None, typer.Option("--ubatch-size", "-ub", min=1,
                                  help="llama.cpp physical batch (-ub), sizes its compute buffer (default 512)")
@@ -101,6 +105,7 @@ def estimate(
             gpu_memory=gpu_memory, gpu=gpu, units=units.value, explain=explain, group_size=group_size,
             scale_bits=scale_bits, bits=bits, gpu_memory_utilization=gpu_memory_utilization, gpu_layers=gpu_layers,
             flash_attention=True if flash_attention is None else flash_attention, ubatch_size=ubatch_size or 512,
+            op_offload=op_offload is not False,
             max_num_batched_tokens=max_num_batched_tokens, max_num_seqs=max_num_seqs, resolution=resolution,
             layers=layers, kv_heads=kv_heads, head_dim=head_dim, revision=revision, token=token,
             format_files=formats, gpu_files=gpus, given_options=given_options(ctx), progress=progress)

@@ -29,6 +29,7 @@ class RuntimeRequest:
     gpu_memory_utilization: float | None = None
     flash_attention: bool = True
     gpu_layers: int | None = None
+    op_offload: bool = True  # llama.cpp: host weights' ops of large batches run on the GPU (--no-op-offload: off)
     cpu_moe_layers: int = 0  # llama.cpp --n-cpu-moe N: the routed experts of the first N layers stay in host memory
     n_ubatch: int = 512
     n_batch: int = 2048

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 class LlamaCppProfile(EngineProfile):
     name = "llama.cpp"
     label = "llama.cpp (llama-server / llama-cli): GGUF weights, f16 KV padded to 256 cells, ggml compute buffer"
-    options: ClassVar[tuple[str, ...]] = ("--gpu-layers", "--ubatch-size", "--flash-attention")
+    options: ClassVar[tuple[str, ...]] = ("--gpu-layers", "--ubatch-size", "--flash-attention", "--op-offload")
     kv_dtypes = LLAMACPP_KV_TYPES  # -ctk/-ctv
     default_kv_dtype = "f16"
 
@@ -67,7 +67,7 @@ class LlamaCppProfile(EngineProfile):
         # Op offload: at reserve time the worst-case ubatch is large enough for the CUDA backend to take the matmuls of
         # whatever stays in host memory, with the weight (and a host layer's K/V) copied into its compute buffer, so
         # even -ngl 0 reserves a CUDA compute buffer.
-        offload = ub >= H.LLAMACPP_OP_OFFLOAD_MIN_BATCH.as_int()
+        offload = r.op_offload and ub >= H.LLAMACPP_OP_OFFLOAD_MIN_BATCH.as_int()
         host_layers = n - on_gpu
         if gpu_layers > 0 or offload:
             from vramcalc.calculator.activations import llamacpp_compute, llamacpp_largest_layer_tensor
