@@ -13,6 +13,15 @@ Sizes are reported where and as the real Hub reports them (the fields huggingfac
   `Content-Range: bytes a-b/<size>`, a whole file with `Content-Length`;
 - small (git) files are served directly, ETag = their git blob id.
 `FakeHub.list_sizes = False` plays a Hub (mirror) whose listing carries no sizes even when asked.
+
+Fault modes (issue 13), each a field of FakeHub:
+- `drip`: every body is sent one byte every `drip` seconds (a server that never quite stalls);
+- `range_mode`: "empty" (206 with no bytes), "short" (206 with at most `short_bytes` bytes), "ignore" (a proxy that
+  ignores Range: 200 and the whole file);
+- `endless`: files are answered with `Content-Length: 10 GB` and zeros for as long as the client reads;
+- `fail_status` (every request) or `status_every = (n, status)` (every n-th request): that status, with
+  `Retry-After: retry_after` on 429 and 503;
+- `log`: every request's path with the Authorization it carried, to check what was asked of whom.
 """
 
 from __future__ import annotations
@@ -70,6 +79,14 @@ class FakeHub:
     max_in_flight: int = 0  # the most requests answered at once (readers fetch headers concurrently)
     bytes_sent: int = 0
     seen_auth: list[str] = field(default_factory=list)
+    drip: float = 0.0
+    range_mode: str = "normal"  # "empty", "short", "ignore"
+    short_bytes: int = 1
+    endless: bool = False
+    fail_status: int | None = None
+    status_every: tuple[int, int] | None = None
+    retry_after: str | None = "1"
+    log: list[tuple[str, str]] = field(default_factory=list)  # (path, Authorization header)
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
     cdn_url: str = ""  # the same server under another host name, as the Hub's CDN is another host
@@ -105,16 +122,26 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: object) -> None:
             pass
 
-        def _send(self, code: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        def _send(self, code: int, body: bytes = b"", headers: dict[str, str] | None = None,
+                  length: int | None = None) -> None:
             self.send_response(code)
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(len(body) if length is None else length))
             self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-                with hub.lock:
-                    hub.bytes_sent += len(body)
+            if self.command == "HEAD":
+                return
+            if hub.drip:
+                for i in range(len(body)):
+                    self.wfile.write(body[i:i + 1])
+                    self.wfile.flush()
+                    with hub.lock:
+                        hub.bytes_sent += 1
+                    time.sleep(hub.drip)
+                return
+            self.wfile.write(body)
+            with hub.lock:
+                hub.bytes_sent += len(body)
 
         def _error(self, code: int, error_code: str) -> None:
             self._send(code, json.dumps({"error": error_code}).encode(),
@@ -144,8 +171,17 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 hub.requests += 1
                 hub.in_flight += 1
                 hub.max_in_flight = max(hub.max_in_flight, hub.in_flight)
+                hub.log.append((self.path, self.headers.get("Authorization", "")))
+                count = hub.requests
             try:
-                self._answer()
+                status = hub.fail_status
+                if hub.status_every and count % hub.status_every[0] == 0:
+                    status = hub.status_every[1]
+                if status is not None:
+                    extra = {"Retry-After": hub.retry_after} if hub.retry_after and status in (429, 503) else {}
+                    self._send(status, b"injected fault", extra)
+                else:
+                    self._answer()
             finally:
                 with hub.lock:
                     hub.in_flight -= 1
@@ -196,6 +232,27 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self, f: RemoteFile, headers: dict[str, str]) -> None:
             rng = re.match(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
+            if hub.endless:  # Content-Length: 10 GB, zeros for as long as the client reads
+                self.send_response(200)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(10**10))
+                self.end_headers()
+                self.wfile.write(f.head)
+                for _ in range(10**10 // (1 << 20)):
+                    self.wfile.write(b"\0" * (1 << 20))
+                    with hub.lock:
+                        hub.bytes_sent += 1 << 20
+                return
+            if rng and hub.range_mode == "ignore":
+                rng = None
+            if rng and hub.range_mode in ("empty", "short"):
+                start = int(rng.group(1))
+                end = start + (hub.short_bytes if hub.range_mode == "short" else 0) - 1
+                end = min(end, f.size - 1)
+                headers["Content-Range"] = f"bytes {start}-{max(end, start)}/{f.size}"
+                self._send(206, f.read(start, end) if end >= start else b"", headers)
+                return
             if rng:
                 start = int(rng.group(1))
                 end = int(rng.group(2)) if rng.group(2) else f.size - 1
@@ -217,10 +274,21 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hangs up mid-answer (vramcalc stops reading at the bytes it asked for) is not an error."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 @pytest.fixture
 def fake_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
     hub = FakeHub()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(hub))
+    server = _Server(("127.0.0.1", 0), _handler(hub))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     hub.url = f"http://127.0.0.1:{server.server_address[1]}"

@@ -86,8 +86,9 @@ def estimate(
     from vramcalc.resolve import QuantSet, resolve_model
     from vramcalc.units import ModelLabel, parse_resolution
 
+    registry = load_registry(list(format_files or []) or None)  # the command's registry, --formats included
     if kv_dtype is not None and engine != AUTO_ENGINE:
-        check_kv_dtype(kv_dtype, engine)
+        check_kv_dtype(kv_dtype, engine, registry)
     flag_arch = None
     if layers or kv_heads or head_dim:
         if not (layers and kv_heads and head_dim):
@@ -95,7 +96,6 @@ def estimate(
                              "--layers 32 --kv-heads 8 --head-dim 128")
         flag_arch = architecture_from_flags(layers, kv_heads, head_dim)
     selection, gpu_bytes = gpu_capacity(gpu, gpu_memory, gpu_files)
-    registry = load_registry(list(format_files or []) or None)
     request = EstimateRequest(
         formats=list(formats), units=units, explain=explain,
         options=FormatOptions(group_size=group_size, scale_bits=scale_bits, bits=bits),
@@ -108,7 +108,7 @@ def estimate(
         resolution=parse_resolution(resolution) if resolution else None,
         contexts=_contexts(context), flag_architecture=flag_arch, given_options=given_options, gpu=selection,
     )
-    source = resolve_model(model, revision=revision, token=token, progress=progress)
+    source = resolve_model(model, revision=revision, token=token, progress=progress, registry=registry)
     if isinstance(source, ModelLabel):
         return estimate_count(source, request, registry)
     if isinstance(source, QuantSet):  # several GGUF quants, none named: a table of them all
@@ -117,18 +117,24 @@ def estimate(
 
 
 def inspect(source: str, *, tensors: bool = False, name_filter: str | None = None, revision: str | None = None,
-            token: str | None = None, progress: Progress | None = None) -> InspectReport:
-    """What a checkpoint holds, from its headers only (`vramcalc inspect`)."""
+            token: str | None = None, progress: Progress | None = None,
+            format_files: Sequence[Path] | None = None) -> InspectReport:
+    """What a checkpoint holds, from its headers only (`vramcalc inspect`). GGUF types are read with the formats
+    files given (as every command that reads a file does)."""
     from vramcalc.errors import UsageError
     from vramcalc.inspect_report import build_inspect_report
+    from vramcalc.registry import load_registry
     from vramcalc.resolve import resolve_model
     from vramcalc.units import ModelLabel
 
-    model = resolve_model(source, revision=revision, token=token, progress=progress, quant_set=False)
+    registry = load_registry(list(format_files or []) or None)
+    model = resolve_model(source, revision=revision, token=token, progress=progress, quant_set=False,
+                          registry=registry)
     if isinstance(model, ModelLabel):
         raise UsageError(f"{source!r} is a parameter count, not a checkpoint",
                          "inspect reads a file, folder, config.json or Hub id; use `vramcalc estimate` for counts")
-    return build_inspect_report(model, tensors=tensors or name_filter is not None, name_filter=name_filter)
+    return build_inspect_report(model, tensors=tensors or name_filter is not None, name_filter=name_filter,
+                                registry=registry)
 
 
 def compare(models: Sequence[str], *, dtype: str | None = None, context: int | str = 4096, batch: int = 1,

@@ -159,17 +159,17 @@ def resolve_with_format(text: str, registry: Registry, revision: str | None, tok
     head, sep, tail = text.rpartition(":")
     spec = registry.find(tail) if sep and head and not tail.startswith(("/", "\\")) else None
     if spec is None:
-        return text, resolve_model(text, revision=revision, token=token, quant_set=False), None
+        return text, resolve_model(text, revision=revision, token=token, quant_set=False, registry=registry), None
     if Path(head).expanduser().exists():
-        return text, resolve_model(head, revision=revision, token=token, quant_set=False), spec.name
+        return text, resolve_model(head, revision=revision, token=token, quant_set=False, registry=registry), spec.name
     if looks_like_repo_id(head):
         try:
-            return text, resolve_model(text, revision=revision, token=token, quant_set=False), None
+            return text, resolve_model(text, revision=revision, token=token, quant_set=False, registry=registry), None
         except HubError as e:
             if "no GGUF" not in str(e):
                 raise
-        return text, resolve_model(head, revision=revision, token=token, quant_set=False), spec.name
+        return text, resolve_model(head, revision=revision, token=token, quant_set=False, registry=registry), spec.name
     try:
-        return text, resolve_model(head, revision=revision, token=token, quant_set=False), spec.name
+        return text, resolve_model(head, revision=revision, token=token, quant_set=False, registry=registry), spec.name
     except UsageError:
-        return text, resolve_model(text, revision=revision, token=token, quant_set=False), None
+        return text, resolve_model(text, revision=revision, token=token, quant_set=False, registry=registry), None

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import fnmatch
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from vramcalc.components import classify
 from vramcalc.inventory import FileInfo, Inventory, QuantizationInfo
 from vramcalc.reports import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from vramcalc.registry import Registry
 
 
 class Share(BaseModel):
@@ -63,7 +66,9 @@ def _shares(pairs: list[tuple[str, int, int]]) -> list[Share]:
     return sorted(shares, key=lambda s: -s.bytes)
 
 
-def build_inspect_report(inv: Inventory, *, tensors: bool = False, name_filter: str | None = None) -> InspectReport:
+def build_inspect_report(inv: Inventory, *, tensors: bool = False, name_filter: str | None = None,
+                         registry: Registry | None = None) -> InspectReport:
+    """The report; a GGUF's file type is named from `registry` (the command's, with its --formats files)."""
     from vramcalc.architecture_helpers import active_params_of, architecture_of, architecture_summary
 
     arch, note = architecture_of(inv)
@@ -83,9 +88,11 @@ def build_inspect_report(inv: Inventory, *, tensors: bool = False, name_filter: 
     file_type = None
     ftype = inv.metadata.get("general.file_type") if inv.kind == "gguf" else None
     if isinstance(ftype, int) and not isinstance(ftype, bool):
-        from vramcalc.registry import load_registry
+        if registry is None:
+            from vramcalc.registry import load_registry
 
-        spec = load_registry().for_llama_ftype(ftype)
+            registry = load_registry()
+        spec = registry.for_llama_ftype(ftype)
         file_type = spec.name if spec is not None else f"unknown ({ftype})"
     return InspectReport(
         bits_per_weight=inv.total_bytes * 8 / inv.total_params if inv.total_params else 0.0, file_type=file_type,

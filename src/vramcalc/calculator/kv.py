@@ -7,6 +7,7 @@ head; MLA's single latent; nothing for Mamba/linear-attention layers, which keep
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 from math import ceil
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ from vramcalc.errors import UsageError
 
 if TYPE_CHECKING:
     from vramcalc.architecture import Architecture, Attention
+    from vramcalc.registry import Registry
 
 # KV element types: plain floats, and llama.cpp's block-quantized caches (priced from the registry's layouts).
 FLOAT_KV_BITS = {"fp32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "fp8_e4m3": 8, "fp8_e5m2": 8}
@@ -32,23 +34,42 @@ def normalise_kv_dtype(kv_dtype: str) -> str:
     return _ALIASES.get(key, key)
 
 
-def kv_bits(kv_dtype: str) -> Fraction:
-    """Bits per cached element: 16 for fp16, 8.5 for q8_0 (34-byte blocks of 32), …"""
+def kv_bits(kv_dtype: str, registry: Registry | None = None) -> Fraction:
+    """Bits per cached element: 16 for fp16, 8.5 for q8_0 (34-byte blocks of 32), … Block-quantized caches are
+    priced from `registry` (the caller's, with its --formats files; None: the shipped one and $VRAMCALC_FORMATS)."""
     key = normalise_kv_dtype(kv_dtype)
     if key in FLOAT_KV_BITS:
         return Fraction(FLOAT_KV_BITS[key])
     if key in LLAMACPP_KV_TYPES:
-        from vramcalc.registry import load_registry
-
-        return Fraction(load_registry().get(key.upper()).bits_per_weight)
+        if registry is None:
+            return _default_bits(key)
+        return Fraction(registry.get(key.upper()).bits_per_weight)
     raise UsageError(f"unknown KV cache dtype {kv_dtype!r}", f"choose one of: {', '.join(KV_DTYPES)}")
 
 
-def check_kv_dtype(kv_dtype: str, engine: str) -> str:
+def _default_bits(key: str) -> Fraction:
+    """A llama.cpp cache type's bits from the default registry, loaded once per $VRAMCALC_FORMATS (a model's every
+    layer is priced with it: the registry is not read again for each)."""
+    import os
+
+    from vramcalc.registry import FORMATS_ENV
+
+    return _registry_bits(key, os.environ.get(FORMATS_ENV, ""))
+
+
+@lru_cache(maxsize=64)
+def _registry_bits(key: str, formats_env: str) -> Fraction:
+    from vramcalc.registry import load_registry
+
+    del formats_env  # part of the cache key: load_registry reads it
+    return Fraction(load_registry().get(key.upper()).bits_per_weight)
+
+
+def check_kv_dtype(kv_dtype: str, engine: str, registry: Registry | None = None) -> str:
     """The normalised dtype, or a UsageError naming the dtypes this engine can allocate."""
     from vramcalc.calculator.engines import PROFILES  # each engine profile names the cache types it allocates
 
-    kv_bits(kv_dtype)
+    kv_bits(kv_dtype, registry)
     key = normalise_kv_dtype(kv_dtype)
     allowed = PROFILES[engine].kv_dtypes if engine in PROFILES else KV_DTYPES
     llamacpp_name = {"fp32": "f32", "fp16": "f16"}.get(key, key)
@@ -113,9 +134,10 @@ def state_bytes(arch: Architecture, batch: int = 1) -> int:
 
 
 def kv_cache_bytes(arch: Architecture, tokens: int, batch: int = 1, kv_dtype: str = "bf16",
-                   engine: str = "transformers", *, max_num_batched_tokens: int = 8192, n_ubatch: int = 512) -> int:
+                   engine: str = "transformers", *, max_num_batched_tokens: int = 8192, n_ubatch: int = 512,
+                   registry: Registry | None = None) -> int:
     """KV bytes for `batch` sequences of `tokens` tokens each, as `engine` lays them out (+ constant states)."""
-    bits = kv_bits(kv_dtype)
+    bits = kv_bits(kv_dtype, registry)
     total = Fraction(0)
     for layer in arch.layers:
         slots = layer_tokens(layer, tokens, engine, max_num_batched_tokens=max_num_batched_tokens, n_ubatch=n_ubatch)
@@ -123,19 +145,21 @@ def kv_cache_bytes(arch: Architecture, tokens: int, batch: int = 1, kv_dtype: st
     return ceil(total * batch) + state_bytes(arch, batch)
 
 
-def kv_bytes_per_token(arch: Architecture, kv_dtype: str = "bf16", engine: str = "transformers") -> Fraction:
+def kv_bytes_per_token(arch: Architecture, kv_dtype: str = "bf16", engine: str = "transformers",
+                       registry: Registry | None = None) -> Fraction:
     """Bytes one more token costs over all layers that grow with the context (windowed layers counted fully)."""
-    bits = kv_bits(kv_dtype)
+    bits = kv_bits(kv_dtype, registry)
     return sum((layer_bytes_per_token(layer, engine, bits, arch.model_type) for layer in arch.layers), Fraction(0))
 
 
-def prefill_storage_bytes(arch: Architecture, tokens: int, batch: int = 1, kv_dtype: str = "bf16") -> int:
+def prefill_storage_bytes(arch: Architecture, tokens: int, batch: int = 1, kv_dtype: str = "bf16",
+                          registry: Registry | None = None) -> int:
     """Bytes transformers' cache tensors occupy right after the prefill.
 
     DynamicSlidingWindowLayer keeps `full[:, :, -window + 1:]`, a view of the prompt-length tensor, so until the
     first decode step replaces it every sliding layer still pins the whole prompt's K and V.
     """
-    bits = kv_bits(kv_dtype)
+    bits = kv_bits(kv_dtype, registry)
     total = sum((layer_bytes_per_token(layer, "transformers", bits, arch.model_type) *
                  (0 if layer.kind in _NO_CACHE else tokens) for layer in arch.layers), Fraction(0))
     return ceil(total * batch) + state_bytes(arch, batch)

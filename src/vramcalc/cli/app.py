@@ -136,6 +136,10 @@ def main(argv: list[str] | None = None) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         raise SystemExit(0) from None
+    except OSError as e:  # writing the report: a full disk (`> /dev/full`), an I/O error
+        if os.environ.get(DEBUG_ENV):
+            raise
+        _fail(f"cannot write the output ({e.strerror or e}) — check the disk or pipe it goes to", 1)
     except Exception as e:  # a bug of ours: one line, and the traceback on request
         if os.environ.get(DEBUG_ENV):
             raise
@@ -149,6 +153,12 @@ def run() -> NoReturn:
     ~25 ms, a sixth of `vramcalc estimate 12B`; once stdout and stderr are flushed it has nothing left to do.
     Errors that escape main() (VRAMCALC_DEBUG tracebacks) take the normal exit.
     """
+    if sys.stdout is None or sys.stderr is None:  # started with a stream closed (`vramcalc … >&-`)
+        if sys.stderr is not None:
+            sys.stderr.write("Error: standard output is closed — run vramcalc with its output to a terminal, file "
+                             "or pipe\n")
+            sys.stderr.flush()
+        os._exit(1)
     try:
         main()
         code = 0
@@ -160,6 +170,9 @@ def run() -> NoReturn:
         sys.stdout.flush()
     except BrokenPipeError:  # the reader left (`| head`): nothing more to say
         pass
+    except OSError as e:  # the report did not fit (`> /dev/full`)
+        sys.stderr.write(f"Error: cannot write the output ({e.strerror or e}) — check the disk or pipe it goes to\n")
+        code = code or 1
     sys.stderr.flush()
     if "logging" in sys.modules:
         sys.modules["logging"].shutdown()

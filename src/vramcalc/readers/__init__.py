@@ -8,9 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, overload
+from typing import TYPE_CHECKING, Literal, overload
 
 from vramcalc.inventory import Inventory
+
+if TYPE_CHECKING:
+    from vramcalc.registry import Registry
 
 _WEIGHT_SUFFIXES = (".safetensors", ".gguf", ".bin", ".pt", ".pth", ".ckpt")
 
@@ -33,12 +36,13 @@ class QuantSet:
 
 
 @overload
-def read_local(path: Path, *, quant_set: Literal[False]) -> Inventory: ...
+def read_local(path: Path, *, quant_set: Literal[False], registry: Registry | None = None) -> Inventory: ...
 @overload
-def read_local(path: Path, *, quant_set: bool = True) -> Inventory | QuantSet: ...
-def read_local(path: Path, *, quant_set: bool = True) -> Inventory | QuantSet:
+def read_local(path: Path, *, quant_set: bool = True, registry: Registry | None = None) -> Inventory | QuantSet: ...
+def read_local(path: Path, *, quant_set: bool = True, registry: Registry | None = None) -> Inventory | QuantSet:
     """A local .safetensors, .gguf, config.json, or a folder (sharded, diffusers pipeline, config only). A folder of
-    several GGUF quants is a QuantSet, or (`quant_set=False`) an error that lists them."""
+    several GGUF quants is a QuantSet, or (`quant_set=False`) an error that lists them. GGUF types are looked up in
+    `registry` (the caller's, with its --formats files; None: the shipped one and $VRAMCALC_FORMATS)."""
     config = _config_only(path)
     if config is not None:
         from vramcalc.readers.config_json import inventory_from_config, read_config_file
@@ -46,7 +50,7 @@ def read_local(path: Path, *, quant_set: bool = True) -> Inventory | QuantSet:
         return inventory_from_config(read_config_file(config), str(path))
     from vramcalc.readers.local import read_local_path
 
-    return read_local_path(path, quant_set=quant_set)
+    return read_local_path(path, quant_set=quant_set, registry=registry)
 
 
 def _config_only(path: Path) -> Path | None:
@@ -61,11 +65,11 @@ def _config_only(path: Path) -> Path | None:
 
 def read_repo(repo_id: str, *, revision: str | None = None, token: str | None = None,
               progress: Callable[[int, int], None] | None = None, gguf_tag: str | None = None,
-              quant_set: bool = True) -> Inventory | QuantSet:
+              quant_set: bool = True, registry: Registry | None = None) -> Inventory | QuantSet:
     """A Hub repo id: the local Hugging Face cache first, then the Hub (headers only). `gguf_tag` picks one GGUF
     file of a repo that holds several (`org/name:Q4_K_M`); without one, such a repo is a QuantSet of them all, or
     (`quant_set=False`) an error that lists them."""
     from vramcalc.readers.hub import read_repo as _read_repo
 
     return _read_repo(repo_id, revision=revision, token=token, progress=progress, gguf_tag=gguf_tag,
-                      quant_set=quant_set)
+                      quant_set=quant_set, registry=registry)

@@ -31,15 +31,44 @@ _DTYPE = {
 _ELEMENT_BYTES = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8}
 
 
+MAX_JSON_BYTES = 64 << 20  # the largest index.json published (DeepSeek-V3's) is ~9 MB; a config.json a few kB
+
+
 def read_config_file(path: Path) -> dict[str, Any]:
+    return read_json_object(path, "give a Hugging Face config.json")
+
+
+def read_json_object(path: Path, todo: str = "check the file") -> dict[str, Any]:
+    """A JSON object from a regular file of at most MAX_JSON_BYTES: SourceError for a FIFO or device, a file too
+    large, bytes that are not UTF-8 JSON, nesting too deep to read, or anything but an object."""
+    from vramcalc.readers.paths import require_regular
+
+    require_regular(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise SourceError(f"cannot read {path}: {e}", "check the file") from e
+        with path.open("rb") as f:
+            raw = f.read(MAX_JSON_BYTES + 1)
+    except OSError as e:
+        raise SourceError(f"cannot read {path}: {e.strerror or e}", "check the file") from e
+    if len(raw) > MAX_JSON_BYTES:
+        raise SourceError(f"{path} is larger than {MAX_JSON_BYTES >> 20} MiB, more than a config or index holds",
+                          todo)
+    return parse_json_object(raw, str(path), todo)
+
+
+def parse_json_object(raw: bytes, name: str, todo: str = "check the file") -> dict[str, Any]:
+    """`raw` as a JSON object (a config.json, an index, model_index.json), or a SourceError that names `name`."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise SourceError(f"{name} is not UTF-8 text (byte {e.start})", todo) from None
     except json.JSONDecodeError as e:
-        raise SourceError(f"{path} is not valid JSON: {e.msg} at line {e.lineno}", "check the file") from e
+        raise SourceError(f"{name} is not valid JSON: {e.msg} at line {e.lineno}", todo) from None
+    except ValueError as e:  # an integer of more digits than Python converts (4,300)
+        raise SourceError(f"{name} is not JSON vramcalc can read ({e})", todo) from None
+    except RecursionError:
+        raise SourceError(f"{name} nests objects or arrays too deeply to read", todo) from None
     if not isinstance(data, dict):
-        raise SourceError(f"{path} is not a JSON object", "give a Hugging Face config.json")
+        raise SourceError(f"{name} is not a JSON object", todo)
     return data
 
 

@@ -15,15 +15,39 @@ def hub_cache_dir() -> Path:
 
 
 def cached_snapshot(repo_id: str, revision: str | None = None) -> Path | None:
-    """The snapshot folder of `repo_id` at `revision` (a branch, tag or commit), if it is in the cache."""
+    """The snapshot folder of `repo_id` at `revision` (a branch, tag or commit), if it is in the cache.
+
+    Every name is checked before it becomes a path: the repo id and the revision (`--revision ../x` is refused),
+    and the commit a `refs/<rev>` file holds (one path component, as huggingface_hub writes a 40-hex commit): a
+    ref that points elsewhere is an error, never followed out of the cache."""
+    from vramcalc.errors import HubError
+    from vramcalc.readers.paths import is_regular, plain_name, valid_repo_id, valid_revision
+
+    rev = revision or "main"
+    if not valid_repo_id(repo_id) or not valid_revision(rev):
+        raise HubError(f"{repo_id!r} at revision {rev[:100]!r} is not a Hub repo id and revision",
+                       "give org/name and a branch, tag or commit")
     repo = hub_cache_dir() / f"models--{repo_id.replace('/', '--')}"
     if not repo.is_dir():
         return None
-    rev = revision or "main"
     ref = repo / "refs" / rev
-    commit = ref.read_text().strip() if ref.is_file() else rev
+    commit = rev
+    if ref.exists():
+        if not is_regular(ref):
+            raise HubError(f"the cache's ref {ref} is not a regular file", f"delete {repo} and download it again")
+        with ref.open("rb") as f:
+            commit = f.read(256).decode("utf-8", "replace").strip()
+        if not plain_name(commit):
+            raise HubError(f"the cache's ref {ref} does not hold a commit ({commit[:60]!r})",
+                           f"delete {repo} and download it again")
+    elif not plain_name(commit):  # refs/pr/1 with no ref file: not a snapshot name
+        return None
     snapshot = repo / "snapshots" / commit
-    return snapshot if snapshot.is_dir() else None
+    if not snapshot.is_dir():
+        return None
+    if not snapshot.resolve().is_relative_to(repo.resolve()):  # a snapshot folder is never a link out of its repo
+        raise HubError(f"the cache's snapshot {snapshot} points outside {repo}", f"delete {repo} and download it again")
+    return snapshot
 
 
 def offline() -> bool:

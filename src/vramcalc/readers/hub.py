@@ -1,37 +1,64 @@
 """Hub repos: the local cache first, then the Hub itself, headers only.
 
 safetensors headers come by HTTP range requests (the first 100 kB, then the rest of a longer header), every
-shard in a thread pool; GGUF headers by growing prefixes. Requests go through huggingface_hub's own session,
-headers (token, user agent) and error mapping. A token is sent, never printed: no message here contains it.
+shard in a thread pool; GGUF headers by ranges fetched as the parser needs them (metadata arrays nobody reads are
+skipped, never fetched). Requests go through huggingface_hub's own session and headers (token, user agent). A token
+is sent, never printed: no message here contains it.
+
+Whatever a server does, a read is bounded: every path is checked before a request is made (a name from a listing
+or an index never leaves the repo); each answer is streamed and read only as far as the bytes asked for (a proxy that
+ignores Range, a Content-Length of 10 GB); a GGUF header takes at most GGUF_MAX_REQUESTS requests and
+GGUF_MAX_PREFIX bytes, and a range answer that brings nothing is an error; 429 and 5xx answers are retried with
+backoff (Retry-After honoured); and the whole Hub read runs under one deadline ($VRAMCALC_TIMEOUT seconds, default
+120; HF_HUB_DOWNLOAD_TIMEOUT bounds each read), so a server that drips one byte every few seconds cannot hang us.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from vramcalc.errors import HubError, SourceError
+from vramcalc.errors import HubError, SourceError, UsageError
 from vramcalc.inventory import FileInfo, Inventory, TensorInfo
 from vramcalc.readers import QuantSet
+from vramcalc.readers.paths import stays_inside, valid_repo_id, valid_revision
+
+if TYPE_CHECKING:
+    from vramcalc.registry import Registry
 
 FIRST_RANGE = 100_000
 GGUF_FIRST_RANGE = 1 << 20
 GGUF_MAX_PREFIX = 256 << 20
+GGUF_MAX_REQUESTS = 32  # per GGUF file: the first range, then windows doubling to 32 MiB
 WORKERS = 16
 MAX_QUANTS = 64  # a repo of more GGUFs than this (several models) is a refusal that lists them, not a table
+MAX_JSON_BYTES = 64 << 20  # a repo listing, config.json, an index (DeepSeek-V3's: ~9 MB)
+DEADLINE_ENV = "VRAMCALC_TIMEOUT"
+DEFAULT_DEADLINE = 120.0  # seconds for one model's Hub reads, all requests together
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_ATTEMPTS = 4  # per request: the first, then up to three retries
+MAX_RETRY_WAIT = 30.0  # seconds: a longer Retry-After is not waited for
 Progress = Callable[[int, int], None]
+T = TypeVar("T")
 
 
 def read_repo(repo_id: str, *, revision: str | None = None, token: str | None = None,
               progress: Progress | None = None, gguf_tag: str | None = None,
-              quant_set: bool = True) -> Inventory | QuantSet:
+              quant_set: bool = True, registry: Registry | None = None) -> Inventory | QuantSet:
     """`gguf_tag` ("Q4_K_M" from `org/name:Q4_K_M`, as llama.cpp's -hf takes it) picks one GGUF of a repo; a repo of
-    several GGUFs without one is a QuantSet of them all (`quant_set=False`: an error that lists them)."""
+    several GGUFs without one is a QuantSet of them all (`quant_set=False`: an error that lists them). GGUF types
+    are looked up in `registry` (the caller's, with its --formats files)."""
     from vramcalc.readers.hf_cache import cached_snapshot, offline
 
+    if not valid_repo_id(repo_id):
+        raise HubError(f"{repo_id[:200]!r} is not a Hub repo id", "give org/name")
+    if revision is not None and not valid_revision(revision):
+        raise HubError(f"revision {revision[:100]!r} is not a branch, tag or commit", "give one such as main or v1.0")
     snapshot = cached_snapshot(repo_id, revision)
     cached = _cached_state(snapshot) if snapshot is not None else None
     if snapshot is not None and cached == "model":
@@ -44,17 +71,34 @@ def read_repo(repo_id: str, *, revision: str | None = None, token: str | None = 
             groups = _quant_groups(ggufs, gguf_tag, repo_id, quant_set)
             if groups is not None:
                 return QuantSet(label, tuple(
-                    (tag, _cached_inventory(read_local(snapshot / parts[0], quant_set=False), f"{label}:{tag}"))
+                    (tag, _cached_inventory(read_local(snapshot / parts[0], quant_set=False, registry=registry),
+                                            f"{label}:{tag}"))
                     for tag, parts in groups.items()), repo_id=repo_id)
             target = snapshot / pick_gguf(ggufs, gguf_tag, repo_id)[0]
-        inv = read_local(target, quant_set=False)
+        inv = read_local(target, quant_set=False, registry=registry)
         return _cached_inventory(inv, label)
     if offline():
         if snapshot is not None and cached == "config" and not gguf_tag:
             return _config_from_cache(snapshot, repo_id, revision)
         raise HubError(f"{repo_id} is not in the local cache and HF_HUB_OFFLINE is set",
                        f"unset HF_HUB_OFFLINE, or download it first (hf download {repo_id} --include '*.json')")
-    return _Hub(repo_id, revision, token, progress).read(gguf_tag, quant_set)
+    hub = _Hub(repo_id, revision, token, progress, registry=registry)
+    return hub.within_deadline(lambda: hub.read(gguf_tag, quant_set))
+
+
+def deadline_seconds() -> float:
+    """$VRAMCALC_TIMEOUT: seconds one model's Hub reads may take in all (default 120)."""
+    raw = os.environ.get(DEADLINE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_DEADLINE
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 86_400:
+        raise UsageError(f"{DEADLINE_ENV}={raw[:40]!r} is not a number of seconds",
+                         f"set {DEADLINE_ENV}=120, or unset it")
+    return value
 
 
 def _cached_inventory(inv: Inventory, source: str) -> Inventory:
@@ -110,8 +154,6 @@ def _cached_state(snapshot: Path) -> str | None:
     """What a cached snapshot can answer: "model" (weights to read, a pipeline, or a repo that is only a config),
     "config" (config.json, but the weights the index names are not all there: `hf download … --include '*.json'`),
     or None."""
-    from vramcalc.readers.local import stays_inside
-
     names = {p.name for p in snapshot.iterdir()}
     if "model_index.json" in names or any(n.endswith(".gguf") for n in names):
         return "model"
@@ -126,13 +168,12 @@ def _cached_state(snapshot: Path) -> str | None:
 
 
 def _load_index(index: Path) -> dict[str, Any]:
-    import json
+    from vramcalc.readers.config_json import read_json_object
 
     try:
-        data = json.loads(index.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        return read_json_object(index)
+    except SourceError:
         return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _index_shards(index: Path) -> list[str]:
@@ -159,23 +200,25 @@ def _index_total_size(index: Path) -> int | None:
     return total if isinstance(total, int) and total > 0 else None
 
 
-def _sibling_size(sibling: Any) -> int | None:
-    """The size the repo listing reports (`model_info(files_metadata=True)` asks for it: `size`, and `lfs.size` for
-    LFS files); None when the listing has none (a mirror that lists names only): the range answer tells then."""
-    size = getattr(sibling, "size", None)
-    if size is None and getattr(sibling, "lfs", None) is not None:
-        size = getattr(sibling.lfs, "size", None)
-    return int(size) if isinstance(size, int) else None
+def _sibling_size(sibling: dict[str, Any]) -> int | None:
+    """The size the repo listing reports (`?blobs=true` asks for it: `size`, and `lfs.size` for LFS files); None
+    when the listing has none (a mirror that lists names only), or one that is not a byte count: the range answer
+    tells then."""
+    size = sibling.get("size")
+    lfs = sibling.get("lfs")
+    if size is None and isinstance(lfs, dict):
+        size = lfs.get("size")
+    return size if isinstance(size, int) and not isinstance(size, bool) and 0 <= size < 1 << 62 else None
 
 
 def _total_from(headers: Any) -> int | None:
     """The whole file's length from a range answer: `Content-Range: bytes a-b/<total>` (the CDN's), else the Hub's
     `X-Linked-Size`; None when the server does not say (`*`)."""
     total = (headers.get("Content-Range") or "").rpartition("/")[2].strip()
-    if total.isdigit():
+    if total.isdigit() and len(total) < 19:
         return int(total)
     linked = (headers.get("X-Linked-Size") or "").strip()
-    return int(linked) if linked.isdigit() else None
+    return int(linked) if linked.isdigit() and len(linked) < 19 else None
 
 
 def _label(repo_id: str, revision: str | None) -> str:
@@ -183,39 +226,80 @@ def _label(repo_id: str, revision: str | None) -> str:
 
 
 class _Hub:
-    def __init__(self, repo_id: str, revision: str | None, token: str | None, progress: Progress | None) -> None:
-        from huggingface_hub import HfApi, hf_hub_url
+    def __init__(self, repo_id: str, revision: str | None, token: str | None, progress: Progress | None, *,
+                 registry: Registry | None = None, deadline: float | None = None) -> None:
+        from huggingface_hub import constants
         from huggingface_hub.utils import build_hf_headers, get_session
 
-        self.repo_id, self.revision, self.progress = repo_id, revision, progress
+        self.repo_id, self.revision, self.progress, self.registry = repo_id, revision, progress, registry
+        self.token = token
         self.endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-        self.api = HfApi(endpoint=self.endpoint, token=token)
         self.headers = build_hf_headers(token=token)
         self.session = get_session()
         # huggingface_hub's session waits forever by default; a hung server must not hang vramcalc. Seconds per
-        # request, huggingface_hub's own download timeout (HF_HUB_DOWNLOAD_TIMEOUT, default 10).
-        from huggingface_hub import constants
-
+        # read, huggingface_hub's own download timeout (HF_HUB_DOWNLOAD_TIMEOUT, default 10); all the reads of one
+        # model within one deadline.
         self.timeout = float(constants.HF_HUB_DOWNLOAD_TIMEOUT)
-        self._url = lambda name: hf_hub_url(repo_id, name, revision=revision, endpoint=self.endpoint)
+        self.deadline_s = deadline if deadline is not None else deadline_seconds()
+        self.ends = time.monotonic() + self.deadline_s
+        self.cancelled = False
+
+    @property
+    def api(self) -> Any:  # for benchmarks comparing with huggingface_hub's own client
+        from huggingface_hub import HfApi
+
+        return HfApi(endpoint=self.endpoint, token=self.token)
+
+    def within_deadline(self, fn: Callable[[], T]) -> T:
+        """fn() in a worker thread, waited for until the deadline: a server that stalls inside a read (headers
+        dripped a byte at a time) is given up on even where no read of ours returns to check the clock."""
+        box: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                box["value"] = fn()
+            except BaseException as e:  # handed to the caller's thread
+                box["error"] = e
+
+        worker = threading.Thread(target=work, name="vramcalc-hub", daemon=True)
+        worker.start()
+        worker.join(max(0.0, self.ends - time.monotonic()) + 1.0)
+        if worker.is_alive():
+            self.cancelled = True  # the worker stops at its next chunk; the process does not wait for it
+            raise self._too_slow()
+        if "error" in box:
+            raise box["error"]
+        value: T = box["value"]
+        return value
+
+    def _too_slow(self) -> HubError:
+        return HubError(f"reading {self.repo_id} from {self.endpoint} took longer than {self.deadline_s:g} s (the "
+                        "server answers too slowly or stalls)", f"retry later, or allow more time with "
+                        f"{DEADLINE_ENV}=<seconds>")
+
+    def _left(self) -> float:
+        left = self.ends - time.monotonic()
+        if left <= 0 or self.cancelled:
+            raise self._too_slow()
+        return left
 
     def read(self, gguf_tag: str | None = None, quant_set: bool = True) -> Inventory | QuantSet:
-        info = self._call(lambda: self.api.model_info(self.repo_id, revision=self.revision, files_metadata=True,
-                                                      timeout=self.timeout))
-        sizes = {s.rfilename: _sibling_size(s) for s in (info.siblings or [])}
+        sizes = self._listing()
         names = sorted(sizes)
         config = self._json("config.json") if "config.json" in sizes else None
         if "model_index.json" in sizes:
             wanted = [n for n in names if n.endswith(".safetensors") and "/" in n]
         elif "model.safetensors.index.json" in sizes:
             index = self._json("model.safetensors.index.json") or {}
-            wanted = sorted(set(map(str, (index.get("weight_map") or {}).values())))
-            from vramcalc.readers.local import stays_inside
-
+            weight_map = index.get("weight_map")
+            if not isinstance(weight_map, dict):
+                raise HubError(f"{self.repo_id}/model.safetensors.index.json has no weight_map",
+                               "report it to the repo's owner")
+            wanted = sorted(set(map(str, weight_map.values())))
             outside = [w for w in wanted if not stays_inside(w)]
             if outside:
                 raise HubError(f"{self.repo_id}/model.safetensors.index.json names a shard outside the repo "
-                               f"({outside[0]!r})", "report it to the repo's owner")
+                               f"({outside[0][:200]!r})", "report it to the repo's owner")
         else:
             wanted = [n for n in names if n.endswith(".safetensors") and "/" not in n]
         ggufs = [n for n in names if n.endswith(".gguf")]
@@ -264,34 +348,155 @@ class _Hub:
                          config=config, metadata=metadata, quantization=quant, true_params=true_params)
 
     # ---------------------------------------------------------------- HTTP
-    def _call(self, fn: Callable[[], Any]) -> Any:
+    def _listing(self) -> dict[str, int | None]:
+        """Every file of the repo at the revision, with its size where the listing gives one (`?blobs=true`, as
+        `model_info(files_metadata=True)` asks). Names that would leave the repo are dropped: never requested."""
+        from urllib.parse import quote
+
+        url = f"{self.endpoint}/api/models/{self.repo_id}"
+        if self.revision is not None:
+            url += f"/revision/{quote(self.revision, safe='')}"
+        raw, _ = self._request(url + "?blobs=true", None, limit=MAX_JSON_BYTES)
+        from vramcalc.readers.config_json import parse_json_object
+
         try:
-            return fn()
-        except Exception as e:  # mapped to one clear message; huggingface_hub's own types first
-            raise self._error(e) from None
+            info = parse_json_object(raw, f"the Hub's listing of {self.repo_id}")
+        except SourceError as e:
+            raise HubError(e.what, "retry later; if it persists, the endpoint is not a Hub") from None
+        siblings = info.get("siblings")
+        if not isinstance(siblings, list):
+            raise HubError(f"the Hub's listing of {self.repo_id} has no files", "retry later")
+        return {s["rfilename"]: _sibling_size(s) for s in siblings
+                if isinstance(s, dict) and isinstance(s.get("rfilename"), str) and stays_inside(s["rfilename"])}
+
+    def _url(self, name: str) -> str:
+        """hf_hub_url's address for a file of the repo, after checking that the name stays inside it."""
+        from urllib.parse import quote
+
+        if not stays_inside(name):
+            raise HubError(f"{self.repo_id}: refusing to request {name[:200]!r}, a path outside the repo",
+                           "report it to the repo's owner")
+        return f"{self.endpoint}/{self.repo_id}/resolve/{quote(self.revision or 'main', safe='')}/{quote(name)}"
+
+    def _request(self, url: str, name: str | None, start: int | None = None, end: int | None = None,
+                 limit: int = MAX_JSON_BYTES) -> tuple[bytes, int | None]:
+        """GET `url` (bytes start..end inclusive when given), streamed and read no further than asked (or `limit`
+        bytes for a whole file): (the bytes, the whole file's length where the answer says it). 429 and 5xx are
+        retried with backoff; every wait and every chunk is checked against the deadline."""
+        headers = dict(self.headers)
+        if start is not None:
+            headers["Range"] = f"bytes={start}-{end}"
+        want = (end - start + 1) if start is not None and end is not None else limit + 1
+        attempt = 0
+        while True:
+            left = self._left()
+            try:
+                with self.session.stream("GET", url, headers=headers, follow_redirects=True,
+                                         timeout=min(self.timeout, left)) as r:
+                    status = r.status_code
+                    if status in RETRY_STATUSES and attempt + 1 < MAX_ATTEMPTS:
+                        wait = self._retry_wait(r.headers.get("Retry-After"), attempt)
+                        if wait is not None:
+                            attempt += 1
+                            r.close()
+                            time.sleep(wait)
+                            continue
+                    if status >= 400:
+                        raise self._status_error(status, r.reason_phrase, r.headers, name, attempt + 1)
+                    declared = r.headers.get("Content-Length", "").strip()
+                    length = int(declared) if declared.isdigit() and len(declared) < 19 else None
+                    if start is None and length is not None and length > limit:
+                        raise self._too_large(name, limit)
+                    # a 200 to a range request: the server ignored Range and sends the file from byte 0
+                    skip = start if start and status != 206 else 0
+                    data = self._read_body(r, skip, want)
+                    if start is None and len(data) > limit:
+                        raise self._too_large(name, limit)
+                    total = _total_from(r.headers) if status == 206 else len(data) if start is None else length
+                    return data, total
+            except HubError:
+                raise
+            except Exception as e:  # transport errors: one clear message
+                raise self._error(e) from None
+
+    def _too_large(self, name: str | None, limit: int) -> HubError:
+        return HubError(f"{self._where(name)} is larger than {limit >> 20} MiB, more than vramcalc reads",
+                        "report it to the repo's owner")
+
+    def _read_body(self, r: Any, skip: int, want: int) -> bytes:
+        out = bytearray()
+        for chunk in r.iter_bytes():
+            self._left()
+            if skip:
+                if len(chunk) <= skip:
+                    skip -= len(chunk)
+                    continue
+                chunk, skip = chunk[skip:], 0
+            out += chunk
+            if len(out) >= want:
+                break
+        return bytes(out[:want])
+
+    def _retry_wait(self, retry_after: str | None, attempt: int) -> float | None:
+        """Seconds to wait before retrying: Retry-After (seconds or an HTTP date) where given, else 0.5, 1, 2 s;
+        None when that would run past the deadline or past MAX_RETRY_WAIT (the error is then given at once)."""
+        wait = 0.5 * 2 ** attempt
+        if retry_after:
+            text = retry_after.strip()
+            if text.isdigit() and len(text) < 10:
+                wait = float(text)
+            else:
+                from email.utils import parsedate_to_datetime
+
+                try:
+                    wait = parsedate_to_datetime(text).timestamp() - time.time()
+                except (TypeError, ValueError, IndexError, OverflowError):
+                    pass
+        wait = max(0.0, wait)
+        if wait > MAX_RETRY_WAIT or wait >= self.ends - time.monotonic():
+            return None
+        return wait
+
+    def _where(self, name: str | None) -> str:
+        return f"{self.repo_id}/{name}" if name else f"the Hub's listing of {self.repo_id}"
+
+    def _status_error(self, status: int, reason: str, headers: Any, name: str | None, tries: int) -> HubError:
+        """What the server said, named: not found, gated, a missing file, rate limiting, a server error."""
+        code = (headers.get("X-Error-Code") or "").strip()
+        rid = self.repo_id
+        said = f"{status} {reason}".strip()
+        if code == "GatedRepo" or status == 403:
+            return HubError(f"{rid} is gated or private and this token has no access",
+                            "accept the license on the model page, then pass --token or set HF_TOKEN")
+        if code == "RevisionNotFound":
+            return HubError(f"{rid} has no revision {self.revision!r}", "check the branch, tag or commit")
+        if name is not None and (code == "EntryNotFound" or status == 404 and code != "RepoNotFound"):
+            return HubError(f"{rid} has no file {name!r} (the Hub answered {said})",
+                            "the repo's listing or index names a file it does not hold: report it to the repo's owner")
+        if code in ("RepoNotFound", "RepositoryNotFound") or status in (401, 404):
+            return HubError(f"{rid} was not found on {self.endpoint} (or it is private)",
+                            "check the repo id; for a private repo pass --token or set HF_TOKEN")
+        after = f"{tries} tries" if tries > 1 else "no retry: its Retry-After is past the deadline"
+        if status == 429:
+            return HubError(f"the Hub is rate-limiting requests for {rid} (429, {after})",
+                            "wait a minute and retry; a token (HF_TOKEN) raises the limit")
+        if status >= 500:
+            return HubError(f"the Hub answered {said} for {self._where(name)} ({after})",
+                            "the server failed: retry later")
+        return HubError(f"the Hub answered {said} for {self._where(name)}", "retry later, or report it")
 
     def _error(self, e: Exception) -> HubError:
         name = type(e).__name__
-        status = getattr(getattr(e, "response", None), "status_code", None)
         rid = self.repo_id
-        if name == "GatedRepoError" or status == 403:
-            return HubError(f"{rid} is gated or private and this token has no access",
-                            "accept the license on the model page, then pass --token or set HF_TOKEN")
-        if name == "RevisionNotFoundError":
-            return HubError(f"{rid} has no revision {self.revision!r}", "check the branch, tag or commit")
-        if name in ("RepositoryNotFoundError",) or status in (401, 404):
-            return HubError(f"{rid} was not found on {self.endpoint} (or it is private)",
-                            "check the repo id; for a private repo pass --token or set HF_TOKEN")
-        if status == 429:
-            return HubError(f"the Hub is rate-limiting requests for {rid} (429)",
-                            "wait a minute and retry; a token (HF_TOKEN) raises the limit")
+        if "Redirect" in name:
+            return HubError(f"the Hub's answers for {rid} redirect too many times", "retry later, or report it")
         if "Timeout" in name:
             return HubError(f"the Hub did not answer in time for {rid}", "retry, or check your connection")
         if "Connect" in name or "Network" in name or isinstance(e, ConnectionError | OSError):
             return HubError(f"cannot reach {self.endpoint}", "check your connection, or set HF_HUB_OFFLINE=1 "
                             "to use the local cache")
-        if status is not None:
-            return HubError(f"the Hub answered {status} for {rid}", "retry later")
+        if "Protocol" in name or "Read" in name or "Decoding" in name:
+            return HubError(f"the Hub's answer for {rid} broke off or is malformed ({name})", "retry later")
         return HubError(f"reading {rid} from the Hub failed ({name})", "retry, or set VRAMCALC_DEBUG=1 for details")
 
     def _get(self, name: str, start: int | None = None, end: int | None = None) -> bytes:
@@ -299,29 +504,16 @@ class _Hub:
 
     def _get_sized(self, name: str, start: int | None = None, end: int | None = None) -> tuple[bytes, int | None]:
         """The bytes, and the whole file's length where the answer says it (a range answer's Content-Range)."""
-        from huggingface_hub.utils import hf_raise_for_status
-
-        headers = dict(self.headers)
-        if start is not None:
-            headers["Range"] = f"bytes={start}-{end}"
-
-        def go() -> tuple[bytes, int | None]:
-            r = self.session.get(self._url(name), headers=headers, follow_redirects=True, timeout=self.timeout)
-            hf_raise_for_status(r)
-            data = bytes(r.content)
-            return data, (_total_from(r.headers) if r.status_code == 206 else len(data))
-
-        result: tuple[bytes, int | None] = self._call(go)
-        return result
+        return self._request(self._url(name), name, start, end)
 
     def _json(self, name: str) -> dict[str, Any] | None:
-        import json
+        from vramcalc.readers.config_json import parse_json_object
 
+        raw = self._get(name)
         try:
-            data = json.loads(self._get(name))
-        except ValueError as e:
-            raise HubError(f"{self.repo_id}/{name} is not valid JSON", "report it to the repo's owner") from e
-        return data if isinstance(data, dict) else None
+            return parse_json_object(raw, f"{self.repo_id}/{name}", "report it to the repo's owner")
+        except SourceError as e:
+            raise HubError(e.what, e.todo) from None
 
     # ---------------------------------------------------------------- formats
     def _safetensors(self, name: str, size: int | None) -> tuple[list[TensorInfo], FileInfo]:
@@ -333,6 +525,9 @@ class _Hub:
         n = header_length(head[:8], name=where, file_size=size)
         if 8 + n > len(head):
             head += self._get(name, len(head), 8 + n - 1)
+            if 8 + n > len(head):
+                raise HubError(f"{where}: the server sent {len(head):,} of the header's {8 + n:,} bytes",
+                               "retry later")
         component = name.split("/", 1)[0] if "/" in name else ""
         tensors, _ = parse_safetensors_header(head[8:8 + n], name=where, file_size=size, component=component,
                                               file=name)
@@ -340,7 +535,7 @@ class _Hub:
                                  header_bytes=8 + n, tensors=len(tensors), component=component)
 
     def _gguf(self, parts: list[str], sizes: dict[str, int | None]) -> Inventory:
-        """Every part of the GGUF (split files hold their own tensor infos), read by growing prefixes."""
+        """Every part of the GGUF (split files hold their own tensor infos), read by ranges."""
         tensors: list[TensorInfo] = []
         files: list[FileInfo] = []
         metadata: dict[str, Any] = {}
@@ -368,17 +563,28 @@ class _Hub:
         return QuantSet(label, tuple(out), repo_id=self.repo_id)
 
     def _gguf_header(self, name: str, size: int | None) -> Any:
-        from vramcalc.readers.gguf import NeedMoreBytes, parse_gguf_prefix
+        """The header, by ranges the parser asks for as it goes (what it skips is never fetched): at most
+        GGUF_MAX_REQUESTS requests and GGUF_MAX_PREFIX bytes; a range answered with nothing is an error."""
+        from vramcalc.readers.gguf import parse_gguf_prefix
 
         where = f"{self.repo_id}/{name}"
-        buf, total = self._get_sized(name, 0, GGUF_FIRST_RANGE - 1)
+        first, total = self._get_sized(name, 0, GGUF_FIRST_RANGE - 1)
         size = size if size is not None else total  # the listing's size, else the range answer's
-        while True:
-            try:
-                return parse_gguf_prefix(buf, name=where, file_size=size)
-            except NeedMoreBytes as more:
-                want = max(more.needed, 2 * len(buf))
-                if len(buf) >= GGUF_MAX_PREFIX or (size is not None and len(buf) >= size):
-                    raise SourceError(f"{where}: GGUF header larger than {GGUF_MAX_PREFIX >> 20} MB",
-                                      "download the file and inspect it locally") from None
-                buf += self._get(name, len(buf), min(want, GGUF_MAX_PREFIX) - 1)
+        requests, fetched = 1, len(first)
+
+        def read_at(offset: int, n: int) -> bytes:
+            nonlocal requests, fetched
+            n = min(n, GGUF_MAX_PREFIX - fetched)
+            requests += 1
+            if requests > GGUF_MAX_REQUESTS or n <= 0:
+                raise SourceError(f"{where}: GGUF header larger than {GGUF_MAX_PREFIX >> 20} MB or the server "
+                                  f"answers in pieces too small ({requests - 1} requests, {fetched:,} bytes)",
+                                  "download the file and inspect it locally")
+            data = self._get(name, offset, offset + n - 1)
+            if not data:
+                raise HubError(f"{where}: the server answered no bytes for range {offset:,}-{offset + n - 1:,}",
+                               "retry later; if it persists, download the file and inspect it locally")
+            fetched += len(data)
+            return data
+
+        return parse_gguf_prefix(first, name=where, file_size=size, registry=self.registry, read_at=read_at)

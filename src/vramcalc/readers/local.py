@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vramcalc.errors import SourceError
 from vramcalc.inventory import FileInfo, Inventory, SourceKind, TensorInfo
 from vramcalc.readers import QuantSet
 from vramcalc.readers.packed import detect_packed
+from vramcalc.readers.paths import plain_name, require_regular, stays_inside
 from vramcalc.readers.safetensors_header import read_safetensors_file, unknown_dtypes
+
+if TYPE_CHECKING:
+    from vramcalc.registry import Registry
 
 INDEX = "model.safetensors.index.json"
 
 
-def read_local_path(path: Path, *, quant_set: bool = True) -> Inventory | QuantSet:
+def read_local_path(path: Path, *, quant_set: bool = True, registry: Registry | None = None) -> Inventory | QuantSet:
     if path.is_dir():
-        return _read_folder(path, quant_set)
+        return _read_folder(path, quant_set, registry)
+    require_regular(path)
     if path.suffix == ".safetensors":
         tensors, metadata, info = read_safetensors_file(path)
         config = _load_json(path.parent / "config.json")
         return _finish(str(path), "safetensors", tensors, [info], config, metadata)
     if path.suffix == ".gguf":
-        return _read_gguf([path], str(path))
+        return _read_gguf([path], str(path), registry)
     if path.suffix in (".bin", ".pt", ".pth", ".ckpt"):
         raise SourceError(f"{path} is a pickle checkpoint, which has no header to read safely",
                           "give the .safetensors version, or its config.json")
@@ -31,20 +35,16 @@ def read_local_path(path: Path, *, quant_set: bool = True) -> Inventory | QuantS
 
 
 def _load_json(path: Path) -> dict[str, Any] | None:
-    if not path.is_file():
+    if not path.exists():
         return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise SourceError(f"cannot read {path}: {e}", "check the file") from e
-    if not isinstance(data, dict):
-        raise SourceError(f"{path} is not a JSON object", "check the file")
-    return data
+    from vramcalc.readers.config_json import read_json_object
+
+    return read_json_object(path)
 
 
-def _read_folder(folder: Path, quant_set: bool = True) -> Inventory | QuantSet:
+def _read_folder(folder: Path, quant_set: bool = True, registry: Registry | None = None) -> Inventory | QuantSet:
     index = folder / "model_index.json"
-    if index.is_file():
+    if index.exists():
         return _read_pipeline(folder, _load_json(index) or {})
     tensors, files, metadata = _read_weights(folder, "")
     if not files:
@@ -55,13 +55,13 @@ def _read_folder(folder: Path, quant_set: bool = True) -> Inventory | QuantSet:
             groups = model_ggufs(ggufs) or {ggufs[0]: ggufs[:1]}  # only an mmproj: read that
             if len(groups) > 1 and quant_set:  # every quant, for a table of them
                 return QuantSet(str(folder), tuple(
-                    (tag, _read_gguf([folder / groups[g][0]], str(folder / groups[g][0])))
+                    (tag, _read_gguf([folder / groups[g][0]], str(folder / groups[g][0]), registry))
                     for g, tag in quant_tags(groups).items()))
             if len(groups) > 1:
                 raise SourceError(f"{folder} holds several GGUF files: {', '.join(groups)}",
                                   "give the path of the one you mean (`vramcalc estimate` on the folder shows "
                                   "every quant)")
-            return _read_gguf([folder / next(iter(groups.values()))[0]], str(folder))
+            return _read_gguf([folder / next(iter(groups.values()))[0]], str(folder), registry)
         pickles = [p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth")]
         what = "no .safetensors, .gguf or config.json"
         todo = ("pickle checkpoints (" + ", ".join(pickles[:3]) + ") are not read: give safetensors or config.json"
@@ -72,7 +72,7 @@ def _read_folder(folder: Path, quant_set: bool = True) -> Inventory | QuantSet:
 
 def _read_weights(folder: Path, component: str) -> tuple[list[TensorInfo], list[FileInfo], dict[str, str]]:
     index = folder / INDEX
-    if index.is_file():
+    if index.exists():  # a FIFO or device there is refused by _load_json, not skipped
         data = _load_json(index) or {}
         weight_map = data.get("weight_map")
         if not isinstance(weight_map, dict):
@@ -80,9 +80,9 @@ def _read_weights(folder: Path, component: str) -> tuple[list[TensorInfo], list[
         shards = sorted(set(map(str, weight_map.values())))
         outside = [s for s in shards if not stays_inside(s)]
         if outside:
-            raise SourceError(f"{index} names a shard outside its folder ({outside[0]!r})",
+            raise SourceError(f"{index} names a shard outside its folder ({outside[0][:200]!r})",
                               "a weight_map names files beside the index: download the repo again")
-        missing = [s for s in shards if not (folder / s).is_file()]
+        missing = [s for s in shards if not (folder / s).exists()]
         if missing:
             raise SourceError(f"{folder}: shard {missing[0]} named in {INDEX} is missing"
                               + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
@@ -101,11 +101,6 @@ def _read_weights(folder: Path, component: str) -> tuple[list[TensorInfo], list[
     return tensors, files, metadata
 
 
-def stays_inside(name: str) -> bool:
-    """A path named inside a file (an index's weight_map) that stays inside the folder holding that file."""
-    return bool(name) and "\\" not in name and not Path(name).is_absolute() and ".." not in Path(name).parts
-
-
 def _read_pipeline(folder: Path, index: dict[str, Any]) -> Inventory:
     """Every component's weights; a component without weights is counted from its config.json where vramcalc
     knows its class (FLUX transformer, AutoencoderKL, CLIP and T5 text encoders), and named otherwise."""
@@ -113,6 +108,10 @@ def _read_pipeline(folder: Path, index: dict[str, Any]) -> Inventory:
     files: list[FileInfo] = []
     from_config: list[str] = []
     skipped: list[str] = []
+    outside = [n for n in index if not n.startswith("_") and not plain_name(n)]
+    if outside:  # a component is a folder beside model_index.json, never a path elsewhere
+        raise SourceError(f"{folder / 'model_index.json'} names a component outside its folder ({outside[0][:200]!r})",
+                          "a component is a folder beside model_index.json: download the pipeline again")
     for name in sorted(index):
         sub = folder / name
         if name.startswith("_") or not sub.is_dir():
@@ -129,7 +128,7 @@ def _read_pipeline(folder: Path, index: dict[str, Any]) -> Inventory:
     from vramcalc.calculator.diffusion import pipeline_metadata
 
     configs = {name: _load_json(folder / name / "config.json") for name in index
-               if stays_inside(name) and not name.startswith("_") and (folder / name / "config.json").is_file()}
+               if not name.startswith("_") and (folder / name / "config.json").exists()}
     metadata = pipeline_metadata(index, configs.get("transformer"), configs)
     inv = _finish(str(folder), "folder" if files else "config", tensors, files, None, metadata)
     notes = ([f"counted from config.json (no weights read): {', '.join(from_config)}"] if from_config else []) + (
@@ -156,10 +155,10 @@ def _component_from_config(sub: Path, name: str) -> list[TensorInfo]:
     return [t.model_copy(update={"component": name}) for t in inv.tensors]
 
 
-def _read_gguf(paths: list[Path], source: str) -> Inventory:
+def _read_gguf(paths: list[Path], source: str, registry: Registry | None = None) -> Inventory:
     from vramcalc.readers.gguf import read_gguf_file
 
-    g = read_gguf_file(paths[0])
+    g = read_gguf_file(paths[0], registry)
     files = [FileInfo(path=p, size=size, header_bytes=header, tensors=0) for p, size, header in g.files]
     return Inventory(source=source, kind="gguf", tensors=g.tensors, files=files, metadata=g.metadata,
                      config=None)

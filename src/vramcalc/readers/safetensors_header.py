@@ -23,14 +23,22 @@ DTYPE_BITS = {
     "I32": 32, "U32": 32, "F32": 32, "C64": 64, "F64": 64, "I64": 64, "U64": 64,
 }
 _FIX = "the file is damaged or not safetensors: download it again"
+MAX_DIMS = 64  # the reference has no limit; real tensors have at most 5 (conv3d weights)
+
+
+def _no_constant(token: str) -> float:
+    raise ValueError(f"{token} is not JSON")
 
 
 def header_length(first8: bytes, *, name: str, file_size: int | None) -> int:
     if len(first8) < 8:
         raise SourceError(f"{name}: file too short for a safetensors header ({len(first8)} bytes)", _FIX)
     (n,) = struct.unpack("<Q", first8[:8])
-    if n > MAX_HEADER_BYTES:
-        raise SourceError(f"{name}: header claims {n:,} bytes, over the 100 MB limit safetensors allows", _FIX)
+    if n > MAX_HEADER_BYTES:  # not a length at all (the file's first bytes, which are not echoed: they may be text)
+        raise SourceError(f"{name}: not a safetensors file (its first 8 bytes, read as a header length, are over "
+                          "the 100 MB limit safetensors allows)", _FIX)
+    if n < 2:
+        raise SourceError(f"{name}: not a safetensors file (a header length of {n})", _FIX)
     if file_size is not None and 8 + n > file_size:
         raise SourceError(f"{name}: header claims {n:,} bytes but the file has only {file_size:,}", _FIX)
     return n
@@ -45,15 +53,22 @@ def parse_safetensors_header(
     except UnicodeDecodeError as e:
         raise SourceError(f"{name}: header is not valid UTF-8 (byte {e.start})", _FIX) from e
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as e:
-        raise SourceError(f"{name}: header is not valid JSON ({e.msg} at char {e.pos})", _FIX) from e
+        raise SourceError(f"{name}: header is not valid JSON ({e.msg} at char {e.pos})", _FIX) from None
+    except ValueError as e:  # NaN/Infinity (serde_json refuses them), an integer past Python's 4,300 digits
+        raise SourceError(f"{name}: header is not valid JSON ({e})", _FIX) from None
+    except RecursionError:
+        raise SourceError(f"{name}: header nests too deeply to be safetensors", _FIX) from None
     if not isinstance(data, dict):
         raise SourceError(f"{name}: header is not a JSON object", _FIX)
-    raw_meta = data.pop("__metadata__", None) or {}
-    if not isinstance(raw_meta, dict):
+    raw_meta = data.pop("__metadata__", None)
+    if raw_meta is None:
+        raw_meta = {}
+    # the reference reads __metadata__ as HashMap<String, String>: anything else (numbers, nested objects) is refused
+    if not isinstance(raw_meta, dict) or not all(isinstance(v, str) for v in raw_meta.values()):
         raise SourceError(f"{name}: __metadata__ is not an object of strings", _FIX)
-    metadata = {str(k): str(v) for k, v in raw_meta.items()}
+    metadata = dict(raw_meta)
     entries = []
     for tname, info in data.items():
         if not isinstance(info, dict):
@@ -61,11 +76,11 @@ def parse_safetensors_header(
         dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
         if not isinstance(dtype, str):
             raise SourceError(f"{name}: tensor {tname!r} has no dtype", _FIX)
-        if not (isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
-                                                for d in shape)):
+        if not (isinstance(shape, list) and len(shape) <= MAX_DIMS
+                and all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 1 << 63 for d in shape)):
             raise SourceError(f"{name}: tensor {tname!r} has an invalid shape {shape!r}", _FIX)
         if not (isinstance(offsets, list) and len(offsets) == 2
-                and all(isinstance(o, int) and not isinstance(o, bool) and o >= 0 for o in offsets)
+                and all(isinstance(o, int) and not isinstance(o, bool) and 0 <= o < 1 << 63 for o in offsets)
                 and offsets[0] <= offsets[1]):
             raise SourceError(f"{name}: tensor {tname!r} has invalid data_offsets {offsets!r}", _FIX)
         entries.append((offsets[0], offsets[1], tname, dtype, tuple(shape)))
@@ -98,6 +113,9 @@ def unknown_dtypes(tensors: list[TensorInfo]) -> list[str]:
 
 
 def read_safetensors_file(path: Path, *, component: str = "") -> tuple[list[TensorInfo], dict[str, str], FileInfo]:
+    from vramcalc.readers.paths import require_regular
+
+    require_regular(path)
     try:
         size = path.stat().st_size
         with path.open("rb") as f:
