@@ -188,14 +188,23 @@ def _max_context(cfg: dict[str, Any], model_type: str) -> int | None:
     if mpe is None:
         return None
     if family_of(model_type).position_offset:
-        # RoBERTa numbers positions from padding_idx + 1: a 514-row table holds 512 tokens
-        return int(mpe) - int(cfg.get("pad_token_id", 1)) - 1
+        # RoBERTa numbers positions from padding_idx + 1: a 514-row table holds 512 tokens (real configs may have
+        # pad_token_id null: transformers' default, 1, then)
+        pad = cfg.get("pad_token_id")
+        tokens = int(mpe) - (pad if isinstance(pad, int) and not isinstance(pad, bool) else 1) - 1
+        if tokens < 1:
+            raise ArchitectureError(f"config.json max_position_embeddings {mpe:,} leaves no position for a token after "
+                                    f"the padding index", "fix max_position_embeddings or pad_token_id")
+        return tokens
     # A rope_scaling section added to a config whose max_position_embeddings is still the original (Qwen2.5's
     # YaRN recipe: factor 4 over 32,768) extends it by the factor; Llama 3.1 already states the extended length.
     rope = cfg.get("rope_scaling")
     if isinstance(rope, dict):
         factor, original = rope.get("factor"), rope.get("original_max_position_embeddings")
         if isinstance(factor, int | float) and not isinstance(factor, bool) and factor > 1 and original == mpe:
+            if not factor <= MAX_ROPE_FACTOR:  # inf, NaN, 1e308: no model extends its context that far
+                raise ArchitectureError(f"config.json rope_scaling.factor is {factor!r}, beyond any model",
+                                        "fix the config")
             return int(mpe * factor)
     return int(mpe)
 
@@ -208,15 +217,25 @@ _POSITIVE = ("hidden_size", "n_embd", "d_model", "num_hidden_layers", "n_layer",
              "num_experts_per_tok", "sliding_window", "attention_chunk_size", "kv_lora_rank", "q_lora_rank",
              "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "shared_expert_intermediate_size",
              "embedding_size", "word_embed_proj_dim", "ffn_hidden_size", "patch_size", "image_size",
-             "interleave_moe_layer_step", "d_kv", "num_decoder_layers", "relative_attention_num_buckets")
+             "interleave_moe_layer_step", "d_kv", "num_decoder_layers", "relative_attention_num_buckets",
+             "sliding_window_pattern", "decoder_sparse_step", "moe_layer_freq", "moe_topk", "num_channels",
+             "num_labels")
 _NON_NEGATIVE = ("first_k_dense_replace", "n_shared_experts", "num_nextn_predict_layers", "type_vocab_size",
-                 "pad_token_id")
+                 "pad_token_id", "max_window_layers")
+_INT_LISTS = ("mlp_only_layers", "no_rope_layers")  # layer indices, or flags per layer
+
+
+def _short(value: Any) -> str:
+    """A config value for an error message: repr'd, cut where long (a 4,000-digit number, a megabyte of text)."""
+    text = repr(value) if not isinstance(value, int) or value.bit_length() < 1000 else "a number of over 300 digits"
+    return text if len(text) <= 60 else text[:57] + "…"
+MAX_ROPE_FACTOR = 1024
 
 
 # Counts that set how many tensors a config-derived inventory holds: bounded so that no config, however wrong, can
 # make vramcalc allocate without limit (the largest published models have ~100 layers and ~400 experts).
-_LIMITS = {"num_hidden_layers": 10_000, "n_layer": 10_000, "num_layers": 10_000, "num_local_experts": 65_536,
-           "num_experts": 65_536, "n_routed_experts": 65_536}
+_LIMITS = {"num_hidden_layers": 10_000, "n_layer": 10_000, "num_layers": 10_000, "num_decoder_layers": 10_000,
+           "num_local_experts": 65_536, "num_experts": 65_536, "n_routed_experts": 65_536, "num_labels": 1 << 24}
 # Layers × experts, each within its bound, still sets the tensor count: Kimi-K2 has 61 × 384 ≈ 23k.
 MAX_LAYER_EXPERTS = 200_000
 _DICTS = ("text_config", "vision_config", "quantization_config", "rope_scaling")
@@ -229,22 +248,27 @@ def check_size_fields(config: dict[str, Any], where: str = "config.json") -> Non
         if value is None:
             continue
         if key in _DICTS and not isinstance(value, dict):
-            raise ArchitectureError(f"{where} field {key!r} is {value!r}, not an object", "fix the config")
+            raise ArchitectureError(f"{where} field {key!r} is {_short(value)}, not an object", "fix the config")
         if key in ("text_config", "vision_config"):
             check_size_fields(value, f"{where} {key}")
             continue
         if key in ("torch_dtype", "dtype", "model_type") and not isinstance(value, str):
-            raise ArchitectureError(f"{where} field {key!r} is {value!r}, not a name", "fix the config")
+            raise ArchitectureError(f"{where} field {key!r} is {_short(value)}, not a name", "fix the config")
         if key == "layer_types" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             raise ArchitectureError(f"{where} field 'layer_types' is {value!r}, not a list of names", "fix the config")
+        if key in _INT_LISTS and not (isinstance(value, list) and all(
+                isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1 << 20 for v in value)):
+            raise ArchitectureError(f"{where} field {key!r} is {_short(value)}, not a list of layer numbers",
+                                    "fix the config")
         if key not in _POSITIVE + _NON_NEGATIVE:
             continue
         low = 1 if key in _POSITIVE else 0
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             need = "a positive whole number" if low else "a whole number"
-            raise ArchitectureError(f"{where} field {key!r} is {value!r}, not {need}", "fix the config")
+            raise ArchitectureError(f"{where} field {key!r} is {_short(value)}, not {need}", "fix the config")
         if value > _LIMITS.get(key, 1 << 40):
-            raise ArchitectureError(f"{where} field {key!r} is {value:,}, beyond any real model", "fix the config")
+            raise ArchitectureError(f"{where} field {key!r} is {_short(value)}, beyond any real model",
+                                    "fix the config")
     layers = next((v for k in ("num_hidden_layers", "n_layer", "num_layers") if isinstance(v := config.get(k), int)),
                   0)
     experts = next((v for k in ("num_local_experts", "num_experts", "n_routed_experts")
