@@ -24,11 +24,11 @@ def spec(**kw: Any) -> FormatSpec:
 
 
 GPTQ_G128 = spec(name="gptq-int4", family="gptq", payload_bits=4, block_size=128, quantizes="linear",
-                 keep_dtype="fp16", overhead=[{"name": "fp16 scale", "bits": 16, "per": "block"},
+                 keep_dtype="fp16", decoder_only=True, overhead=[{"name": "fp16 scale", "bits": 16, "per": "block"},
                                              {"name": "4-bit zero (qzeros)", "bits": 4, "per": "block"},
                                              {"name": "int32 g_idx", "bits": 32, "per": "column"}])
 AWQ_G128 = spec(name="awq-int4", family="awq", payload_bits=4, block_size=128, quantizes="linear", keep_dtype="fp16",
-                overhead=[{"name": "fp16 scale", "bits": 16, "per": "block"},
+                decoder_only=True, overhead=[{"name": "fp16 scale", "bits": 16, "per": "block"},
                           {"name": "4-bit zero (qzeros)", "bits": 4, "per": "block"}])
 NF4_DQ = spec(name="nf4-dq", family="bitsandbytes", payload_bits=4, block_size=64, quantizes="linear",
               overhead=[{"name": "8-bit absmax", "bits": 8, "per": "block"},

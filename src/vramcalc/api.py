@@ -137,7 +137,7 @@ def inspect(source: str, *, tensors: bool = False, name_filter: str | None = Non
                                 registry=registry)
 
 
-def compare(models: Sequence[str], *, dtype: str | None = None, context: int | str = 4096, batch: int = 1,
+def compare(models: Sequence[str], *, dtype: str | None = None, context: int | str | None = None, batch: int = 1,
             engine: str = "auto", gpu_memory: int | str | None = None, gpu: str | None = None, units: str = "gb",
             revision: str | None = None, token: str | None = None, format_files: Sequence[Path] | None = None,
             gpu_files: Sequence[Path] | None = None) -> CompareReport:
@@ -156,7 +156,10 @@ def compare(models: Sequence[str], *, dtype: str | None = None, context: int | s
         registry.get(dtype)  # fail early, with suggestions, on a typo
     sources = [resolve_with_format(m, registry, revision, token) for m in models]
     _, size = gpu_capacity(gpu, gpu_memory, gpu_files)
-    tokens = context if isinstance(context, int) else parse_context(context)
+    from vramcalc.heuristics import DEFAULT_CONTEXT
+
+    tokens = (DEFAULT_CONTEXT.as_int() if context is None else context if isinstance(context, int)
+              else parse_context(context))
     return build_compare(sources, dtype, tokens, units, registry,
                          RuntimeRequest(engine=engine, batch=batch, gpu_memory=size))
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vramcalc import heuristics as H
 from vramcalc.reports import SCHEMA_VERSION, HeuristicUse, ModelSummary
 
 if TYPE_CHECKING:
@@ -141,7 +142,7 @@ class FitOptions:
     kv_dtype: str | None = None
     margin: int | None = None
     flash_attention: bool = True
-    n_ubatch: int = 512
+    n_ubatch: int = H.LLAMACPP_UBATCH.as_int()
     units: str = "gb"
     explain: bool = False
 
@@ -363,7 +364,7 @@ def largest_model(options: FitOptions, registry: Registry, device: Device,
     from vramcalc.estimate_report import EstimateRequest, pick_formats
 
     specs = pick_formats(EstimateRequest(formats=list(options.formats)), registry)
-    context = options.context or RuntimeRequestDefault.context
+    context = options.context or H.DEFAULT_CONTEXT.as_int()
     request = FitRequest(context=context, batch=options.batch, kv_dtype=options.kv_dtype,
                          flash_attention=options.flash_attention, n_ubatch=options.n_ubatch, margin=options.margin)
     out: list[LargestModel] = []
@@ -400,10 +401,6 @@ def largest_model(options: FitOptions, registry: Registry, device: Device,
                      margin=options.margin, largest=out, warnings=warnings, notes=notes,
                      heuristics=list(heuristics.values()), explain=explain if options.explain else [],
                      **_gpu_fields(selection, device))
-
-
-class RuntimeRequestDefault:
-    context = 4096
 
 
 def _capped(config: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,21 @@ CUDA_CONTEXT = Heuristic(
     "tests/data/measurements/h100-transformers.jsonl (context_after_matmul)",
 )
 
+# --------------------------------------------------------------------------- request defaults
+
+DEFAULT_CONTEXT = Heuristic(
+    "default_context", 4096, "tokens per sequence",
+    "vramcalc's default when --context is not given (or the model's maximum if smaller): a common chat length, "
+    "llama-server's old -c default (llama.cpp common/common.h n_ctx 4096)",
+)
+LLAMACPP_UBATCH = Heuristic(
+    "llamacpp_ubatch", 512, "tokens per physical batch",
+    "llama.cpp default n_ubatch (common/common.h); sizes its compute buffer (-ub)",
+)
+LLAMACPP_BATCH = Heuristic(
+    "llamacpp_batch", 2048, "tokens per logical batch", "llama.cpp default n_batch (common/common.h, -b)",
+)
+
 # --------------------------------------------------------------------------- transformers (generate, sdpa)
 
 CUBLAS_WORKSPACE = Heuristic(

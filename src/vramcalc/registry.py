@@ -82,6 +82,9 @@ class FormatSpec(BaseModel):
     fallback: str | None = Field(
         None, description="gguf_type: the type llama-quantize uses for a row no block of this type divides "
                           "(llama-quant.cpp tensor_type_fallback)")
+    decoder_only: bool = Field(
+        False, description="the quantizer walks the decoder blocks only: a vision tower keeps its dtype "
+                           "(AutoGPTQ/GPTQModel, AutoAWQ, exllamav2, AQLM, QuIP#)")
     needs_imatrix: bool = Field(
         False, description="llama.cpp file type llama-quantize refuses without an importance matrix")
     file_type: str | None = Field(

@@ -11,6 +11,7 @@ from functools import lru_cache
 from math import ceil
 from typing import TYPE_CHECKING
 
+from vramcalc import heuristics as H
 from vramcalc.errors import UsageError
 
 if TYPE_CHECKING:
@@ -23,10 +24,10 @@ LLAMACPP_KV_TYPES = ("f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1
 KV_DTYPES = tuple(FLOAT_KV_BITS) + tuple(t for t in LLAMACPP_KV_TYPES if t not in ("f32", "f16", "bf16"))
 _ALIASES = {"f32": "fp32", "f16": "fp16", "float16": "fp16", "bfloat16": "bf16", "float32": "fp32",
             "half": "fp16", "float": "fp32", "fp8_e4m3fn": "fp8_e4m3"}
-VLLM_BLOCK = 16
+VLLM_BLOCK = H.VLLM_BLOCK_SIZE.as_int()
 # layers that keep no per-token cache: constant state (Mamba, linear attention), none, or an encoder's one pass
 _NO_CACHE = ("linear", "mamba", "none", "encoder")
-LLAMACPP_PAD = 256
+LLAMACPP_PAD = H.LLAMACPP_CTX_PAD.as_int()
 
 
 def normalise_kv_dtype(kv_dtype: str) -> str:
@@ -90,8 +91,9 @@ def caches_latent(layer: Attention, engine: str, model_type: str = "") -> bool:
     return not (engine == "transformers" and family_of(model_type).transformers_full_mla)
 
 
-def layer_tokens(layer: Attention, tokens: int, engine: str, *, max_num_batched_tokens: int = 8192,
-                 n_ubatch: int = 512) -> int:
+def layer_tokens(layer: Attention, tokens: int, engine: str, *,
+                 max_num_batched_tokens: int = H.VLLM_MAX_NUM_BATCHED_TOKENS.as_int(),
+                 n_ubatch: int = H.LLAMACPP_UBATCH.as_int()) -> int:
     """Tokens (cache slots) a layer holds for one sequence of `tokens` tokens.
 
     - transformers DynamicSlidingWindowLayer keeps the last window − 1 tokens (the new token completes the window);
@@ -134,7 +136,9 @@ def state_bytes(arch: Architecture, batch: int = 1) -> int:
 
 
 def kv_cache_bytes(arch: Architecture, tokens: int, batch: int = 1, kv_dtype: str = "bf16",
-                   engine: str = "transformers", *, max_num_batched_tokens: int = 8192, n_ubatch: int = 512,
+                   engine: str = "transformers", *,
+                   max_num_batched_tokens: int = H.VLLM_MAX_NUM_BATCHED_TOKENS.as_int(),
+                   n_ubatch: int = H.LLAMACPP_UBATCH.as_int(),
                    registry: Registry | None = None) -> int:
     """KV bytes for `batch` sequences of `tokens` tokens each, as `engine` lays them out (+ constant states)."""
     bits = kv_bits(kv_dtype, registry)

@@ -446,7 +446,7 @@ class TensorChooser:
         ftype = self._ftypes[spec.name]
         if ftype is not None:
             return self._llamacpp(spec, ftype).get(tensor.name)
-        if spec.family in _DECODER_ONLY and cls in ("vision", "projector"):
+        if spec.decoder_only and cls in ("vision", "projector"):
             return None
         if spec.family == "exl2" and cls == "lm_head" and len(tensor.shape) >= 2:
             return spec.with_options(bits=EXL2_HEAD_BITS)
@@ -458,8 +458,6 @@ def tensor_chooser(inventory: Inventory, registry: Registry) -> TensorChooser:
     return TensorChooser(inventory, registry)
 
 
-# Quantizers that walk the decoder blocks only (AutoGPTQ/GPTQModel, AutoAWQ, exllamav2, AQLM, QuIP#).
-_DECODER_ONLY = {"gptq", "awq", "exl2", "aqlm", "quip"}
 EXL2_HEAD_BITS = 6  # exllamav2 convert.py `-hb` default
 
 _TOKEN_EMBED = re.compile(r"(embed_tokens|(^|\.)wte|word_embeddings|tok_embeddings|^token_embd)\.weight$")

@@ -50,7 +50,8 @@ def fit(
         "--kv-dtype", help="KV cache dtype: bf16, fp8, q8_0 … (rows whose engine lacks it keep its default)")] = None,
     flash_attention: Annotated[bool, typer.Option(
         "--flash-attention/--no-flash-attention", help="llama.cpp -fa on/off")] = True,
-    ubatch_size: Annotated[int, typer.Option("--ubatch-size", "-ub", min=1, help="llama.cpp -ub")] = 512,
+    ubatch_size: Annotated[int | None, typer.Option("--ubatch-size", "-ub", min=1,
+                                                    help="llama.cpp -ub (default 512)")] = None,
     units: UnitsOpt = UnitsChoice.gb,
     explain: Annotated[bool, typer.Option("--explain", help="print the arithmetic: the plan, the speed formulas")
                        ] = False,
@@ -97,7 +98,7 @@ def fit(
     options = FitOptions(
         formats=list(dtype or []), engine=engine_name, context=parse_context(context) if context else None, batch=batch,
         kv_dtype=kv_dtype, margin=_margin(margin) if margin is not None else None, flash_attention=flash_attention,
-        n_ubatch=ubatch_size, units=units.value, explain=explain)
+        units=units.value, explain=explain, **({"n_ubatch": ubatch_size} if ubatch_size else {}))
     registry = load_registry(formats)
     if model is None:
         report = largest_model(options, registry, device, selection)

@@ -22,7 +22,7 @@ class RuntimeRequest:
     """How the model is run. `context` counts every cached token (prompt + generated) per sequence."""
 
     engine: str = "transformers"
-    context: int = 4096
+    context: int = H.DEFAULT_CONTEXT.as_int()
     batch: int = 1
     kv_dtype: str | None = None
     gpu_memory: int | None = None
@@ -31,8 +31,8 @@ class RuntimeRequest:
     gpu_layers: int | None = None
     op_offload: bool = True  # llama.cpp: host weights' ops of large batches run on the GPU (--no-op-offload: off)
     cpu_moe_layers: int = 0  # llama.cpp --n-cpu-moe N: the routed experts of the first N layers stay in host memory
-    n_ubatch: int = 512
-    n_batch: int = 2048
+    n_ubatch: int = H.LLAMACPP_UBATCH.as_int()
+    n_batch: int = H.LLAMACPP_BATCH.as_int()
     max_num_batched_tokens: int | None = None
     max_num_seqs: int | None = None
 
