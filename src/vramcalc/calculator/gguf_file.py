@@ -16,7 +16,7 @@ checkpoint or config it is estimated, and the estimate is dominated by the token
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vramcalc.calculator.gguf_names import gguf_name
 
@@ -96,7 +96,7 @@ def _gguf_tensors(plan: WeightPlan, inventory: Inventory) -> tuple[list[_GT], li
         else:
             out[name] = _GT(name, max(1, len(p.tensor.shape)), p.nbytes)
     if inventory.kind != "gguf":
-        extra = _generated_tensors(inventory.config or {})
+        extra = _generated_tensors(inventory)
         for t in extra:
             out.setdefault(t.name, t)
         if extra:
@@ -104,27 +104,28 @@ def _gguf_tensors(plan: WeightPlan, inventory: Inventory) -> tuple[list[_GT], li
     return list(out.values()), notes
 
 
-def _generated_tensors(config: dict[str, Any]) -> list[_GT]:
+def _generated_tensors(inventory: Inventory) -> list[_GT]:
     # convert_hf_to_gguf.py (LlamaModel.generate_extra_tensors) writes rope_freqs (F32, head_dim / 2) for
     # Llama 3.1-style rope scaling.
-    c = {**config, **(config.get("text_config") or {})}
-    rs = c.get("rope_scaling") or {}
-    if isinstance(rs, dict) and rs.get("rope_type", rs.get("type")) == "llama3":
-        hd = c.get("head_dim") or (c.get("hidden_size", 0) // max(1, c.get("num_attention_heads", 1)))
-        return [_GT("rope_freqs.weight", 1, 4 * (hd // 2))]
+    from vramcalc.architecture_helpers import architecture_of
+
+    model, _ = architecture_of(inventory)
+    rs = model.extra.get("rope_scaling") if model is not None else None
+    if model is not None and model.layers and isinstance(rs, dict) and rs.get("rope_type", rs.get("type")) == "llama3":
+        return [_GT("rope_freqs.weight", 1, 4 * (model.layers[0].head_dim // 2))]
     return []
 
 
 def estimate_metadata(inventory: Inventory) -> tuple[int, str]:
     """Estimated bytes of the KV section for a GGUF converted from this model, with how it was reckoned."""
-    c = dict(inventory.config or {})
-    c = {**c, **(c.get("text_config") or {})}
-    vocab = int(c.get("vocab_size") or 0)
-    mt = str(c.get("model_type") or "")
-    from vramcalc.models import family_of
+    from vramcalc.architecture_helpers import architecture_of
+    from vramcalc.models import LLAMA_STYLE
 
+    model, _ = architecture_of(inventory)
+    vocab = model.vocab_size if model is not None else 0
+    family = model.family if model is not None else LLAMA_STYLE
     # SentencePiece vocabularies carry scores and token types; Llama 2 and Mistral v0.1 (32k) use one too
-    spm = family_of(mt).tokenizer == "spm" or (family_of(mt).llamacpp_arch == "llama" and 0 < vocab <= 32_768)
+    spm = family.tokenizer == "spm" or (family.llamacpp_arch == "llama" and 0 < vocab <= 32_768)
     if spm:
         per_token = 8 + SPM_TOKEN_BYTES + 4 + 4
         total = FIXED_METADATA_BYTES + vocab * per_token

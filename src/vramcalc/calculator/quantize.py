@@ -122,18 +122,15 @@ def hparams_from_inventory(inventory: Inventory) -> LlamaHParams:
         n_layer = g("block_count") or _count_layers(inventory)
         return LlamaHParams(arch, n_layer, g("attention.head_count") or 1,
                             g("attention.head_count_kv") or g("attention.head_count") or 1, g("expert_count") or 0)
-    cfg = dict(inventory.config or {})
-    if isinstance(cfg.get("text_config"), dict):
-        cfg = {**cfg, **cfg["text_config"]}
-    model_type = str(cfg.get("model_type") or "")
-    n_head = _first_int(cfg.get("num_attention_heads") or cfg.get("n_head")) or 1
-    n_kv = _first_int(cfg.get("num_key_value_heads") or cfg.get("num_kv_heads")) or n_head
-    n_layer = _first_int(cfg.get("num_hidden_layers") or cfg.get("n_layer")) or _count_layers(inventory)
-    n_expert = _first_int(cfg.get("num_local_experts") or cfg.get("num_experts") or cfg.get("n_routed_experts")) or 0
-    from vramcalc.models import family_of
+    from vramcalc.architecture_helpers import architecture_of
 
+    model, _ = architecture_of(inventory)
+    if model is None or not model.layers:  # no readable config: the layers the tensor names show
+        return LlamaHParams(str((inventory.config or {}).get("model_type") or ""), _count_layers(inventory))
+    first = model.layers[0]
     # the llama.cpp architecture its converter writes (Mistral → llama), where the type rules depend on it
-    return LlamaHParams(family_of(model_type).llamacpp_arch or model_type, n_layer, n_head, n_kv, n_expert)
+    return LlamaHParams(model.family.llamacpp_arch or model.model_type, model.num_layers, first.num_heads,
+                        first.num_kv_heads, int(model.num_experts or 0))
 
 
 def _count_layers(inventory: Inventory) -> int:
