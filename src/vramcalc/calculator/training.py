@@ -18,6 +18,7 @@ TrainEstimate out. The memory is walked from the mechanism, term by term (heuris
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from math import prod
 from typing import TYPE_CHECKING, Literal
@@ -546,26 +547,12 @@ def train_memory(arch: Architecture, params: list[Param], r: TrainRequest) -> Tr
     terms["buffers"] = Term("buffers", buffers, b_formula)
 
     # ---- sharding working sets (gathered parameters, gradient buckets)
-    unit = _largest_unit(params, arch)
-    gathered = 0
-    if shard_params:
-        g = int(H.TRAIN_GATHERED_UNITS.value)
-        gathered = g * unit * d.compute
-        terms["gathered parameters"] = Term("gathered parameters", gathered,
-                                            f"{g} units × largest unit {unit:,} parameters × {d.compute} B")
-        heur.append(H.TRAIN_GATHERED_UNITS)
-    elif fsdp == "shard-grad-op":
-        gathered = total_params * d.compute
-        terms["gathered parameters"] = Term("gathered parameters", gathered,
-                                            f"{total_params:,} parameters × {d.compute} B (gathered from forward "
-                                            "to the end of backward)")
-    if shard_grads and full:
-        bucket = (int(H.TRAIN_REDUCE_BUCKET.value) * arch.hidden_size ** 2 * d.grad if zero
-                  else unit * d.grad)
-        terms["gradient buckets"] = Term("gradient buckets", bucket,
-                                         f"{int(H.TRAIN_REDUCE_BUCKET.value)} × hidden² × {d.grad} B" if zero
-                                         else f"one unit's unsharded grads {unit:,} × {d.grad} B")
-        heur.append(H.TRAIN_REDUCE_BUCKET)
+    sharding = _sharding_terms(params, arch, r, d, shard_params, shard_grads and full)
+    terms.update({t.name: t for t in sharding})
+    heur += [h for h, t in ((H.TRAIN_GATHERED_UNITS, "gathered parameters"), (H.TRAIN_REDUCE_BUCKET,
+                                                                               "gradient buckets"))
+             if t in terms and (t != "gathered parameters" or shard_params)]
+    gathered = terms["gathered parameters"].nbytes if "gathered parameters" in terms else 0
     bucket_b = terms["gradient buckets"].nbytes if "gradient buckets" in terms else 0
 
     # ---- activations
@@ -591,21 +578,10 @@ def train_memory(arch: Architecture, params: list[Param], r: TrainRequest) -> Tr
     terms["one layer's activations"] = Term("one layer's activations", saved.largest_layer,
                                             "the largest layer's saved tensors (rebuilt in backward with "
                                             f"checkpointing): {saved.lines[0]}")
-    # autocast's bf16 copies of the Linear weights (fp32 master weights under torch.autocast)
     copies_all = copies_kept = 0
     if d.autocast:
         heur.append(H.TRAIN_AUTOCAST_COPIES)
-        linear_numel = sum(m.numel for m in modules if m.layer is not None)
-        head = next((m.numel for m in modules if m.is_output), 0) or (arch.vocab_size * arch.hidden_size
-                                                                      if tied else 0)
-        copies_all = (linear_numel + head) * int(H.TRAIN_AUTOCAST_COPIES.value)
-        copies_kept = copies_all if not r.checkpointing else head * int(H.TRAIN_AUTOCAST_COPIES.value)
-        if r.checkpointing and not full:
-            copies_all = copies_kept  # frozen weights are not cached (only leaves that require grad are)
-        terms["autocast weight copies"] = Term("autocast weight copies", copies_kept,
-                                               f"{linear_numel + head:,} Linear weights × 2 B (bf16)"
-                                               + (" — LM head only kept; all cached during forward"
-                                                  if r.checkpointing else ""))
+        copies_all, copies_kept, terms["autocast weight copies"] = _autocast_copies(arch, modules, r)
     qlora_temp = 0
     if r.method == "qlora":
         qlora_temp = max((m.numel for m in modules if m.layer is not None), default=0) * d.compute
@@ -624,22 +600,10 @@ def train_memory(arch: Architecture, params: list[Param], r: TrainRequest) -> Tr
                                     "fp32 copy, log_softmax)")
 
     # ---- optimizer step temporaries
-    if offload_opt:
-        temps = 0
-    elif spec.step_temps == "foreach" and not zero:
-        temps = spec.temp_copies * per_gpu(sum(prod(s) for s in train_shapes) * state_param_b, shard_states)
-    elif spec.step_temps == "per_param":
-        largest = max((prod(s) for s in train_shapes), default=0)
-        half = 4 if state_param_b < 4 else 0
-        temps = largest * (spec.temp_copies * 4 + 2 * half)
-    else:
-        temps = 0
-    terms["optimizer step temporaries"] = Term(
-        "optimizer step temporaries", temps,
-        ("none: DeepSpeed's FusedAdam updates in place under ZeRO" if zero and spec.step_temps == "foreach"
-         else "none (fused update or offloaded step)") if not temps else
-        (f"{spec.temp_copies} copy of the trainable parameters (state dtype)" if spec.step_temps == "foreach"
-         else f"fp32 temporaries of the largest trainable tensor ({max(prod(s) for s in train_shapes):,})"))
+    step_term = _step_temporaries(spec, train_shapes, state_param_b, bool(offload_opt), zero,
+                                  lambda nbytes: per_gpu(nbytes, shard_states))
+    terms["optimizer step temporaries"] = step_term
+    temps = step_term.nbytes
 
     # ---- phases
     resident = {"weights": weights_gpu, "fp32 master weights": master_gpu, "optimizer states": states_torch,
@@ -682,6 +646,52 @@ def train_memory(arch: Architecture, params: list[Param], r: TrainRequest) -> Tr
     heur += [H.TRANSFORMERS_ALLOCATOR_SLACK, H.CUDA_CONTEXT, H.CUBLAS_WORKSPACE]
     ctx = H.CUDA_CONTEXT.as_int()
 
+    notes += _train_notes(spec, r, arch, paged_gpu)
+    return TrainEstimate(r, spec, total_params, trainable, len(targets), terms, phases, peak_phase, peak, slack, ctx,
+                         host, paged_gpu, _unique(heur), notes)
+
+
+
+def _sharding_terms(params: list[Param], arch: Architecture, r: TrainRequest, d: _Dtypes, shard_params: bool,
+                    bucket_grads: bool) -> list[Term]:
+    """ZeRO/FSDP working sets: the parameters gathered around a unit's compute, the gradient reduce buckets."""
+    unit = _largest_unit(params, arch)
+    out = []
+    if shard_params:
+        g = int(H.TRAIN_GATHERED_UNITS.value)
+        out.append(Term("gathered parameters", g * unit * d.compute,
+                        f"{g} units × largest unit {unit:,} parameters × {d.compute} B"))
+    elif r.fsdp == "shard-grad-op":
+        total = sum(p.numel for p in params)
+        out.append(Term("gathered parameters", total * d.compute,
+                        f"{total:,} parameters × {d.compute} B (gathered from forward to the end of backward)"))
+    if bucket_grads:
+        bucket = (int(H.TRAIN_REDUCE_BUCKET.value) * arch.hidden_size ** 2 * d.grad if r.zero else unit * d.grad)
+        out.append(Term("gradient buckets", bucket,
+                        f"{int(H.TRAIN_REDUCE_BUCKET.value)} × hidden² × {d.grad} B" if r.zero
+                        else f"one unit's unsharded grads {unit:,} × {d.grad} B"))
+    return out
+
+
+def _autocast_copies(arch: Architecture, modules: list[LinearModule], r: TrainRequest) -> tuple[int, int, Term]:
+    """autocast's bf16 copies of the Linear weights (fp32 master weights under torch.autocast): (held during the
+    forward, kept into the backward, their term)."""
+    linear_numel = sum(m.numel for m in modules if m.layer is not None)
+    head = next((m.numel for m in modules if m.is_output), 0) or (
+        arch.vocab_size * arch.hidden_size if arch.tie_word_embeddings else 0)
+    copies_all = (linear_numel + head) * int(H.TRAIN_AUTOCAST_COPIES.value)
+    copies_kept = copies_all if not r.checkpointing else head * int(H.TRAIN_AUTOCAST_COPIES.value)
+    if r.checkpointing and r.method != "full":
+        copies_all = copies_kept  # frozen weights are not cached (only leaves that require grad are)
+    return copies_all, copies_kept, Term("autocast weight copies", copies_kept,
+                                         f"{linear_numel + head:,} Linear weights × 2 B (bf16)"
+                                         + (" — LM head only kept; all cached during forward"
+                                            if r.checkpointing else ""))
+
+
+def _train_notes(spec: OptimizerSpec, r: TrainRequest, arch: Architecture, paged_gpu: int) -> list[str]:
+    """What the figures rest on: unmeasured paths, MoE routing, NCCL, paged optimizer states."""
+    notes = []
     if not spec.measured or r.method == "qlora":
         what = "QLoRA" if r.method == "qlora" else spec.implementation
         notes.append(f"{what} has no GPU measurement yet: its figures follow the code, unchecked — "
@@ -692,14 +702,34 @@ def train_memory(arch: Architecture, params: list[Param], r: TrainRequest) -> Tr
                      + ("; QLoRA keeps the routed experts in bf16 (fused 3-D parameters in transformers ≥ 5, not "
                         "the Linear layers bitsandbytes replaces) — an assumption, unmeasured"
                         if r.method == "qlora" else ""))
-    if n_gpu > 1:
+    if r.gpus > 1:
         notes.append("NCCL's own buffers (outside torch's allocator, typically a few hundred MB) are not counted")
     if paged_gpu:
         notes.append(f"{paged_gpu:,} B of optimizer states are paged (CUDA unified memory): on the GPU while it has "
                      "room, moved to host RAM by the driver when it runs short")
-    return TrainEstimate(r, spec, total_params, trainable, len(targets), terms, phases, peak_phase, peak, slack, ctx,
-                         host, paged_gpu, _unique(heur), notes)
+    return notes
 
+
+def _step_temporaries(spec: OptimizerSpec, train_shapes: list[tuple[int, ...]], state_param_b: int,
+                      offloaded: bool, zero: int, sharded_bytes: Callable[[int], int]) -> Term:
+    """What the optimizer step allocates besides the states: foreach copies of the parameters, or per-parameter
+    fp32 temporaries; nothing for a fused, in-place or offloaded step."""
+    if offloaded:
+        temps = 0
+    elif spec.step_temps == "foreach" and not zero:
+        temps = spec.temp_copies * sharded_bytes(sum(prod(s) for s in train_shapes) * state_param_b)
+    elif spec.step_temps == "per_param":
+        largest = max((prod(s) for s in train_shapes), default=0)
+        half = 4 if state_param_b < 4 else 0
+        temps = largest * (spec.temp_copies * 4 + 2 * half)
+    else:
+        temps = 0
+    return Term(
+        "optimizer step temporaries", temps,
+        ("none: DeepSpeed's FusedAdam updates in place under ZeRO" if zero and spec.step_temps == "foreach"
+         else "none (fused update or offloaded step)") if not temps else
+        (f"{spec.temp_copies} copy of the trainable parameters (state dtype)" if spec.step_temps == "foreach"
+         else f"fp32 temporaries of the largest trainable tensor ({max(prod(s) for s in train_shapes):,})"))
 
 def _quantized_by_bnb(p: Param, modules: list[LinearModule]) -> bool:
     """transformers' bitsandbytes quantizer replaces every nn.Linear but the output layer (and the vision tower's

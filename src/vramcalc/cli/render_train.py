@@ -25,17 +25,8 @@ def render_train(report: TrainReport, console: Console | None = None) -> None:
     u = report.units
     m = report.model
     head = f"{m.source}: {format_count(m.params)} parameters ({m.params:,})"
-    setup = [f"{report.batch} × {report.seq_len:,} tokens"]
-    if report.grad_accum > 1:
-        setup.append(f"grad-accum {report.grad_accum}")
-    if report.gradient_checkpointing:
-        setup.append("gradient checkpointing")
-    if report.gpus > 1 or report.sharding != "none":
-        setup.append(f"{report.gpus} GPUs, {report.sharding}")
-    if report.lora_rank is not None:
-        setup.append(f"LoRA r={report.lora_rank} on {','.join(report.lora_targets)}")
     console.print(head)
-    console.print(Text("training step: " + ", ".join(setup) + " — bytes per GPU", style="italic"))
+    console.print(Text("training step: " + ", ".join(_setup(report)) + " — bytes per GPU", style="italic"))
     table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("", no_wrap=True)
     for r in report.rows:
@@ -74,6 +65,24 @@ def render_train(report: TrainReport, console: Console | None = None) -> None:
         elif report.fit == "seq-len":
             line("longest sequence", [f"{r.max_seq_len:,}" if r.max_seq_len else "none" for r in rows], "bold")
     console.print(table)
+    _footer(console, report)
+
+
+def _setup(report: TrainReport) -> list[str]:
+    setup = [f"{report.batch} × {report.seq_len:,} tokens"]
+    if report.grad_accum > 1:
+        setup.append(f"grad-accum {report.grad_accum}")
+    if report.gradient_checkpointing:
+        setup.append("gradient checkpointing")
+    if report.gpus > 1 or report.sharding != "none":
+        setup.append(f"{report.gpus} GPUs, {report.sharding}")
+    if report.lora_rank is not None:
+        setup.append(f"LoRA r={report.lora_rank} on {','.join(report.lora_targets)}")
+    return setup
+
+
+def _footer(console: Console, report: TrainReport) -> None:
+    rows = report.rows
     notes = list(dict.fromkeys([*report.notes, *(n for r in rows for n in r.notes)]))
     for n in notes:
         console.print(Text(f"• {n}", style="dim"))
