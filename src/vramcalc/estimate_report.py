@@ -472,7 +472,7 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
             ClassBreakdown(tensor_class=c.cls, params=c.params, bytes=c.bytes, types=c.types)
             for c in plan.by_class()
         ]
-        bits = float(effective_spec(spec, registry).bits_per_weight) if spec.family != "stored" else 16.0
+        bits = float(effective_spec(spec, registry).bits_per_weight)
         if pipeline:
             priced = _pipeline(spec.name, {c: sum(p.nbytes for p in plan.tensors if p.tensor.component == c)
                                            for c in inventory.components}, bits, inventory, request, runtime)

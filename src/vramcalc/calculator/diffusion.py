@@ -77,7 +77,7 @@ class VAEShape:
 
     @property
     def scale(self) -> int:
-        return 2 ** (len(self.block_out_channels) - 1)
+        return int(2 ** (len(self.block_out_channels) - 1))
 
 
 @dataclass(frozen=True)

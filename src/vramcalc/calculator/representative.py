@@ -114,7 +114,7 @@ def layers_for(n_params: int) -> int:
         i += 1
     (p0, l0), (p1, l1) = pts[i], pts[i + 1]
     t = (x - log(p0)) / (log(p1) - log(p0))
-    return max(1, round(l0 * (l1 / l0) ** t))
+    return max(1, round(float(l0 * (l1 / l0) ** t)))
 
 
 def solve_width(n_params: int, n_layer: int) -> float:
