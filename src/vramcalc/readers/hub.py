@@ -229,7 +229,7 @@ class _Hub:
     def __init__(self, repo_id: str, revision: str | None, token: str | None, progress: Progress | None, *,
                  registry: Registry | None = None, deadline: float | None = None) -> None:
         from huggingface_hub import constants
-        from huggingface_hub.utils import build_hf_headers, get_session
+        from huggingface_hub.utils import build_hf_headers, get_session  # type: ignore[attr-defined]
 
         self.repo_id, self.revision, self.progress, self.registry = repo_id, revision, progress, registry
         self.token = token
@@ -452,7 +452,7 @@ class _Hub:
                     wait = parsedate_to_datetime(text).timestamp() - time.time()
                 except (TypeError, ValueError, IndexError, OverflowError):
                     pass
-        wait = max(0.0, wait)
+        wait = max(0.0, float(wait))
         if wait > MAX_RETRY_WAIT or wait >= self.ends - time.monotonic():
             return None
         return wait

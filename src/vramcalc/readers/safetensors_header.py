@@ -33,7 +33,7 @@ def _no_constant(token: str) -> float:
 def header_length(first8: bytes, *, name: str, file_size: int | None) -> int:
     if len(first8) < 8:
         raise SourceError(f"{name}: file too short for a safetensors header ({len(first8)} bytes)", _FIX)
-    (n,) = struct.unpack("<Q", first8[:8])
+    n: int = struct.unpack("<Q", first8[:8])[0]
     if n > MAX_HEADER_BYTES:  # not a length at all (the file's first bytes, which are not echoed: they may be text)
         raise SourceError(f"{name}: not a safetensors file (its first 8 bytes, read as a header length, are over "
                           "the 100 MB limit safetensors allows)", _FIX)
