@@ -64,6 +64,22 @@ app.command("fit")(fit_cmd.fit)
 
 
 @app.command()
+def completion(
+    shell: Annotated[str, typer.Argument(metavar="SHELL", help="bash, zsh, fish or powershell")],
+) -> None:
+    """Print the shell completion script: eval "$(vramcalc completion bash)" in ~/.bashrc (zsh, fish alike)."""
+    from typer._completion_shared import get_completion_script
+
+    if shell not in _SHELLS:
+        raise UsageError(f"no completion for shell {shell!r}", f"choose one of: {', '.join(_SHELLS)}")
+    print(get_completion_script(prog_name="vramcalc", complete_var=COMPLETE_ENV, shell=shell))
+
+
+_SHELLS = ("bash", "zsh", "fish", "powershell")
+COMPLETE_ENV = "_VRAMCALC_COMPLETE"  # what the completion scripts set when they ask vramcalc for candidates
+
+
+@app.command()
 def schema(
     command: Annotated[str, typer.Argument(metavar="COMMAND", help="command whose JSON report schema to print")],
 ) -> None:
@@ -116,6 +132,11 @@ def main(argv: list[str] | None = None) -> None:
     exc = _click_exceptions()
     try:
         args = sys.argv[1:] if argv is None else argv
+        if COMPLETE_ENV in os.environ:  # a completion request: typer's completion machinery, only then
+            from typer.completion import completion_init
+
+            completion_init()
+            app(args=args, prog_name="vramcalc", complete_var=COMPLETE_ENV)
         _app_for(args)(args=args, prog_name="vramcalc", standalone_mode=False)
     except VramcalcError as e:
         if os.environ.get(DEBUG_ENV):
