@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         args = sys.argv[1:] if argv is None else argv
         if COMPLETE_ENV in os.environ:  # a completion request: typer's completion machinery, only then
-            from typer.completion import completion_init
+            from typer.completion import completion_init  # type: ignore[attr-defined]
 
             completion_init()
             app(args=args, prog_name="vramcalc", complete_var=COMPLETE_ENV)
