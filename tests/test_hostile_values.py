@@ -127,6 +127,7 @@ def test_t5_decoder_layers_are_bounded(tmp_path: Path, capsys: pytest.CaptureFix
     ({"rope_scaling": {"factor": 1e308, "original_max_position_embeddings": 4096}, "max_position_embeddings": 4096},
      "rope_scaling.factor"),
     ({"hidden_size": int("9" * 4000)}, "'hidden_size'"),
+    ({"architectures": 1}, "'architectures'"),  # found by tests/test_fuzz_parsers.py (was a TypeError)
 ])
 def test_malformed_config_values_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                            fields: dict[str, object], message: str) -> None:

@@ -236,8 +236,9 @@ MAX_ROPE_FACTOR = 1024
 # make vramcalc allocate without limit (the largest published models have ~100 layers and ~400 experts).
 _LIMITS = {"num_hidden_layers": 10_000, "n_layer": 10_000, "num_layers": 10_000, "num_decoder_layers": 10_000,
            "num_local_experts": 65_536, "num_experts": 65_536, "n_routed_experts": 65_536, "num_labels": 1 << 24}
-# Layers × experts, each within its bound, still sets the tensor count: Kimi-K2 has 61 × 384 ≈ 23k.
-MAX_LAYER_EXPERTS = 200_000
+# Layers × experts, each within its bound, still sets the tensor count: Kimi-K2 has 61 × 384 ≈ 23k, Qwen3-Next
+# 48 × 512 ≈ 25k; 65,536 is ~200k expert tensors, what pricing every default row of takes ~40 s.
+MAX_LAYER_EXPERTS = 65_536
 _DICTS = ("text_config", "vision_config", "quantization_config", "rope_scaling")
 
 
@@ -256,6 +257,9 @@ def check_size_fields(config: dict[str, Any], where: str = "config.json") -> Non
             raise ArchitectureError(f"{where} field {key!r} is {_short(value)}, not a name", "fix the config")
         if key == "layer_types" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             raise ArchitectureError(f"{where} field 'layer_types' is {value!r}, not a list of names", "fix the config")
+        if key == "architectures" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise ArchitectureError(f"{where} field 'architectures' is {_short(value)}, not a list of class names",
+                                    "fix the config")
         if key in _INT_LISTS and not (isinstance(value, list) and all(
                 isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1 << 20 for v in value)):
             raise ArchitectureError(f"{where} field {key!r} is {_short(value)}, not a list of layer numbers",

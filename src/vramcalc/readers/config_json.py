@@ -96,7 +96,7 @@ class TensorBuilder:
             raise SourceError(f"the config describes more than {MAX_TENSORS:,} tensors (at {name})",
                               "check num_hidden_layers and the expert counts; no released model comes close")
         # model_construct: values are ours and already valid; DeepSeek-V3 has ~90k tensors with its FP8 scales.
-        self.tensors.append(TensorInfo.model_construct(name=name, dtype=dtype, shape=shape, nbytes=nbytes,
+        self.tensors.append(TensorInfo.trusted(name=name, dtype=dtype, shape=shape, nbytes=nbytes,
                                                        component=self.component, file=None))
 
     def add_raw(self, name: str, dtype: str, shape: tuple[int, ...]) -> None:

@@ -268,7 +268,7 @@ def parse_gguf_prefix(buf: bytes, *, name: str, file_size: int | None, registry:
             raise SourceError(f"{name}: tensor {tname!r} at data offset {offset}, expected {expected}", _FIX)
         expected = offset + -(-nbytes // alignment) * alignment
         data_end = offset + nbytes
-        tensors.append(TensorInfo.model_construct(
+        tensors.append(TensorInfo.trusted(
             name=tname, dtype=_PLAIN_NAMES.get(type_id, spec.name), shape=tuple(reversed(dims)), nbytes=nbytes,
             component="", file=name))
     data_offset = -(-c.pos // alignment) * alignment

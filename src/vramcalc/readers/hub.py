@@ -229,12 +229,12 @@ class _Hub:
     def __init__(self, repo_id: str, revision: str | None, token: str | None, progress: Progress | None, *,
                  registry: Registry | None = None, deadline: float | None = None) -> None:
         from huggingface_hub import constants
-        from huggingface_hub.utils import build_hf_headers, get_session  # type: ignore[attr-defined]
+        from huggingface_hub.utils import get_session  # type: ignore[attr-defined]
 
         self.repo_id, self.revision, self.progress, self.registry = repo_id, revision, progress, registry
         self.token = token
         self.endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-        self.headers = build_hf_headers(token=token)
+        self._headers: dict[str, str] | None = None
         self.session = get_session()
         # huggingface_hub's session waits forever by default; a hung server must not hang vramcalc. Seconds per
         # read, huggingface_hub's own download timeout (HF_HUB_DOWNLOAD_TIMEOUT, default 10); all the reads of one
@@ -243,6 +243,16 @@ class _Hub:
         self.deadline_s = deadline if deadline is not None else deadline_seconds()
         self.ends = time.monotonic() + self.deadline_s
         self.cancelled = False
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """huggingface_hub's headers (token, user agent), built on first use — inside the deadline: building them may
+        itself ask the endpoint something (huggingface_hub's agent-harness registry, no token sent)."""
+        if self._headers is None:
+            from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]
+
+            self._headers = dict(build_hf_headers(token=self.token))
+        return self._headers
 
     @property
     def api(self) -> Any:  # for benchmarks comparing with huggingface_hub's own client
