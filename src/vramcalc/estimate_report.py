@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from vramcalc.architecture_helpers import active_params_of, architecture_of, architecture_summary
 from vramcalc.calculator.engines import PROFILES, RowWeights, RuntimeRequest
 from vramcalc.calculator.pricing import price_row
-from vramcalc.calculator.weights import count_bytes, effective_spec, is_block_quantized
+from vramcalc.calculator.weights import TensorPlan, count_bytes, effective_spec, group_tensors, is_block_quantized
 from vramcalc.components import classify
 from vramcalc.heuristics import Heuristic
 from vramcalc.reports import (
@@ -24,6 +24,8 @@ from vramcalc.reports import (
 from vramcalc.units import ModelLabel, format_bytes, format_count
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from vramcalc.architecture import Architecture
     from vramcalc.calculator.weights import WeightPlan
     from vramcalc.gpu_catalog import GpuSelection
@@ -474,12 +476,11 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
         ]
         bits = float(effective_spec(spec, registry).bits_per_weight)
         if pipeline:
-            priced = _pipeline(spec.name, {c: sum(p.nbytes for p in plan.tensors if p.tensor.component == c)
+            priced = _pipeline(spec.name, {c: sum(g.total_bytes for g in plan.groups if g.tensor.component == c)
                                            for c in inventory.components}, bits, inventory, request, runtime)
         else:
             engine = runtime.engine_for(spec)
-            weights = _row_weights(plan.nbytes, bits, [(p.tensor.name, p.cls, p.nbytes) for p in plan.tensors],
-                                   engine)
+            weights = _row_weights(plan.nbytes, bits, plan.groups, engine)
             priced = runtime.price(spec.name, engine, weights)
         rows.append(FormatRow(
             format=spec.name, family=spec.family, params=plan.params,
@@ -507,8 +508,10 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
                                            for c in inventory.components}, stored_bits, inventory, request, runtime)
         else:
             engine = runtime.engine_for(None)
-            weights = _row_weights(stored, stored_bits, [(t.name, classify(t.name, len(t.shape)), t.nbytes)
-                                                         for t in inventory.tensors], engine)
+            weights = _row_weights(stored, stored_bits, [
+                TensorPlan(members[0], classify(members[0].name, len(members[0].shape)), None, members[0].dtype,
+                           members[0].nbytes, "", tuple(members) if len(members) > 1 else ())
+                for members in group_tensors(inventory.tensors).values()], engine)
             priced = runtime.price(AS_STORED, engine, weights)
         rows.insert(0, FormatRow(
             format=AS_STORED, family="stored", params=inventory.total_params,
@@ -536,16 +539,30 @@ def _act_bytes(bits: float) -> int:
     return 4 if bits >= 32 else 2
 
 
-def _row_weights(nbytes: int, bits: float, tensors: list[tuple[str, str, int]], engine: str) -> RowWeights:
-    """tensors: (name, class, bytes) as the row stores them."""
+def _row_weights(nbytes: int, bits: float, groups: list[TensorPlan], engine: str) -> RowWeights:
+    """groups: the row's tensors as stored in it, alike tensors grouped."""
     largest = 0
-    if engine == "llama.cpp":
+    if engine.startswith("llama.cpp"):
         from vramcalc.calculator.activations import llamacpp_largest_tensor
 
-        largest = llamacpp_largest_tensor((name, n) for name, _, n in tensors)
+        largest = llamacpp_largest_tensor(_layer_tensors(groups))
     return RowWeights(nbytes, act_bytes=_act_bytes(bits),
-                      embedding_bytes=sum(n for _, cls, n in tensors if cls == "embeddings"),
-                      output_bytes=sum(n for _, cls, n in tensors if cls == "lm_head"), largest_tensor_bytes=largest)
+                      embedding_bytes=sum(g.total_bytes for g in groups if g.cls == "embeddings"),
+                      output_bytes=sum(g.total_bytes for g in groups if g.cls == "lm_head"),
+                      largest_tensor_bytes=largest)
+
+
+def _layer_tensors(groups: list[TensorPlan]) -> Iterator[tuple[str, int]]:
+    """(name, bytes) of each tensor as llama.cpp holds it: a group's per-expert matrices of one layer fused into one
+    (the group's members spread evenly over its layers), any other group by its example (alike tensors, one size)."""
+    for g in groups:
+        if ".experts." in g.tensor.name and g.members:
+            # members run layer by layer, each layer's experts together: the first layer's run is one fused tensor
+            layer = g.tensor.name.split(".experts.", 1)[0] + ".experts."
+            per_layer = next((i for i, m in enumerate(g.members) if not m.name.startswith(layer)), g.count)
+            yield g.tensor.name, g.nbytes * per_layer
+        else:
+            yield g.tensor.name, g.nbytes
 
 
 def _unconverted_note(names: list[str], plan: WeightPlan, spec: FormatSpec) -> str:

@@ -424,9 +424,9 @@ def _representative_input(n: int, spec: FormatSpec, engine: str, registry: Regis
     inventory = inventory_from_config(config, f"{n}")
     wplan = plan_format(inventory, spec, registry)
     by: dict[str, tuple[int, int]] = {}
-    for p in wplan.tensors:
+    for p in wplan.groups:
         b, c = by.get(p.cls, (0, 0))
-        by[p.cls] = (b + p.nbytes, c + p.tensor.numel)
+        by[p.cls] = (b + p.total_bytes, c + p.total_params)
     bits = wplan.nbytes * 8 / max(1, wplan.params)
     weights = RowWeights(wplan.nbytes, 4 if bits >= 32 else 2, by.get("embeddings", (0, 0))[0],
                          by.get("lm_head", (0, 0))[0])

@@ -152,7 +152,8 @@ def _versus_base(plan: WeightPlan, acc: dict[str, _Acc], units: str) -> list[str
             diff = a.bytes - a.params * bits / 8
             if abs(diff) * 1000 < total:  # under 0.1 % of the file: not worth a line
                 continue
-            kinds = ", ".join(t for t in a.types if t != name) or name
+            by_count = sorted(a.types.items(), key=lambda kv: (-kv[1], kv[0]))  # the most tensors first
+            kinds = ", ".join(t for t, _ in by_count if t != name) or name
             extra.append((diff, f"    {label:<18} {'+' if diff >= 0 else '−'}"
                                 f"{format_bytes(abs(int(diff)), units):>10}  ({kinds})"))
         if extra:

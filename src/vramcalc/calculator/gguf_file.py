@@ -87,14 +87,16 @@ def _gguf_tensors(plan: WeightPlan, inventory: Inventory) -> tuple[list[_GT], li
     model_type = str((inventory.config or {}).get("model_type") or "")
     out: dict[str, _GT] = {}
     notes: list[str] = []
-    for p in plan.tensors:
-        g = gguf_name(p.tensor.name, model_type)
-        name = g.name if g else p.tensor.name
-        if name in out:
-            out[name].nbytes += p.nbytes
-            out[name].n_dims = max(out[name].n_dims, 3)
-        else:
-            out[name] = _GT(name, max(1, len(p.tensor.shape)), p.nbytes)
+    for p in plan.groups:
+        n_dims = max(1, len(p.tensor.shape))
+        for member in p.members or (p.tensor,):
+            g = gguf_name(member.name, model_type)
+            name = g.name if g else member.name
+            if name in out:
+                out[name].nbytes += p.nbytes
+                out[name].n_dims = max(out[name].n_dims, 3)
+            else:
+                out[name] = _GT(name, n_dims, p.nbytes)
     if inventory.kind != "gguf":
         extra = _generated_tensors(inventory)
         for t in extra:

@@ -23,7 +23,14 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from vramcalc.calculator.gguf_names import gguf_name, layer_of
-from vramcalc.calculator.weights import TensorTypeChooser, default_chooser, plan_weights, source_tensors
+from vramcalc.calculator.weights import (
+    Groups,
+    TensorTypeChooser,
+    default_chooser,
+    group_tensors,
+    plan_weights,
+    source_tensors,
+)
 from vramcalc.components import classify
 from vramcalc.errors import RegistryError
 
@@ -404,6 +411,7 @@ class TensorChooser:
         self.cache: dict[str, dict[str, FormatSpec | None]] = {}
         self.unconverted: dict[str, list[str]] = {}
         self._view: tuple[list[GGUFTensor], dict[str, str]] | None = None
+        self._groups: Groups | None = None
         self._ftypes: dict[str, str | None] = {}
 
     def _llamacpp(self, spec: FormatSpec, ftype: str) -> dict[str, FormatSpec | None]:
@@ -436,6 +444,23 @@ class TensorChooser:
         self.unconverted[spec.name] = [src for src, g in names.items() if g in unconverted]
         self.cache[spec.name] = out
         return out
+
+    def source_groups(self) -> Groups:
+        """The inventory's source tensors (as a converter sees them) grouped alike, once for every format."""
+        if self._groups is None:
+            self._groups = group_tensors(source_tensors(self.inventory))
+        return self._groups
+
+    def targets(self, spec: FormatSpec) -> dict[str, FormatSpec | None] | None:
+        """llama.cpp formats: source tensor name → its type, for every tensor at once (else None)."""
+        ftype = llamacpp_ftype(spec)
+        return self._llamacpp(spec, ftype) if ftype is not None else None
+
+    def per_tensor(self, spec: FormatSpec) -> bool:
+        """llama-quantize's rules treat tensors of different layers apart (Q4_K_M's attn_v, ffn_down)."""
+        if spec.name not in self._ftypes:
+            self._ftypes[spec.name] = llamacpp_ftype(spec)
+        return self._ftypes[spec.name] is not None
 
     def __call__(self, spec: FormatSpec, tensor: TensorInfo, cls: TensorClass) -> FormatSpec | None:
         if spec.name not in self._ftypes:
@@ -479,16 +504,16 @@ def plan_format(
 ) -> WeightPlan:
     """`plan_weights` plus what the target tool does to the tensor list itself: an ONNX export stores an
     untied LM head; a text GGUF leaves the vision tower to a separate mmproj file."""
-    tensors = list(inventory.tensors)
+    choose = chooser or tensor_chooser(inventory, registry)
+    groups = (choose.source_groups() if isinstance(choose, TensorChooser) and choose.inventory is inventory
+              else group_tensors(source_tensors(inventory)))
     if spec.family == "onnx":
         head = untied_lm_head(inventory)
         if head is not None:
-            tensors.append(head)
+            groups = {**groups, (head.name, head.dtype, head.shape, head.component): [head]}
     elif llamacpp_ftype(spec) is not None:
-        tensors = [t for t in tensors if classify(t.name) not in ("vision", "projector")]
-    if len(tensors) != len(inventory.tensors) or tensors != inventory.tensors:
-        inventory = inventory.model_copy(update={"tensors": tensors})
-    return plan_weights(inventory, spec, registry, chooser or tensor_chooser(inventory, registry))
+        groups = {k: v for k, v in groups.items() if classify(v[0].name) not in ("vision", "projector")}
+    return plan_weights(inventory, spec, registry, choose, groups)
 
 
 __all__ = [

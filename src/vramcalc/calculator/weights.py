@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -66,16 +67,30 @@ def tensor_bytes(spec: FormatSpec, shape: tuple[int, ...]) -> int:
     return ceil(bits / 8)
 
 
-@dataclass
+@dataclass(slots=True)
 class TensorPlan:
-    """What one tensor becomes in the target format."""
+    """What one tensor becomes in the target format — or, in a plan's groups, every tensor of `members` (alike in
+    name pattern, dtype, shape, component, class and target type: a layer or expert repeated)."""
 
     tensor: TensorInfo
     cls: TensorClass
     spec: FormatSpec | None  # None: kept as stored
     kept_dtype: str
-    nbytes: int
+    nbytes: int  # of one tensor
     reason: str = ""
+    members: tuple[TensorInfo, ...] = ()  # a group's tensors; () = just `tensor`
+
+    @property
+    def count(self) -> int:
+        return len(self.members) or 1
+
+    @property
+    def total_bytes(self) -> int:
+        return self.nbytes * self.count
+
+    @property
+    def total_params(self) -> int:
+        return self.tensor.numel * self.count
 
 
 @dataclass
@@ -89,16 +104,24 @@ class ClassTotal:
 
 @dataclass
 class WeightPlan:
+    """A format applied to every tensor, priced per group of identical tensors (layers repeat: DeepSeek-V3's 90k
+    tensors are a few hundred groups); `tensors` lists them one by one when a caller needs that."""
+
     spec: FormatSpec
-    tensors: list[TensorPlan]
+    groups: list[TensorPlan]
+
+    @cached_property
+    def tensors(self) -> list[TensorPlan]:
+        return [g if not g.members else TensorPlan(m, g.cls, g.spec, g.kept_dtype, g.nbytes, g.reason)
+                for g in self.groups for m in (g.members or (g.tensor,))]
 
     @cached_property
     def params(self) -> int:
-        return sum(p.tensor.numel for p in self.tensors)
+        return sum(g.total_params for g in self.groups)
 
     @cached_property
     def nbytes(self) -> int:
-        return sum(p.nbytes for p in self.tensors)
+        return sum(g.total_bytes for g in self.groups)
 
     @property
     def bits_per_weight(self) -> Fraction:
@@ -106,18 +129,21 @@ class WeightPlan:
 
     def by_class(self) -> list[ClassTotal]:
         totals: dict[TensorClass, ClassTotal] = {}
-        for p in self.tensors:
-            t = totals.setdefault(p.cls, ClassTotal(p.cls))
-            t.params += p.tensor.numel
-            t.bytes += p.nbytes
-            t.tensors += 1
-            key = p.spec.name if p.spec is not None else p.kept_dtype
-            t.types[key] = t.types.get(key, 0) + p.tensor.numel
+        for g in self.groups:
+            t = totals.setdefault(g.cls, ClassTotal(g.cls))
+            t.params += g.total_params
+            t.bytes += g.total_bytes
+            t.tensors += g.count
+            key = g.spec.name if g.spec is not None else g.kept_dtype
+            t.types[key] = t.types.get(key, 0) + g.total_params
+        for t in totals.values():  # the types holding most parameters first
+            t.types = dict(sorted(t.types.items(), key=lambda kv: (-kv[1], kv[0])))
         return sorted(totals.values(), key=lambda t: -t.bytes)
 
     @property
     def kept(self) -> list[TensorPlan]:
-        return [p for p in self.tensors if p.spec is None]
+        """The groups this format leaves alone."""
+        return [g for g in self.groups if g.spec is None]
 
     def kept_summary(self) -> list[str]:
         """What this format leaves alone, by what the tensors are ("biases, norm scales stay BF16"), largest
@@ -126,7 +152,7 @@ class WeightPlan:
         for p in self.kept:
             kinds = by_dtype.setdefault(p.kept_dtype, {})
             kind = kept_kind(p)
-            kinds[kind] = kinds.get(kind, 0) + p.tensor.numel
+            kinds[kind] = kinds.get(kind, 0) + p.total_params
         out = []
         for dtype, kinds in sorted(by_dtype.items()):
             params = sum(kinds.values())
@@ -161,17 +187,27 @@ def kept_kind(p: TensorPlan) -> str:
 TensorTypeChooser = Callable[["FormatSpec", "TensorInfo", TensorClass], "FormatSpec | None"]
 
 
-def default_chooser(registry: Registry) -> TensorTypeChooser:
-    effective: dict[str, FormatSpec] = {}  # one lookup per format, not per tensor (90k tensors × 12 rows)
+class DefaultChooser:
+    """What a format's own data says: the tensors it converts (quantizes = all / linear …) in its layout."""
 
-    def choose(spec: FormatSpec, tensor: TensorInfo, cls: TensorClass) -> FormatSpec | None:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.effective: dict[str, FormatSpec] = {}  # one lookup per format, not per tensor (90k tensors × 12 rows)
+
+    def per_tensor(self, spec: FormatSpec) -> bool:
+        """False: tensors alike in name pattern, dtype, shape and class get the same type (priced once)."""
+        return False
+
+    def __call__(self, spec: FormatSpec, tensor: TensorInfo, cls: TensorClass) -> FormatSpec | None:
         if not wants_tensor(spec, tensor, cls):
             return None
-        if spec.name not in effective:
-            effective[spec.name] = effective_spec(spec, registry)
-        return effective[spec.name]
+        if spec.name not in self.effective:
+            self.effective[spec.name] = effective_spec(spec, self.registry)
+        return self.effective[spec.name]
 
-    return choose
+
+def default_chooser(registry: Registry) -> TensorTypeChooser:
+    return DefaultChooser(registry)
 
 
 def wants_tensor(spec: FormatSpec, tensor: TensorInfo, cls: TensorClass) -> bool:
@@ -247,22 +283,51 @@ def dequantized(t: TensorInfo) -> TensorInfo:
                                       component=t.component, file=t.file)
 
 
+_INDEX = re.compile(r"\.\d+(?=\.)")
+# (name pattern with layer/expert indices as #, dtype, shape, component) → the tensors alike in all four
+Groups = dict[tuple[str, str, tuple[int, ...], str], list["TensorInfo"]]
+
+
+def group_tensors(tensors: list[TensorInfo]) -> Groups:
+    """Tensors alike but for their layer or expert index (same name pattern, dtype, shape and component), in order
+    of first appearance: what a format prices once and multiplies."""
+    groups: Groups = {}
+    for t in tensors:
+        groups.setdefault((_INDEX.sub(".#", t.name), t.dtype, t.shape, t.component), []).append(t)
+    return groups
+
+
 def plan_weights(
-    inventory: Inventory, spec: FormatSpec, registry: Registry, chooser: TensorTypeChooser | None = None
+    inventory: Inventory, spec: FormatSpec, registry: Registry, chooser: TensorTypeChooser | None = None,
+    groups: Groups | None = None,
 ) -> WeightPlan:
-    """Re-price every tensor of a real (or config-derived) inventory in the target format."""
+    """Re-price every tensor of a real (or config-derived) inventory in the target format, a group of alike tensors
+    at a time (`groups`: the inventory's source tensors grouped, when the caller has them)."""
     choose = chooser or default_chooser(registry)
     plans = []
     sizes: dict[tuple[str, tuple[int, ...]], int] = {}  # MoE layers repeat the same shapes thousands of times
-    for t in source_tensors(inventory):
-        cls = classify(t.name, len(t.shape))
-        target = choose(spec, t, cls)
-        if target is None:
-            dtype, nbytes = kept_bytes(t, spec, registry)
-            plans.append(TensorPlan(t, cls, None, dtype, nbytes, "not quantized by this format"))
+    per_tensor = getattr(choose, "per_tensor", None)  # a chooser that may treat alike tensors apart (llama.cpp)
+    by_name = getattr(choose, "targets", None)  # … with its answers for every tensor at once
+    for (_, _, shape, _), members in (groups if groups is not None else group_tensors(source_tensors(inventory))
+                                      ).items():
+        t0 = members[0]
+        cls = classify(t0.name, len(shape))
+        by_target: dict[str, tuple[FormatSpec | None, list[TensorInfo]]] = {}
+        if per_tensor is None or per_tensor(spec):
+            table = by_name(spec) if by_name is not None else None
+            for t in members:
+                target = table.get(t.name) if table is not None else choose(spec, t, cls)
+                by_target.setdefault(target.name if target else "", (target, []))[1].append(t)
         else:
-            key = (target.name, t.shape)
+            by_target[""] = (choose(spec, t0, cls), members)
+        for target, alike in by_target.values():
+            group = tuple(alike) if len(alike) > 1 else ()
+            if target is None:
+                kept, nbytes = kept_bytes(alike[0], spec, registry)
+                plans.append(TensorPlan(alike[0], cls, None, kept, nbytes, "not quantized by this format", group))
+                continue
+            key = (target.name, shape)
             if key not in sizes:
-                sizes[key] = tensor_bytes(target, t.shape)
-            plans.append(TensorPlan(t, cls, target, target.name, sizes[key]))
+                sizes[key] = tensor_bytes(target, shape)
+            plans.append(TensorPlan(alike[0], cls, target, target.name, sizes[key], "", group))
     return WeightPlan(spec, plans)
