@@ -148,7 +148,7 @@ CONFIG_FIELDS = ["hidden_size", "num_hidden_layers", "num_attention_heads", "num
                  "tie_word_embeddings", "torch_dtype", "kv_lora_rank", "pad_token_id", "num_labels",
                  "sliding_window_pattern", "max_window_layers", "decoder_sparse_step", "moe_topk", "mlp_only_layers",
                  "no_rope_layers", "num_decoder_layers", "vision_config", "text_config", "quantization_config",
-                 "architectures", "use_sliding_window", "attention_chunk_size", "id2label"]
+                 "architectures", "use_sliding_window", "attention_chunk_size", "id2label", "projection_dim"]
 MODEL_TYPES = ["llama", "qwen2_moe", "qwen3_moe", "mixtral", "deepseek_v3", "gemma3", "gemma3_text", "t5", "roberta",
                "bert", "gpt2", "llama4_text", "gpt_oss", "clip", "phi3", "falcon", "opt", "bloom", "starcoder2", "x"]
 

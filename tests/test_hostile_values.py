@@ -128,6 +128,9 @@ def test_t5_decoder_layers_are_bounded(tmp_path: Path, capsys: pytest.CaptureFix
      "rope_scaling.factor"),
     ({"hidden_size": int("9" * 4000)}, "'hidden_size'"),
     ({"architectures": 1}, "'architectures'"),  # found by tests/test_fuzz_parsers.py (was a TypeError)
+    ({"model_type": "clip", "projection_dim": "x", "vision_config": {"hidden_size": 32}}, "'projection_dim'"),
+    ({"model_type": "bert", "architectures": ["BertForSequenceClassification"], "id2label": 3, "num_labels": "x"},
+     "'num_labels'"),
 ])
 def test_malformed_config_values_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                            fields: dict[str, object], message: str) -> None:
@@ -157,3 +160,14 @@ def test_a_tiny_position_table_is_named(tmp_path: Path, capsys: pytest.CaptureFi
                    architectures=["RobertaModel"])
     r = run_cli(capsys, "estimate", str(path), "-d", "bf16")
     assert r.code == 1 and "max_position_embeddings 2 leaves no position" in r.err and "--" not in r.err.split("—")[0]
+
+
+@pytest.mark.parametrize("id2label", [3, True, "abc", [1, 2]])
+def test_an_id2label_that_is_no_mapping_is_not_counted(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       id2label: object) -> None:
+    # found by benchmarks/fuzz_hostile.py (was a TypeError: object of type 'int' has no len())
+    path = _config(tmp_path, model_type="bert", architectures=["BertForSequenceClassification"], id2label=id2label,
+                   num_labels=5)
+    r = run_cli(capsys, "inspect", str(path), "--json", "--tensors")
+    assert r.code == 0, r.err
+    assert {t["name"]: t["shape"] for t in r.json()["tensors"]}["classifier.weight"] == [5, 64]

@@ -116,6 +116,17 @@ class TensorBuilder:
         self._put(name, self.dtype, tuple(shape), numel * self.size)
 
 
+def _dim(config: dict[str, Any], key: str, default: int) -> int:
+    """A width check_size_fields does not know: a positive whole number up to 2^20, else an ArchitectureError."""
+    value = config.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 1 << 20:
+        raise ArchitectureError(f"config.json field {key!r} is {str(value)[:40]}, not a positive whole number in "
+                                "range", "fix the config")
+    return value
+
+
 def _names(value: Any) -> list[str]:
     """A list of module names from a config, ignoring what is not one."""
     return [v for v in value if isinstance(v, str) and v] if isinstance(value, list) else []
@@ -178,7 +189,7 @@ def inventory_from_config(config: dict[str, Any], source: str) -> Inventory:
         else:
             warnings += _vision(b, config, arch)
     elif model_type == "clip_text_model" and "WithProjection" in " ".join(arch.architectures):
-        b.add("text_projection.weight", int(cfg.get("projection_dim") or arch.hidden_size), arch.hidden_size)
+        b.add("text_projection.weight", _dim(cfg, "projection_dim", arch.hidden_size), arch.hidden_size)
     tensors = b.tensors
     if fp8:
         warnings.append("config.json declares FP8 weights (quantization_config): linear weights counted as "
@@ -262,7 +273,8 @@ def _bert(b: TensorBuilder, cfg: dict[str, Any], arch: Architecture) -> list[str
         for ln in ("attention.output.LayerNorm", "output.LayerNorm"):
             b.add(p + ln + ".weight", h)
             b.add(p + ln + ".bias", h)
-    labels = len(cfg.get("id2label") or {}) or int(cfg.get("num_labels") or 2)
+    id2label = cfg.get("id2label")  # a mapping of class names; anything else is not one (num_labels then)
+    labels = (len(id2label) if isinstance(id2label, dict) else 0) or int(cfg.get("num_labels") or 2)
     if "ForSequenceClassification" in archs:
         if roberta:
             b.add("classifier.dense.weight", h, h)
@@ -549,7 +561,7 @@ def _clip_text(b: TensorBuilder, cfg: dict[str, Any], arch: Architecture) -> Non
 def _clip_vision(b: TensorBuilder, config: dict[str, Any], text: dict[str, Any]) -> None:
     """CLIPModel's vision tower and the two projections into the shared space (+ the logit scale)."""
     c = _vit_tower(b, "vision_model.", config["vision_config"], "clip")
-    proj = int(config.get("projection_dim") or 512)
+    proj = _dim(config, "projection_dim", 512)
     b.add("visual_projection.weight", proj, c)
     b.add("text_projection.weight", proj, int(text.get("hidden_size") or 512))
     b.add("logit_scale")
