@@ -81,7 +81,6 @@ def estimate(
     from vramcalc.calculator.kv import check_kv_dtype
     from vramcalc.errors import UsageError
     from vramcalc.estimate_report import AUTO_ENGINE, EstimateRequest, FormatOptions, estimate_count, estimate_inventory
-    from vramcalc.quant_table import estimate_quants
     from vramcalc.registry import load_registry
     from vramcalc.resolve import QuantSet, resolve_model
     from vramcalc.units import ModelLabel, parse_resolution
@@ -112,6 +111,8 @@ def estimate(
     if isinstance(source, ModelLabel):
         return estimate_count(source, request, registry)
     if isinstance(source, QuantSet):  # several GGUF quants, none named: a table of them all
+        from vramcalc.quant_table import estimate_quants
+
         return estimate_quants(source, request, registry)
     return estimate_inventory(source, request, registry)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Literal
 
 TensorClass = Literal[
@@ -11,25 +11,29 @@ TensorClass = Literal[
     "vision", "projector", "other",
 ]
 
-_RULES: list[tuple[TensorClass, re.Pattern[str]]] = [
-    ("vision", re.compile(r"(^|\.)(vision_tower|vision_model|visual|vit|image_encoder|v\.blk)\b|^v\.")),
-    ("projector", re.compile(r"multi_modal_projector|mm_projector|(^|\.)mm\.|merger|connector")),
-    # AdaLN: the Linear layers that compute a DiT block's shift/scale/gate from the timestep (FLUX, SD3's
-    # `norm1.linear`, PixArt's `adaln_single.linear`, DiT's `adaLN_modulation.1`) — weights, not norm scales.
-    ("modulation", re.compile(r"(norm\w*|adaln\w*)\.linear\.|adaLN_modulation\.#\.", re.IGNORECASE)),
-    ("norms", re.compile(r"norm|Norm|ln_[0-9f]|(^|\.)ln\b|(^|\.)ln_(attn|mlp)\.|layernorm")),
-    ("router", re.compile(r"(mlp|moe|block_sparse_moe|ffn)\.gate\.(weight|bias|e_score)|\.router\.|ffn_gate_inp|"
-                          r"shared_expert_gate|e_score_correction|exp_probs_b")),
-    ("shared_experts", re.compile(r"shared_expert|_shexp")),
-    ("experts", re.compile(r"\.experts\.|_exps\.")),
-    ("lm_head", re.compile(r"^lm_head\.|^output\.weight$|(^|\.)lm_head\.|(^|\.)embed_out\.")),
-    ("embeddings", re.compile(r"embed_tokens|token_embd|(^|\.)wte\.|(^|\.)wpe\.|word_embeddings|(^|\.)embed_in\.|"
-                              r"position_embeddings|embed_positions|tok_embeddings|token_type_embeddings|^shared\.|"
-                              r"\.embeddings\.")),
-    ("attention", re.compile(r"attn|attention|Attention|q_proj|k_proj|v_proj|o_proj|qkv|kv_a|kv_b|q_a|q_b|c_attn")),
-    ("mlp", re.compile(r"mlp|ffn|feed_forward|gate_proj|up_proj|down_proj|fc1|fc2|c_fc|c_proj|w1|w2|w3|"
-                       r"(^|\.)intermediate\.dense|(^|\.)output\.dense|DenseReluDense|(^|\.)ff(_context)?\.net\.")),
-]
+
+@cache
+def _rules() -> list[tuple[TensorClass, re.Pattern[str]]]:
+    """The class rules, compiled on first use (a bare count never classifies a tensor)."""
+    return [
+        ("vision", re.compile(r"(^|\.)(vision_tower|vision_model|visual|vit|image_encoder|v\.blk)\b|^v\.")),
+        ("projector", re.compile(r"multi_modal_projector|mm_projector|(^|\.)mm\.|merger|connector")),
+        # AdaLN: the Linear layers that compute a DiT block's shift/scale/gate from the timestep (FLUX, SD3's
+        # `norm1.linear`, PixArt's `adaln_single.linear`, DiT's `adaLN_modulation.1`) — weights, not norm scales.
+        ("modulation", re.compile(r"(norm\w*|adaln\w*)\.linear\.|adaLN_modulation\.#\.", re.IGNORECASE)),
+        ("norms", re.compile(r"norm|Norm|ln_[0-9f]|(^|\.)ln\b|(^|\.)ln_(attn|mlp)\.|layernorm")),
+        ("router", re.compile(r"(mlp|moe|block_sparse_moe|ffn)\.gate\.(weight|bias|e_score)|\.router\.|ffn_gate_inp|"
+                              r"shared_expert_gate|e_score_correction|exp_probs_b")),
+        ("shared_experts", re.compile(r"shared_expert|_shexp")),
+        ("experts", re.compile(r"\.experts\.|_exps\.")),
+        ("lm_head", re.compile(r"^lm_head\.|^output\.weight$|(^|\.)lm_head\.|(^|\.)embed_out\.")),
+        ("embeddings", re.compile(r"embed_tokens|token_embd|(^|\.)wte\.|(^|\.)wpe\.|word_embeddings|(^|\.)embed_in\.|"
+                                  r"position_embeddings|embed_positions|tok_embeddings|token_type_embeddings|^shared\.|"
+                                  r"\.embeddings\.")),
+        ("attention", re.compile(r"attn|attention|Attention|q_proj|k_proj|v_proj|o_proj|qkv|kv_a|kv_b|q_a|q_b|c_attn")),
+        ("mlp", re.compile(r"mlp|ffn|feed_forward|gate_proj|up_proj|down_proj|fc1|fc2|c_fc|c_proj|w1|w2|w3|"
+                           r"(^|\.)intermediate\.dense|(^|\.)output\.dense|DenseReluDense|(^|\.)ff(_context)?\.net\.")),
+    ]
 
 
 # Layer and expert indices ("layers.3", "experts.17") never decide a class: names that differ only in them share
@@ -50,7 +54,7 @@ def _classify(name: str, matrix: bool) -> TensorClass:
 
 @lru_cache(maxsize=1 << 15)
 def _classify_pattern(name: str, matrix: bool) -> TensorClass:
-    for cls, pattern in _RULES:
+    for cls, pattern in _rules():
         if matrix and cls == "norms":
             continue
         if pattern.search(name):

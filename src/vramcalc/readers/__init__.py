@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, overload
 
-from vramcalc.inventory import Inventory
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a bare count's path resolves through here and never builds an inventory
+    from vramcalc.inventory import Inventory
     from vramcalc.registry import Registry
 
 _WEIGHT_SUFFIXES = (".safetensors", ".gguf", ".bin", ".pt", ".pth", ".ckpt")
