@@ -28,14 +28,41 @@ RSS_MB = 512  # ceiling on each run's peak resident memory
 TIME_S = 20.0  # ceiling on each run's wall time
 
 
+# The child's peak RSS is read from its own /proc/self/status (VmHWM: this image only). wait4's ru_maxrss also
+# counts the forked copy of the test process before exec — half a GiB late in a full run — so it is the fallback
+# only where /proc is missing.
+_RUN_AND_REPORT_PEAK = """
+import sys
+from vramcalc.cli.app import main
+code = 0
+try:
+    main(sys.argv[2:])
+except SystemExit as e:
+    code = e.code if isinstance(e.code, int) else (1 if e.code else 0)
+finally:
+    try:
+        with open("/proc/self/status") as status:
+            peak = [line.split()[1] for line in status if line.startswith("VmHWM:")]
+        with open(sys.argv[1], "w") as out:
+            out.write(peak[0])
+    except (OSError, IndexError):
+        pass
+sys.exit(code)
+"""
+
+
 def _limited(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str, float, float]:
     """(exit code, stderr, seconds, peak RSS in MB) of `vramcalc ARGS` under RLIMIT_AS."""
+    import tempfile
+
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
 
+    peak_file = Path(tempfile.mkdtemp()) / "peak_kb"
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "vramcalc", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env={**os.environ, **(env or {})}, preexec_fn=limit)
+    proc = subprocess.Popen([sys.executable, "-c", _RUN_AND_REPORT_PEAK, str(peak_file), *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **(env or {})},
+                            preexec_fn=limit)
     chunks: list[bytes] = []
     reader = threading.Thread(target=lambda: chunks.append(proc.stderr.read(1 << 20)), daemon=True)  # type: ignore[union-attr]
     reader.start()  # read while it runs: a full pipe would block it
@@ -54,6 +81,10 @@ def _limited(args: list[str], env: dict[str, str] | None = None) -> tuple[int, s
     err = b"".join(chunks).decode("utf-8", "replace")
     proc.returncode = os.waitstatus_to_exitcode(status)
     rss_mb = usage.ru_maxrss / 1024 if sys.platform != "darwin" else usage.ru_maxrss / 2**20
+    if peak_file.exists():
+        rss_mb = int(peak_file.read_text()) / 1024
+        peak_file.unlink()
+    peak_file.parent.rmdir()
     return proc.returncode, err, time.monotonic() - t0, rss_mb
 
 

@@ -136,3 +136,30 @@ def test_kv_grows_with_tokens_batch_and_bits(tokens: int, batch: int, dtype: str
     full = kv_bytes_per_token(g2, dtype) * tokens * batch
     assert kv_cache_bytes(g2, tokens, batch, dtype) <= full + 1  # windows only ever save
     assert Fraction(kv_cache_bytes(g2, tokens, batch, dtype)) >= full / 2
+
+
+def test_a_formats_file_prices_the_kv_cache_everywhere(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """--formats redefining q8_0 (a fp32 scale per block of 32: 9 bits, not 8.5) reaches every KV sum: estimate's
+    rows, the runtime's per-layer split and fit's plans — not only the weights."""
+    from tests.cli_helpers import run_cli
+
+    custom = tmp_path / "formats.toml"
+    custom.write_text('[[format]]\nname = "Q8_0"\nfamily = "gguf_type"\npayload_bits = 8\nblock_size = 32\n'
+                      'overhead = [{ name = "fp32 scale", bits = 32, per = "block" }]\nggml_type = 8\n'
+                      'llama_ftype = 7\nquantizes = "linear"\nkeep_dtype = "F32"\n')
+    config = str(EXAMPLES / "llama-3.1-8b" / "config.json")
+    common = ("--engine", "llama.cpp", "--kv-dtype", "q8_0", "--context", "8192", "--json")
+
+    def estimate_kv(*extra: str) -> int:
+        result = run_cli(capsys, "estimate", config, "--dtype", "Q4_K_M", *common, *extra)
+        assert result.code == 0, result.err
+        return int(result.json()["rows"][0]["kv_cache_bytes"])
+
+    def fit_kv(*extra: str) -> int:
+        result = run_cli(capsys, "fit", config, "--gpu-memory", "24GiB", "--dtype", "Q4_K_M", *common, *extra)
+        assert result.code == 0, result.err
+        return sum(int(g["kv_cache_bytes"]) for g in result.json()["rows"][0]["per_gpu"])
+
+    for kv in (estimate_kv, fit_kv):
+        shipped, custom_kv = kv(), kv("--formats", str(custom))
+        assert shipped > 0 and custom_kv * 17 == shipped * 18  # 9 / 8.5 bits, to the byte

@@ -78,9 +78,11 @@ class _Runtime:
     """Applies each row's engine profile and gathers what the report shows about it. With `--engine auto` the
     engine is chosen per row: llama.cpp runs GGUF types (and a GGUF file as stored), transformers the rest."""
 
-    def __init__(self, request: EstimateRequest, arch: Architecture | None, gguf_source: bool = False) -> None:
+    def __init__(self, request: EstimateRequest, arch: Architecture | None, registry: Registry,
+                 gguf_source: bool = False) -> None:
         self.request, self.arch = request, arch
-        self.base = replace(request.runtime)  # context is settled here, never in the caller's request
+        # context is settled here, never in the caller's request; KV cache types are priced from this registry
+        self.base = replace(request.runtime, registry=registry)
         self.gguf_source = gguf_source
         self.heuristics: dict[str, Heuristic] = {}
         self.notes: list[str] = []
@@ -112,7 +114,7 @@ class _Runtime:
         if kv is None:
             return None
         try:
-            check_kv_dtype(kv, engine)
+            check_kv_dtype(kv, engine, self.base.registry)
         except UsageError:
             if self.base.engine != AUTO_ENGINE:
                 raise
@@ -334,7 +336,7 @@ def estimate_count(label: ModelLabel, request: EstimateRequest, registry: Regist
                          "pick formats with --dtype (bf16, Q4_K_M …), or give a checkpoint")
     n = label.total_params
     rows, explain = [], []
-    runtime = _Runtime(request, request.flag_architecture)
+    runtime = _Runtime(request, request.flag_architecture, registry)
     for spec in specs:
         eff = effective_spec(spec, registry)
         nbytes = count_bytes(n, spec, registry)
@@ -449,7 +451,7 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
     rows, explain = [], []
     chooser = tensor_chooser(inventory, registry)
     arch, arch_note = architecture_of(inventory)
-    runtime = _Runtime(request, arch or request.flag_architecture, gguf_source=inventory.kind == "gguf")
+    runtime = _Runtime(request, arch or request.flag_architecture, registry, gguf_source=inventory.kind == "gguf")
     pipeline = len(inventory.components) > 1
     vision_params = sum(t.numel for t in inventory.tensors if classify(t.name) in ("vision", "projector"))
     dequantizes = sorted({t.dtype for t in inventory.tensors if is_block_quantized(t.dtype)}

@@ -292,7 +292,8 @@ def fit_model(source: Inventory | ModelLabel, options: FitOptions, registry: Reg
     report = estimate_inventory(inventory, est_request, registry)
     context = report.context
     request = FitRequest(context=context, batch=options.batch, kv_dtype=options.kv_dtype,
-                         flash_attention=options.flash_attention, n_ubatch=options.n_ubatch, margin=options.margin)
+                         flash_attention=options.flash_attention, n_ubatch=options.n_ubatch, margin=options.margin,
+                         registry=registry)
     # the estimate's vLLM capacity warnings are for one default GPU; each plan warns for the GPUs given
     rows, explain = [], []
     warnings = [w for w in report.warnings if not w.startswith("vLLM: ") and "GPUs of" not in w]
@@ -331,7 +332,7 @@ def _kv_for(request: FitRequest, engine: str) -> FitRequest:
     if request.kv_dtype is None:
         return request
     try:
-        check_kv_dtype(request.kv_dtype, engine)
+        check_kv_dtype(request.kv_dtype, engine, request.registry)
     except UsageError:
         return replace(request, kv_dtype=None)
     return request
@@ -366,7 +367,8 @@ def largest_model(options: FitOptions, registry: Registry, device: Device,
     specs = pick_formats(EstimateRequest(formats=list(options.formats)), registry)
     context = options.context or H.DEFAULT_CONTEXT.as_int()
     request = FitRequest(context=context, batch=options.batch, kv_dtype=options.kv_dtype,
-                         flash_attention=options.flash_attention, n_ubatch=options.n_ubatch, margin=options.margin)
+                         flash_attention=options.flash_attention, n_ubatch=options.n_ubatch, margin=options.margin,
+                         registry=registry)
     out: list[LargestModel] = []
     warnings: list[str] = []
     explain: list[str] = []

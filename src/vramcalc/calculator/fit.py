@@ -36,6 +36,7 @@ from vramcalc.calculator.gpu_fit import MAX_GPUS, largest_context
 
 if TYPE_CHECKING:
     from vramcalc.architecture import Architecture
+    from vramcalc.registry import Registry
 
 MIB = 2**20
 GIB = 2**30
@@ -79,6 +80,7 @@ class FitRequest:
     flash_attention: bool = True
     n_ubatch: int = 512
     margin: int | None = None  # bytes per device; None: the engine's default
+    registry: Registry | None = field(default=None, repr=False, compare=False)  # --formats: its KV cache types
 
 
 @dataclass
@@ -206,7 +208,8 @@ def plan_row(row: FitInput, arch: Architecture, device: Device, request: FitRequ
 
 def _request(row: FitInput, request: FitRequest, **kw: Any) -> RuntimeRequest:
     return RuntimeRequest(engine=row.engine, context=request.context, batch=request.batch, kv_dtype=request.kv_dtype,
-                          flash_attention=request.flash_attention, n_ubatch=request.n_ubatch, **kw)
+                          flash_attention=request.flash_attention, n_ubatch=request.n_ubatch,
+                          registry=request.registry, **kw)
 
 
 def _memory(row: FitInput, arch: Architecture, rt: RuntimeRequest) -> RuntimeEstimate:
@@ -451,7 +454,7 @@ def _vllm(row: FitInput, arch: Architecture, dev: Device, req: FitRequest, margi
     non_torch, graphs = est.parts.get("non_torch_memory", 0), est.parts.get("cuda_graphs", 0)
     kv_dtype = est.kv_dtype or "bf16"
     mnbt = H.VLLM_MAX_NUM_BATCHED_TOKENS.as_int()
-    per_token = float(kv_bytes_per_token(arch, kv_dtype, "vllm"))
+    per_token = float(kv_bytes_per_token(arch, kv_dtype, "vllm", registry=req.registry))
     w = row.weights
     tied = w.output_bytes == 0 and w.embedding_bytes > 0
     head = w.embedding_bytes if tied else w.output_bytes
@@ -466,7 +469,8 @@ def _vllm(row: FitInput, arch: Architecture, dev: Device, req: FitRequest, margi
             return None
         tp, pp = degrees
         share = _vllm_kv_share(arch, tp)
-        seq = kv_cache_bytes(arch, context, 1, kv_dtype, "vllm", max_num_batched_tokens=mnbt)
+        seq = kv_cache_bytes(arch, context, 1, kv_dtype, "vllm", max_num_batched_tokens=mnbt,
+                             registry=req.registry)
         out, free = [], []
         for s, layers in enumerate(pp_layers(L, pp)):
             weights = ceil(repeating * layers / L / tp)

@@ -75,10 +75,11 @@ def fit(
     if gpu is None and gpu_memory is None:
         raise UsageError("fit needs the GPU(s)", 'name them (--gpu "RTX 4090", --gpu 2xH100) or give --gpu-memory '
                                                  "24GiB")
+    registry = load_registry(formats)
     if kv_dtype is not None and engine_name != "auto":
         from vramcalc.calculator.kv import check_kv_dtype
 
-        check_kv_dtype(kv_dtype, engine_name)
+        check_kv_dtype(kv_dtype, engine_name, registry)
     selection = None
     count, per_gpu = 1, None
     if gpu is not None:
@@ -99,7 +100,6 @@ def fit(
         formats=list(dtype or []), engine=engine_name, context=parse_context(context) if context else None, batch=batch,
         kv_dtype=kv_dtype, margin=_margin(margin) if margin is not None else None, flash_attention=flash_attention,
         units=units.value, explain=explain, **({"n_ubatch": ubatch_size} if ubatch_size else {}))
-    registry = load_registry(formats)
     if model is None:
         report = largest_model(options, registry, device, selection)
     else:
@@ -107,7 +107,8 @@ def fit(
         from vramcalc.resolve import resolve_model
 
         with progress_bar("reading headers") as progress:
-            source = resolve_model(model, revision=revision, token=token, progress=progress, quant_set=False)
+            source = resolve_model(model, revision=revision, token=token, progress=progress, quant_set=False,
+                                   registry=registry)
         report = fit_model(source, options, registry, device, selection)
     emit(report, json_out)
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from vramcalc.architecture import Architecture
     from vramcalc.calculator import activations as A
     from vramcalc.calculator.gpu_fit import Split
+    from vramcalc.registry import Registry
 
 
 @dataclass
@@ -22,6 +23,8 @@ class RuntimeRequest:
     """How the model is run. `context` counts every cached token (prompt + generated) per sequence."""
 
     engine: str = "transformers"
+    # the command's format registry (--formats): llama.cpp's quantized KV cache types are priced from it
+    registry: Registry | None = field(default=None, repr=False, compare=False)
     context: int = H.DEFAULT_CONTEXT.as_int()
     batch: int = 1
     kv_dtype: str | None = None
@@ -43,7 +46,7 @@ class RuntimeRequest:
         if self.context <= 0 or self.batch <= 0:
             raise UsageError("context and batch must be positive", "e.g. --context 8192 --batch 1")
         if self.kv_dtype is not None:
-            check_kv_dtype(self.kv_dtype, self.engine)
+            check_kv_dtype(self.kv_dtype, self.engine, self.registry)
         if self.gpu_memory is not None and self.gpu_memory <= 0:
             raise UsageError("GPU memory must be positive", "e.g. --gpu-memory 80GB")
         if self.gpu_memory_utilization is not None and not 0 < self.gpu_memory_utilization <= 1:
@@ -153,7 +156,7 @@ class EngineProfile(ABC):
     def kv_dtype(self, request: RuntimeRequest, act_bytes: int) -> str:
         """The cache type of this run: the one asked for, the engine's own default, or the activation dtype."""
         if request.kv_dtype:
-            return check_kv_dtype(request.kv_dtype, self.name)
+            return check_kv_dtype(request.kv_dtype, self.name, request.registry)
         return self.default_kv_dtype or ("fp32" if act_bytes >= 4 else "bf16")
 
 

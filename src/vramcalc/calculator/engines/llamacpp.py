@@ -56,10 +56,10 @@ class LlamaCppProfile(EngineProfile):
         n_ctx = ceil(r.context * r.batch / LLAMACPP_PAD) * LLAMACPP_PAD  # one unified cache for all sequences
         kv_dtype = est.kv_dtype = self.kv_dtype(r, 2)
         ub = min(r.n_ubatch, r.n_batch, n_ctx)
-        kv_all = kv_cache_bytes(arch, n_ctx, 1, kv_dtype, "llama.cpp", n_ubatch=ub)
+        kv_all = kv_cache_bytes(arch, n_ctx, 1, kv_dtype, "llama.cpp", n_ubatch=ub, registry=r.registry)
         # KV lives with its layer: offloaded layers' cells on the GPU, the rest in host memory.
         layer_kv = [kv_cache_bytes(arch.model_copy(update={"layers": [layer]}), n_ctx, 1, kv_dtype, "llama.cpp",
-                                   n_ubatch=ub) for layer in arch.layers]
+                                   n_ubatch=ub, registry=r.registry) for layer in arch.layers]
         gpu_kv = sum(layer_kv[n - on_gpu:]) if on_gpu else 0
         est.kv_cache_bytes = gpu_kv
         est.host_bytes += kv_all - gpu_kv
@@ -151,7 +151,8 @@ def layer_costs(arch: Architecture, w: RowWeights, r: RuntimeRequest,
     ub = min(r.n_ubatch, r.n_batch, n_ctx)
     kv_dtype = est.kv_dtype or "f16"
     first = n - on_gpu
-    kv = [kv_cache_bytes(arch.model_copy(update={"layers": [layer]}), n_ctx, 1, kv_dtype, "llama.cpp", n_ubatch=ub)
+    kv = [kv_cache_bytes(arch.model_copy(update={"layers": [layer]}), n_ctx, 1, kv_dtype, "llama.cpp", n_ubatch=ub,
+                         registry=r.registry)
           for layer in arch.layers[first:]]
     weights_gpu = est.weights_on_gpu - output
     moe = [i for i in range(n) if i >= arch.first_dense_layers] if arch.is_moe and w.expert_bytes else []

@@ -29,9 +29,9 @@ class TransformersProfile(EngineProfile):
         from vramcalc.calculator import activations as A  # only with an architecture: off a bare count's start-up
 
         kv_dtype = est.kv_dtype = self.kv_dtype(r, act_bytes)
-        est.kv_cache_bytes = kv_cache_bytes(arch, r.context, r.batch, kv_dtype, "transformers")
+        est.kv_cache_bytes = kv_cache_bytes(arch, r.context, r.batch, kv_dtype, "transformers", registry=r.registry)
         peak = A.transformers_prefill(arch, r.batch, r.context, act_bytes)
-        pinned = prefill_storage_bytes(arch, r.context, r.batch, kv_dtype) - est.kv_cache_bytes
+        pinned = prefill_storage_bytes(arch, r.context, r.batch, kv_dtype, registry=r.registry) - est.kv_cache_bytes
         if pinned > 0:
             peak.parts.append(A.Part("sliding-layer KV during prefill", pinned,
                                      "sliding layers keep a window-sized view of the prompt-length K/V until the first "

@@ -63,12 +63,13 @@ class VllmProfile(EngineProfile):
             est.heuristics.append(H.VLLM_MAX_NUM_BATCHED_TOKENS)
         est._activations(A.vllm_profile(arch, mnbt, r.max_num_seqs or H.VLLM_MAX_NUM_SEQS.as_int(), act_bytes))
         kv_dtype = est.kv_dtype = self.kv_dtype(r, act_bytes)
-        per_seq = kv_cache_bytes(arch, r.context, 1, kv_dtype, "vllm", max_num_batched_tokens=mnbt)
+        per_seq = kv_cache_bytes(arch, r.context, 1, kv_dtype, "vllm", max_num_batched_tokens=mnbt,
+                                 registry=r.registry)
         est.kv_cache_bytes = per_seq * r.batch
         # vLLM sizes the cache from what is left of the budget after weights, the profiled peak and non-torch memory;
         # CUDA graphs are captured afterwards, in the headroom outside the budget.
         free = budget - weights - est.activation_bytes - H.VLLM_NON_TORCH.as_int()
-        per_token = kv_bytes_per_token(arch, kv_dtype, "vllm")
+        per_token = kv_bytes_per_token(arch, kv_dtype, "vllm", registry=r.registry)
         if free > 0 and per_token:
             est.kv_capacity_tokens = int(free / per_token) // VLLM_BLOCK * VLLM_BLOCK
             est.max_concurrency = free // per_seq if per_seq else None
