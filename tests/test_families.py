@@ -58,3 +58,36 @@ def test_starcoder2_prices_in_every_default_format(tmp_path: Path, capsys: pytes
     rows = {r["format"]: r for r in result.json()["rows"]}
     assert rows["bf16"]["weight_bytes"] == 2 * 3_030_371_328
     assert 4.8 < rows["Q4_K_M"]["bits_per_weight"] < 5.3  # c_fc/c_proj are GGUF ffn_up/ffn_down
+
+
+def test_a_family_built_unlike_llama_brings_its_own_builder() -> None:
+    # the shared decoder (models/decoder.py) builds gated MLPs with RMSNorm and rotary positions; a family that
+    # differs in any of those and has no builder would be counted as Llama (StarCoder2 and GPT-BigCode once were)
+    for fam in families():
+        if fam.builder is None:
+            assert (fam.role, fam.mlp, fam.positions) == ("decoder", "gated", "rope"), fam.model_types
+            assert fam.norm != "layernorm", fam.model_types
+
+
+# bigcode/starcoderbase-1b config.json (size fields); its model card gives 1.1B parameters
+STARCODERBASE_1B = {
+    "architectures": ["GPTBigCodeForCausalLM"], "model_type": "gpt_bigcode", "n_embd": 2048, "n_head": 16,
+    "n_inner": 8192, "n_layer": 24, "n_positions": 8192, "vocab_size": 49152, "multi_query": True,
+}
+
+
+def test_gpt_bigcode_is_gpt2_with_one_kv_head() -> None:
+    # transformers' modeling_gpt_bigcode.py: c_attn is Linear(h, h + 2 × head_dim) under multi_query, biases on every
+    # Linear, LayerNorms with biases, learned positions, lm_head tied to wte. Per layer: 2 LayerNorms + c_attn +
+    # c_proj + c_fc + mlp.c_proj
+    h, inner, head_dim, layers, vocab, positions = 2048, 8192, 128, 24, 49152, 8192
+    qkv = h + 2 * head_dim
+    layer = 2 * 2 * h + (qkv * h + qkv) + (h * h + h) + (inner * h + inner) + (h * inner + h)
+    expected = vocab * h + positions * h + layers * layer + 2 * h
+    inv = inventory_from_config(STARCODERBASE_1B, "starcoderbase-1b")
+    assert inv.total_params == expected == 1_137_207_296 and not inv.warnings
+    assert not any("gate_proj" in t.name or t.name == "lm_head.weight" for t in inv.tensors)
+    arch = architecture_from_config(STARCODERBASE_1B)
+    assert {(a.num_kv_heads, a.head_dim) for a in arch.layers} == {(1, head_dim)} and arch.tie_word_embeddings
+    grouped = architecture_from_config({**STARCODERBASE_1B, "multi_query": False})
+    assert grouped.layers[0].num_kv_heads == 16

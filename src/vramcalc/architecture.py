@@ -174,9 +174,10 @@ def _layer_kinds(config: dict[str, Any], n_layers: int) -> list[LayerKind]:
     return ["full"] * n_layers
 
 
-def _falcon_kv_heads(cfg: dict[str, Any]) -> int | None:
-    """Falcon: grouped KV heads with the new decoder architecture (40B, 180B), one shared head with multi_query (7B)."""
-    if cfg.get("model_type") != "falcon":
+def _multi_query_kv_heads(cfg: dict[str, Any], family: Family) -> int | None:
+    """Families whose config says multi_query (true unless stated: Falcon-7B, GPT-BigCode) share one K/V head;
+    Falcon's new decoder architecture (40B, 180B) groups them instead."""
+    if not family.multi_query:
         return None
     if cfg.get("new_decoder_architecture"):
         return int(cfg.get("num_kv_heads") or 8)
@@ -291,7 +292,8 @@ def architecture_from_config(config: dict[str, Any]) -> Architecture:
     hidden = int(cfg_get(cfg, "hidden_size"))
     n_layers = int(cfg_get(cfg, "num_hidden_layers"))
     heads = int(cfg_get(cfg, "num_attention_heads"))
-    kv_heads = int(cfg.get("num_key_value_heads") or cfg.get("n_head_kv") or _falcon_kv_heads(cfg) or heads)
+    kv_heads = int(cfg.get("num_key_value_heads") or cfg.get("n_head_kv")
+                   or _multi_query_kv_heads(cfg, family_of(model_type)) or heads)
     head_dim = int(cfg.get("head_dim") or cfg.get("d_kv") or hidden // heads)
     window = cfg.get("sliding_window") or cfg.get("attention_chunk_size")
     kinds = _layer_kinds(cfg, n_layers)

@@ -149,7 +149,7 @@ def training_inputs(source: ModelLabel | Inventory
                              "give a folder or Hub repo with its config.json")
         arch = found
         kind = inventory.kind
-    if arch.is_encoder or arch.model_type in ("t5", "mt5", "umt5", "clip", "clip_text_model"):
+    if arch.is_encoder or arch.family.role in ("t5", "clip"):
         raise UsageError(f"{inventory.source}: {arch.model_type} is not a causal language model",
                          "vramcalc train prices decoder-only LMs (Llama, Qwen, Mistral, Gemma, GPT-2 …)")
     params = [Param(t.name, tuple(t.shape)) for t in inventory.tensors]

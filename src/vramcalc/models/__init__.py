@@ -1,7 +1,9 @@
 """Model families as records: one small module per family, each declaring the `Family` facts of its model types.
 
-Adding a family: a module here with its records (and, in the reader, its tensor builder), its name in _MODULES, and a
-test. `family_of(model_type)` returns the Llama-style default for a model_type no module claims.
+Adding a family: a module here with its records and, unless it is built like Llama (models/decoder.py), its tensor
+builder; its name in _MODULES; a test. `family_of(model_type)` returns the Llama-style default for a model_type no
+module claims. Shared parts: tensors.py (the builder's tensor list), blocks.py (plain-MLP and ViT layers),
+vision.py (multimodal towers and projectors).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from vramcalc.architecture import Architecture
-    from vramcalc.readers.config_json import TensorBuilder
+    from vramcalc.models.tensors import TensorBuilder
 
 # builds the tensors a config.json describes, as transformers names them; returns warnings for the reader
 Builder = Callable[["TensorBuilder", dict[str, Any], "Architecture"], list[str]]
@@ -28,6 +28,7 @@ Role = Literal["decoder", "encoder", "t5", "clip"]
 Sliding = Literal["none", "all", "alternate", "pattern", "max_window_layers", "chunked"]
 KvLayout = Literal["heads", "mla"]
 Tokenizer = Literal["bpe", "spm"]
+ExpertsLayout = Literal["mlp", "block_sparse_moe"]
 
 
 @dataclass(frozen=True)
@@ -44,13 +45,22 @@ class Family:
     sliding: Sliding = "none"
     sliding_mask_always: bool = False  # transformers builds a sliding mask even when no layer slides (qwen2_moe)
     kv: KvLayout = "heads"
+    multi_query: bool = False  # one K/V head for all when config.json's multi_query is true or absent
     transformers_full_mla: bool = False  # an MLA model whose transformers class caches K and V expanded per head
     shared_expert_default: int | None = None  # shared experts when config.json does not say (llama4: 1)
     shared_expert_width_default: bool = False  # a shared expert as wide as intermediate_size unless stated
     moe_width_is_intermediate: bool = False  # moe_intermediate_size defaults to intermediate_size (llama4)
     llamacpp_arch: str | None = None  # the llama.cpp architecture its converter writes, where rules depend on it
     tokenizer: Tokenizer = "bpe"
-    builder: Builder | None = None  # the family's tensor builder (None: the reader's built-in one for its type)
+    # how the Llama-style decoder (models/decoder.py) names and shapes this family's tensors
+    qkv_bias: bool = False  # q, k and v biased whatever attention_bias says (Qwen2)
+    o_proj_bias: bool = True  # attention_bias biases o_proj too (not Qwen2's, nor GLM-4.5's)
+    sandwich_norms: bool = False  # norms before and after the MLP as well (Gemma 2 and 3)
+    fused_projections: bool = False  # one qkv_proj and one gate_up_proj (Phi-3)
+    experts_layout: ExpertsLayout = "mlp"  # mlp.experts.N.{gate,up,down}_proj, or block_sparse_moe.experts.N.w1..3
+    router_bias: bool = False  # the router's e_score_correction_bias (DeepSeek-V3, GLM-4.5)
+    shared_expert_gate: bool = False  # one shared expert behind a sigmoid gate (Qwen2-MoE)
+    builder: Builder | None = None  # the family's tensor builder (None: the Llama-style decoder's)
 
     @property
     def gated(self) -> bool:

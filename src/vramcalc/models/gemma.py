@@ -5,7 +5,8 @@ from vramcalc.models.family import Family
 
 FAMILIES = [
     Family(model_types=("gemma",), norm="gemma_rmsnorm", tied_default=True, tokenizer="spm"),
-    Family(model_types=("gemma2",), norm="gemma_rmsnorm", tied_default=True, sliding="alternate", tokenizer="spm"),
+    Family(model_types=("gemma2",), norm="gemma_rmsnorm", tied_default=True, sliding="alternate", tokenizer="spm",
+           sandwich_norms=True),
     Family(model_types=("gemma3", "gemma3_text"), norm="gemma_rmsnorm", qk_norm=True, tied_default=True,
-           sliding="pattern", tokenizer="spm"),
+           sliding="pattern", tokenizer="spm", sandwich_norms=True),
 ]

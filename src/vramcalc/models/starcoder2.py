@@ -10,7 +10,7 @@ from vramcalc.models.family import Family
 
 if TYPE_CHECKING:
     from vramcalc.architecture import Architecture
-    from vramcalc.readers.config_json import TensorBuilder
+    from vramcalc.models.tensors import TensorBuilder
 
 
 def build(b: TensorBuilder, cfg: dict[str, Any], arch: Architecture) -> list[str]:

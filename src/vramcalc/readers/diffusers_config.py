@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from vramcalc.inventory import TensorInfo
-from vramcalc.readers.config_json import TensorBuilder
+from vramcalc.models.tensors import TensorBuilder
 
 
 def _linear(t: TensorBuilder, name: str, out: int, inp: int, bias: bool = True) -> None:
