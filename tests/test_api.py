@@ -57,3 +57,22 @@ def test_train_is_the_json_report(capsys: pytest.CaptureFixture[str]) -> None:
     report = vramcalc.train(LLAMA_8B, methods=["lora"], seq_len=1024)
     cli = run_cli(capsys, "train", LLAMA_8B, "--method", "lora", "--seq-len", "1024", "--json").json()
     assert report.model_dump(mode="json") == cli
+
+
+def test_fit_is_the_json_report(capsys: pytest.CaptureFixture[str]) -> None:
+    report = vramcalc.fit(LLAMA_8B, gpu="RTX 4090", formats=["bf16", "Q4_K_M"], context="8k")
+    assert capsys.readouterr() == ("", "")
+    cli = run_cli(capsys, "fit", LLAMA_8B, "--gpu", "RTX 4090", "-d", "bf16", "-d", "Q4_K_M", "-c", "8k",
+                  "--json").json()
+    assert report.model_dump(mode="json") == cli
+    # numbers where the CLI takes strings; several GPUs by memory; the largest model without one
+    assert vramcalc.fit(LLAMA_8B, gpu_memory=24 * 2**30, formats=["bf16"], margin=0).model_dump() == \
+        vramcalc.fit(LLAMA_8B, gpu_memory="24GiB", formats=["bf16"], margin="0").model_dump()
+    two = vramcalc.fit(LLAMA_8B, gpu_memory="2x80GiB", formats=["bf16"])
+    assert two.model_dump(mode="json") == run_cli(capsys, "fit", LLAMA_8B, "--gpu-memory", "2x80GiB", "-d", "bf16",
+                                                  "--json").json()
+    assert vramcalc.fit(gpu="RTX 4090", formats=["Q4_K_M"]).model_dump(mode="json") == \
+        run_cli(capsys, "fit", "--gpu", "RTX 4090", "-d", "Q4_K_M", "--json").json()
+    with pytest.raises(UsageError, match="needs the GPU"):
+        vramcalc.fit(LLAMA_8B)
+    assert set(vramcalc.__all__) <= set(dir(vramcalc.api)) | {"__version__"}

@@ -1,6 +1,6 @@
 """The Python API: the same report objects `--json` prints, from Python.
 
-    from vramcalc import estimate, inspect, compare
+    from vramcalc import estimate, inspect, compare, fit, train
     report = estimate("meta-llama/Llama-3.1-8B", formats=["bf16", "Q4_K_M"], context="8k", gpu="RTX 4090")
     report.rows[0].total_bytes, report.best_fit
 
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from vramcalc.compare_report import CompareReport
+    from vramcalc.fit_report import FitReport
     from vramcalc.gpu_catalog import GpuSelection
     from vramcalc.gpus_report import GpusReport
     from vramcalc.inspect_report import InspectReport
@@ -163,6 +164,57 @@ def compare(models: Sequence[str], *, dtype: str | None = None, context: int | s
               else parse_context(context))
     return build_compare(sources, dtype, tokens, units, registry,
                          RuntimeRequest(engine=engine, batch=batch, gpu_memory=size))
+
+
+def fit(
+    model: str | None = None, *, gpu: str | None = None, gpu_memory: int | str | None = None,
+    formats: Sequence[str] = (), engine: str = "auto", context: int | str | None = None, batch: int = 1,
+    margin: int | str | None = None, kv_dtype: str | None = None, flash_attention: bool = True,
+    ubatch_size: int | None = None, units: str = "gb", explain: bool = False, revision: str | None = None,
+    token: str | None = None, format_files: Sequence[Path] | None = None, gpu_files: Sequence[Path] | None = None,
+    progress: Progress | None = None,
+) -> FitReport:
+    """Will it run, and how to launch it (`vramcalc fit`): per format the engine's plan on the GPUs — `gpu` by name
+    ("RTX 4090", "2xH100") or `gpu_memory` per GPU ("24GiB", "2x80GiB", or bytes). Without `model`: the largest model
+    per format. `margin`: memory left free per GPU (bytes or a size; 0 plans to the last byte)."""
+    import re
+
+    from vramcalc.calculator.kv import check_kv_dtype
+    from vramcalc.errors import UsageError
+    from vramcalc.fit_report import FitOptions, device_of, fit_model, largest_model
+    from vramcalc.registry import load_registry
+    from vramcalc.resolve import resolve_model
+    from vramcalc.units import parse_context, parse_size
+
+    if gpu is None and gpu_memory is None:
+        raise UsageError("fit needs the GPU(s)", 'name them (--gpu "RTX 4090", --gpu 2xH100) or give --gpu-memory '
+                                                 "24GiB")
+    registry = load_registry(list(format_files or []) or None)
+    if kv_dtype is not None and engine != "auto":
+        check_kv_dtype(kv_dtype, engine, registry)
+    count, per_gpu = 1, None
+    if gpu is None and isinstance(gpu_memory, str):
+        m = re.match(r"^\s*(\d+)\s*[x×*]\s*(\S.*)$", gpu_memory, re.IGNORECASE)
+        text = gpu_memory
+        if m:
+            count, text = int(m.group(1)), m.group(2)
+            if not 1 <= count <= 1024:
+                raise UsageError(f"GPU count {count} in {gpu_memory!r} is not possible", "e.g. --gpu-memory 2x80GiB")
+        gpu_memory = parse_size(text, "--gpu-memory", unit_required=True)
+    selection, per_gpu = gpu_capacity(gpu, gpu_memory, gpu_files)
+    device = device_of(selection, per_gpu, count)
+    if isinstance(margin, str):
+        margin = 0 if re.fullmatch(r"\s*0+(\.0*)?\s*[A-Za-z]*\s*", margin) else parse_size(
+            margin, "--margin", unit_required=True)
+    options = FitOptions(
+        formats=list(formats), engine=engine, context=parse_context(str(context)) if context else None, batch=batch,
+        kv_dtype=kv_dtype, margin=margin, flash_attention=flash_attention, units=units, explain=explain,
+        **({"n_ubatch": ubatch_size} if ubatch_size else {}))
+    if model is None:
+        return largest_model(options, registry, device, selection)
+    source = resolve_model(model, revision=revision, token=token, progress=progress, quant_set=False,
+                           registry=registry)
+    return fit_model(source, options, registry, device, selection)
 
 
 def formats(names: Sequence[str] | None = None, *, family: str | None = None,

@@ -4,7 +4,6 @@ bounds. Without a model: the largest model per format."""
 
 # No `from __future__ import annotations`: typer reads these annotations at run time.
 
-import re
 from typing import Annotated
 
 import typer
@@ -23,8 +22,6 @@ from vramcalc.cli.options import (
     UnitsOpt,
 )
 from vramcalc.cli.output import emit
-
-_COUNT = re.compile(r"^\s*(\d+)\s*[x×*]\s*(\S.*)$", re.IGNORECASE)
 
 
 def fit(
@@ -64,59 +61,13 @@ def fit(
     """Will it run on my GPU? Per format: fits or not, headroom, the longest context, the llama.cpp / vLLM /
     transformers plan (layers or experts in host memory, tensor/pipeline parallel, -ts) with its launch flags, and
     speed bounds. Without MODEL: the largest model per format."""
-    from vramcalc.errors import UsageError
-    from vramcalc.fit_report import FitOptions, device_of, fit_model, largest_model
-    from vramcalc.registry import load_registry
-    from vramcalc.units import parse_context, parse_size
+    from vramcalc.api import fit as fit_report
+    from vramcalc.cli.progress import progress_bar
 
-    engine_name = engine.value
-    if gpu is not None and gpu_memory is not None:
-        raise UsageError("--gpu and --gpu-memory both give the GPU's memory", "give one of them")
-    if gpu is None and gpu_memory is None:
-        raise UsageError("fit needs the GPU(s)", 'name them (--gpu "RTX 4090", --gpu 2xH100) or give --gpu-memory '
-                                                 "24GiB")
-    registry = load_registry(formats)
-    if kv_dtype is not None and engine_name != "auto":
-        from vramcalc.calculator.kv import check_kv_dtype
-
-        check_kv_dtype(kv_dtype, engine_name, registry)
-    selection = None
-    count, per_gpu = 1, None
-    if gpu is not None:
-        from vramcalc.gpu_catalog import load_catalog, parse_gpu
-
-        selection = parse_gpu(gpu, load_catalog(gpus))
-    else:
-        assert gpu_memory is not None
-        text = gpu_memory
-        m = _COUNT.match(text)
-        if m:
-            count, text = int(m.group(1)), m.group(2)
-            if not 1 <= count <= 1024:
-                raise UsageError(f"GPU count {count} in {gpu_memory!r} is not possible", "e.g. --gpu-memory 2x80GiB")
-        per_gpu = parse_size(text, "--gpu-memory", unit_required=True)
-    device = device_of(selection, per_gpu, count)
-    options = FitOptions(
-        formats=list(dtype or []), engine=engine_name, context=parse_context(context) if context else None, batch=batch,
-        kv_dtype=kv_dtype, margin=_margin(margin) if margin is not None else None, flash_attention=flash_attention,
-        units=units.value, explain=explain, **({"n_ubatch": ubatch_size} if ubatch_size else {}))
-    if model is None:
-        report = largest_model(options, registry, device, selection)
-    else:
-        from vramcalc.cli.progress import progress_bar
-        from vramcalc.resolve import resolve_model
-
-        with progress_bar("reading headers") as progress:
-            source = resolve_model(model, revision=revision, token=token, progress=progress, quant_set=False,
-                                   registry=registry)
-        report = fit_model(source, options, registry, device, selection)
+    with progress_bar("reading headers") as progress:
+        report = fit_report(
+            model, gpu=gpu, gpu_memory=gpu_memory, formats=list(dtype or []), engine=engine.value, context=context,
+            batch=batch, margin=margin, kv_dtype=kv_dtype, flash_attention=flash_attention, ubatch_size=ubatch_size,
+            units=units.value, explain=explain, revision=revision, token=token, format_files=formats, gpu_files=gpus,
+            progress=progress)
     emit(report, json_out)
-
-
-def _margin(text: str) -> int:
-    """--margin SIZE: "0" (or 0 of any unit) plans to the last byte; else a size with its unit."""
-    from vramcalc.units import parse_size
-
-    if re.fullmatch(r"\s*0+(\.0*)?\s*[A-Za-z]*\s*", text):
-        return 0
-    return parse_size(text, "--margin", unit_required=True)
