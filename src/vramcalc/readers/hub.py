@@ -221,6 +221,20 @@ def _total_from(headers: Any) -> int | None:
     return int(linked) if linked.isdigit() and len(linked) < 19 else None
 
 
+class _Listing:
+    """A repo's listing as a FileSource (vramcalc.readers.weight_files): names by folder, JSON by request."""
+
+    def __init__(self, hub: _Hub, sizes: dict[str, int | None]) -> None:
+        self.hub, self.sizes = hub, sizes
+
+    def ls(self, folder: str) -> list[str]:
+        prefix = f"{folder}/" if folder else ""
+        return sorted(n for n in self.sizes if n.startswith(prefix) and "/" not in n[len(prefix):])
+
+    def json(self, name: str) -> dict[str, Any] | None:
+        return self.hub._json(name) if name in self.sizes else None
+
+
 def _label(repo_id: str, revision: str | None) -> str:
     return f"{repo_id}@{revision}" if revision else repo_id
 
@@ -297,21 +311,11 @@ class _Hub:
         sizes = self._listing()
         names = sorted(sizes)
         config = self._json("config.json") if "config.json" in sizes else None
-        if "model_index.json" in sizes:
-            wanted = [n for n in names if n.endswith(".safetensors") and "/" in n]
-        elif "model.safetensors.index.json" in sizes:
-            index = self._json("model.safetensors.index.json") or {}
-            weight_map = index.get("weight_map")
-            if not isinstance(weight_map, dict):
-                raise HubError(f"{self.repo_id}/model.safetensors.index.json has no weight_map",
-                               "report it to the repo's owner")
-            wanted = sorted(set(map(str, weight_map.values())))
-            outside = [w for w in wanted if not stays_inside(w)]
-            if outside:
-                raise HubError(f"{self.repo_id}/model.safetensors.index.json names a shard outside the repo "
-                               f"({outside[0][:200]!r})", "report it to the repo's owner")
-        else:
-            wanted = [n for n in names if n.endswith(".safetensors") and "/" not in n]
+        from vramcalc.readers.weight_files import Blame, select_weights
+
+        chosen = select_weights(_Listing(self, sizes), Blame(label=lambda n: f"{self.repo_id}/{n}", inside="the repo",
+                                                             error=HubError, todo="report it to the repo's owner"))
+        wanted = chosen.files
         ggufs = [n for n in names if n.endswith(".gguf")]
         if gguf_tag and not ggufs:
             raise HubError(f"{self.repo_id} has no GGUF files to pick {gguf_tag!r} from",
@@ -355,7 +359,8 @@ class _Hub:
                                    pool.map(self._json, wanted_configs), strict=True))
             metadata = pipeline_metadata(self._json("model_index.json") or {}, configs.get("transformer"), configs)
         return Inventory(source=_label(self.repo_id, self.revision), kind="hub", tensors=tensors, files=files,
-                         config=config, metadata=metadata, quantization=quant, true_params=true_params)
+                         config=config, metadata=metadata, quantization=quant, true_params=true_params,
+                         warnings=chosen.notes)
 
     # ---------------------------------------------------------------- HTTP
     def _listing(self) -> dict[str, int | None]:

@@ -9,14 +9,11 @@ from vramcalc.errors import SourceError
 from vramcalc.inventory import FileInfo, Inventory, SourceKind, TensorInfo
 from vramcalc.readers import QuantSet
 from vramcalc.readers.packed import detect_packed
-from vramcalc.readers.paths import plain_name, require_regular, stays_inside
+from vramcalc.readers.paths import require_regular
 from vramcalc.readers.safetensors_header import read_safetensors_file, unknown_dtypes
 
 if TYPE_CHECKING:
     from vramcalc.registry import Registry
-
-INDEX = "model.safetensors.index.json"
-
 
 def read_local_path(path: Path, *, quant_set: bool = True, registry: Registry | None = None) -> Inventory | QuantSet:
     if path.is_dir():
@@ -42,11 +39,31 @@ def _load_json(path: Path) -> dict[str, Any] | None:
     return read_json_object(path)
 
 
+class _Folder:
+    """A local folder as a FileSource: its files by name, JSON read within MAX_JSON_BYTES."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def ls(self, folder: str) -> list[str]:
+        where = self.root / folder if folder else self.root
+        if not where.is_dir():
+            return []
+        prefix = f"{folder}/" if folder else ""
+        return sorted(prefix + p.name for p in where.iterdir() if not p.is_dir())
+
+    def json(self, name: str) -> dict[str, Any] | None:
+        return _load_json(self.root / name)
+
+
 def _read_folder(folder: Path, quant_set: bool = True, registry: Registry | None = None) -> Inventory | QuantSet:
-    index = folder / "model_index.json"
-    if index.exists():
-        return _read_pipeline(folder, _load_json(index) or {})
-    tensors, files, metadata = _read_weights(folder, "")
+    from vramcalc.readers.weight_files import Blame, select_weights
+
+    source = _Folder(folder)
+    chosen = select_weights(source, Blame(label=lambda name: str(folder / name), inside="its folder"))
+    if chosen.components:
+        return _read_pipeline(folder, source, chosen.files, chosen.components, chosen.notes)
+    tensors, files, metadata = _read_weights(folder, chosen.files)
     if not files:
         ggufs = sorted(p.name for p in folder.glob("*.gguf"))
         if ggufs:
@@ -67,73 +84,61 @@ def _read_folder(folder: Path, quant_set: bool = True, registry: Registry | None
         todo = ("pickle checkpoints (" + ", ".join(pickles[:3]) + ") are not read: give safetensors or config.json"
                 if pickles else "give a model folder, a weights file or a config.json")
         raise SourceError(f"{folder}: {what}", todo)
-    return _finish(str(folder), "folder", tensors, files, _load_json(folder / "config.json"), metadata)
+    inv = _finish(str(folder), "folder", tensors, files, _load_json(folder / "config.json"), metadata)
+    return inv.model_copy(update={"warnings": [*inv.warnings, *chosen.notes]}) if chosen.notes else inv
 
 
-def _read_weights(folder: Path, component: str) -> tuple[list[TensorInfo], list[FileInfo], dict[str, str]]:
-    index = folder / INDEX
-    if index.exists():  # a FIFO or device there is refused by _load_json, not skipped
-        data = _load_json(index) or {}
-        weight_map = data.get("weight_map")
-        if not isinstance(weight_map, dict):
-            raise SourceError(f"{index} has no weight_map", "download the index again")
-        shards = sorted(set(map(str, weight_map.values())))
-        outside = [s for s in shards if not stays_inside(s)]
-        if outside:
-            raise SourceError(f"{index} names a shard outside its folder ({outside[0][:200]!r})",
-                              "a weight_map names files beside the index: download the repo again")
-        missing = [s for s in shards if not (folder / s).exists()]
-        if missing:
-            raise SourceError(f"{folder}: shard {missing[0]} named in {INDEX} is missing"
-                              + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
-                              "download every shard, or point at config.json to count from the architecture")
-        paths = [folder / s for s in shards]
-    else:
-        paths = sorted(folder.glob("*.safetensors"))
+def _read_weights(folder: Path, names: list[str]) -> tuple[list[TensorInfo], list[FileInfo], dict[str, str]]:
+    """The chosen files' headers; a shard an index names but the folder lacks is an error (not a smaller model)."""
+    missing = [n for n in names if not (folder / n).exists()]
+    if missing:
+        where = folder / missing[0].rsplit("/", 1)[0] if "/" in missing[0] else folder
+        raise SourceError(f"{where}: shard {missing[0].rsplit('/', 1)[-1]} named in its index is missing"
+                          + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
+                          "download every shard, or point at config.json to count from the architecture")
     tensors: list[TensorInfo] = []
     files: list[FileInfo] = []
     metadata: dict[str, str] = {}
-    for p in paths:
-        t, meta, info = read_safetensors_file(p, component=component)
+    for name in names:
+        component = name.split("/", 1)[0] if "/" in name else ""
+        t, meta, info = read_safetensors_file(folder / name, component=component)
         tensors += t
         files.append(info)
         metadata.update(meta)
     return tensors, files, metadata
 
 
-def _read_pipeline(folder: Path, index: dict[str, Any]) -> Inventory:
+def _read_pipeline(folder: Path, source: _Folder, names: list[str], components: list[str],
+                   notes: list[str]) -> Inventory:
     """Every component's weights; a component without weights is counted from its config.json where vramcalc
     knows its class (FLUX transformer, AutoencoderKL, CLIP and T5 text encoders), and named otherwise."""
     tensors: list[TensorInfo] = []
     files: list[FileInfo] = []
     from_config: list[str] = []
     skipped: list[str] = []
-    outside = [n for n in index if not n.startswith("_") and not plain_name(n)]
-    if outside:  # a component is a folder beside model_index.json, never a path elsewhere
-        raise SourceError(f"{folder / 'model_index.json'} names a component outside its folder ({outside[0][:200]!r})",
-                          "a component is a folder beside model_index.json: download the pipeline again")
-    for name in sorted(index):
-        sub = folder / name
-        if name.startswith("_") or not sub.is_dir():
-            continue
-        t, f, _ = _read_weights(sub, name)
-        if not f and (sub / "config.json").is_file():  # schedulers and tokenizers have no weights to count
-            t = _component_from_config(sub, name)
+    for name in components:  # in order, each component's tensors together
+        own = [n for n in names if n.startswith(name + "/")]
+        if own:
+            t, f, _ = _read_weights(folder, own)
+            tensors += t
+            files += f
+        elif (folder / name / "config.json").is_file():  # schedulers and tokenizers have no weights to count
+            t = _component_from_config(folder / name, name)
             (from_config if t else skipped).append(name)
-        tensors += t
-        files += f
+            tensors += t
     if not tensors:
         raise SourceError(f"{folder}: a diffusers pipeline without .safetensors weights in its components",
                           "download the component folders (transformer/, text_encoder/, vae/ …)")
     from vramcalc.calculator.diffusion import pipeline_metadata
 
-    configs = {name: _load_json(folder / name / "config.json") for name in index
-               if not name.startswith("_") and (folder / name / "config.json").exists()}
+    index = source.json("model_index.json") or {}
+    configs = {name: _load_json(folder / name / "config.json") for name in components
+               if (folder / name / "config.json").exists()}
     metadata = pipeline_metadata(index, configs.get("transformer"), configs)
     inv = _finish(str(folder), "folder" if files else "config", tensors, files, None, metadata)
-    notes = ([f"counted from config.json (no weights read): {', '.join(from_config)}"] if from_config else []) + (
-        [f"not counted (no weights, and a config vramcalc cannot count from): {', '.join(skipped)}"]
-        if skipped else [])
+    notes = notes + ([f"counted from config.json (no weights read): {', '.join(from_config)}"] if from_config else []
+                     ) + ([f"not counted (no weights, and a config vramcalc cannot count from): {', '.join(skipped)}"]
+                          if skipped else [])
     return inv.model_copy(update={"warnings": [*inv.warnings, *notes]}) if notes else inv
 
 
