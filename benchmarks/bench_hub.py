@@ -1,7 +1,13 @@
-"""A 30-shard repo on the local fake Hub with 50 ms injected latency per request: vramcalc's parallel header
-reads vs fetching the shards' headers one after another with the same client.
+"""Hub repos on the local fake Hub (tests/hub_server.py) with injected latency per request, read as whole processes:
+`vramcalc inspect REPO --json` against huggingface_hub's own `get_safetensors_metadata(REPO)` (the reference
+client's header reader), round-robin so a noisy neighbour slows both alike.
 
-Run: `python benchmarks/bench_hub.py [--runs 5]` (needs the test extras: pytest).
+The repos hold real tensor names and shapes (vramcalc's own builder run on the configs in examples/configs), split
+into shards as the published repos are: Llama-3.1-8B in 4 shards, Llama-3.1-70B-shaped in 30, DeepSeek-V3 in 163.
+Every answer goes through a redirect to the "CDN" for the large files, as on the Hub. The server accepts a backlog
+of 128 connections, as a real front end does (`--backlog 5` shows a small proxy's).
+
+Run: `python benchmarks/bench_hub.py [--runs 7] [--latency 0.05]` (needs the test extras: pytest).
 """
 
 from __future__ import annotations
@@ -10,73 +16,91 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 from tests.fixtures_files import safetensors_bytes  # noqa: E402
-from tests.hub_server import FakeHub, RemoteFile, _handler  # noqa: E402
+from tests.hub_server import FakeHub, RemoteFile, _handler, _Server  # noqa: E402
 
-SHARDS = 30
+REPOS = {  # repo id: (config in examples/configs, overrides, shards)
+    "bench/llama-3.1-8b": ("llama-3.1-8b", {}, 4),
+    "bench/llama-3.1-70b": ("llama-3.1-8b", {"hidden_size": 8192, "intermediate_size": 28672,
+                                             "num_hidden_layers": 80, "num_attention_heads": 64}, 30),
+    "bench/deepseek-v3": ("deepseek-v3", {}, 163),
+}
+BASELINE = "import sys; from huggingface_hub import get_safetensors_metadata as g; g(sys.argv[1])"
 
 
-def build(hub: FakeHub) -> None:
+def build(hub: FakeHub, repo_id: str, config_name: str, overrides: dict[str, int], shards: int) -> int:
+    from vramcalc.readers.config_json import inventory_from_config, read_config_file
+
+    config = read_config_file(ROOT / "examples" / "configs" / config_name / "config.json") | overrides
+    tensors = inventory_from_config(config, repo_id).tensors
+    per = -(-len(tensors) // shards)
     files: dict[str, bytes | RemoteFile] = {}
     weight_map = {}
-    for i in range(SHARDS):
-        name = f"model-{i + 1:05d}-of-{SHARDS:05d}.safetensors"
-        tensors = {f"model.layers.{i}.mlp.{p}.weight": ("BF16", [28672, 8192]) for p in ("gate_proj", "up_proj")}
-        head, data_len = safetensors_bytes(tensors)
+    for i in range(shards):
+        name = f"model-{i + 1:05d}-of-{shards:05d}.safetensors"
+        part = {t.name: (t.dtype if t.dtype in ("BF16", "F32", "F8_E4M3") else "BF16", list(t.shape))
+                for t in tensors[i * per:(i + 1) * per]}
+        head, data_len = safetensors_bytes(part)
         files[name] = RemoteFile(head, len(head) + data_len)
-        weight_map |= dict.fromkeys(tensors, name)
-    files["model.safetensors.index.json"] = json.dumps({"weight_map": weight_map}).encode()
-    files["config.json"] = b"{}"
-    hub.add("bench/big", files)
-
-
-def sequential(repo_id: str) -> None:
-    from vramcalc.readers import hub as hubmod
-
-    h = hubmod._Hub(repo_id, None, None, None)
-    info = h.api.model_info(repo_id, files_metadata=True)
-    sizes = {s.rfilename: s.size for s in info.siblings or []}
-    h._json("config.json")
-    index = h._json("model.safetensors.index.json") or {}
-    for name in sorted(set(index["weight_map"].values())):
-        h._safetensors(name, sizes[name])
+        weight_map |= dict.fromkeys(part, name)
+    files["model.safetensors.index.json"] = json.dumps({"metadata": {}, "weight_map": weight_map}).encode()
+    files["config.json"] = json.dumps(config).encode()
+    hub.add(repo_id, files)
+    return len(tensors)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--backlog", type=int, default=128)
+    parser.add_argument("--repo", action="append", choices=sorted(REPOS), help="only these (repeatable)")
     args = parser.parse_args()
     hub = FakeHub(latency=args.latency)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(hub))
+    _Server.request_queue_size = args.backlog
+    server = _Server(("127.0.0.1", 0), _handler(hub))
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    os.environ["HF_ENDPOINT"] = f"http://127.0.0.1:{server.server_address[1]}"
-    os.environ["HF_HUB_CACHE"] = "/nonexistent-vramcalc-bench-cache"
-    build(hub)
-    from vramcalc.readers.hub import read_repo
-
-    results = {}
-    for name, fn in (("vramcalc read_repo (parallel)", lambda: read_repo("bench/big")),
-                     ("one shard after another", lambda: sequential("bench/big"))):
-        fn()
-        samples = []
-        for _ in range(args.runs):
-            hub.bytes_sent = hub.requests = 0
-            t0 = time.perf_counter()
-            fn()
-            samples.append(time.perf_counter() - t0)
-        results[name] = statistics.median(samples)
-        print(f"{name:<32} median {results[name] * 1000:8.1f} ms over {args.runs} runs; "
-              f"{hub.requests} requests, {hub.bytes_sent / 1e6:.2f} MB transferred per run")
-    ratio = results["one shard after another"] / results["vramcalc read_repo (parallel)"]
-    print(f"{SHARDS} shards, {args.latency * 1000:.0f} ms latency per request: speed-up {ratio:.1f}x")
+    hub.url = f"http://127.0.0.1:{server.server_address[1]}"
+    hub.cdn_url = f"http://localhost:{server.server_address[1]}"
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HOME": cache, "HF_HUB_DISABLE_TELEMETRY": "1",
+               "HF_HUB_DISABLE_IMPLICIT_TOKEN": "1", "VRAMCALC_CACHE": "off"}
+        env.pop("HF_TOKEN", None)
+        print(f"{args.latency * 1000:.0f} ms per request, server backlog {args.backlog}; medians of {args.runs} "
+              "whole-process runs")
+        for repo_id in args.repo or REPOS:
+            n = build(hub, repo_id, *REPOS[repo_id])
+            cases = {"vramcalc inspect": ["vramcalc", "inspect", repo_id, "--json"],
+                     "get_safetensors_metadata": [sys.executable, "-c", BASELINE, repo_id]}
+            times: dict[str, list[float]] = {k: [] for k in cases}
+            traffic: dict[str, tuple[int, int]] = {}
+            for run in range(args.runs + 1):  # the first round warms the page cache, not counted
+                for name, cmd in cases.items():
+                    hub.requests = hub.bytes_sent = 0
+                    t0 = time.perf_counter()
+                    done = subprocess.run(cmd, env=env, capture_output=True)
+                    took = time.perf_counter() - t0
+                    if done.returncode:
+                        raise SystemExit(f"{name} failed: {done.stderr.decode()[-500:]}")
+                    if run:
+                        times[name].append(took)
+                    traffic[name] = (hub.requests, hub.bytes_sent)
+            med = {k: statistics.median(v) for k, v in times.items()}
+            print(f"{repo_id} ({REPOS[repo_id][2]} shards, {n:,} tensors)")
+            for name in cases:
+                req, sent = traffic[name]
+                print(f"  {name:<26} {med[name] * 1000:7.0f} ms  {req:4d} requests  {sent / 1e6:7.3f} MB")
+            print(f"  ratio get_safetensors_metadata / vramcalc: "
+                  f"{med['get_safetensors_metadata'] / med['vramcalc inspect']:.2f}x")
     server.shutdown()
 
 

@@ -13,6 +13,7 @@ import pytest
 from tests.cli_helpers import run_cli
 from tests.fixtures_files import llama_tensors, safetensors_bytes, write_gguf
 from tests.hub_server import FakeHub, RemoteFile
+from vramcalc.readers.hub import EARLY
 
 SECRET = "hf_tokenTOKENtoken1234"
 CONFIG = json.dumps({"model_type": "llama", "vocab_size": 256, "hidden_size": 64, "intermediate_size": 128,
@@ -131,7 +132,7 @@ def test_empty_or_short_ranges_end_in_an_error_not_a_loop(fake_hub: FakeHub, tmp
     t0 = time.monotonic()
     r = run_cli(capsys, "inspect", "org/g")
     assert r.code == 1 and r.err.count("\n") == 1, r.err
-    assert time.monotonic() - t0 < 20 and fake_hub.requests <= 1 + 2 * 32  # the listing, then resolve + CDN each
+    assert time.monotonic() - t0 < 20 and fake_hub.requests <= 1 + len(EARLY) + 2 * 32  # listing, EARLY, resolve + CDN
 
 
 def test_a_gguf_header_skips_what_it_does_not_read(fake_hub: FakeHub, tmp_path: Path) -> None:
@@ -141,7 +142,7 @@ def test_a_gguf_header_skips_what_it_does_not_read(fake_hub: FakeHub, tmp_path: 
     inv = read_repo("org/g")
     assert inv.metadata["tokenizer.ggml.tokens"] == {"type": "array", "len": 300_000}
     # the listing, then resolve + CDN per range: 1 MiB, then windows of 1, 2, 4 MiB through the vocabulary's strings
-    assert fake_hub.requests <= 1 + 2 * 5 and fake_hub.bytes_sent < 2 * len(data) + 100_000
+    assert fake_hub.requests <= 1 + len(EARLY) + 2 * 5 and fake_hub.bytes_sent < 2 * len(data) + 100_000
 
 
 def test_a_proxy_that_ignores_range_is_read_only_as_far_as_needed(fake_hub: FakeHub,
@@ -212,7 +213,8 @@ def test_server_errors_are_named(fake_hub: FakeHub, capsys: pytest.CaptureFixtur
     assert r.code == 1 and "cannot reach" not in r.err and r.err.count("\n") == 1
     assert f"the Hub answered {said.split(' ', 1)[0]}" in r.err, r.err
     if status >= 500:
-        assert "4 tries" in r.err and fake_hub.requests == 4
+        # the listing 4 times; config.json and the index, asked for with it, once each
+        assert "4 tries" in r.err and fake_hub.requests == 4 + len(EARLY)
 
 
 def test_a_missing_shard_is_named_not_repo_not_found(fake_hub: FakeHub, capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -31,7 +31,9 @@ from vramcalc.readers.paths import stays_inside, valid_repo_id, valid_revision
 if TYPE_CHECKING:
     from vramcalc.registry import Registry
 
-FIRST_RANGE = 100_000
+FIRST_RANGE = 100_000  # a shard's first range where no index foresees its header
+ENTRY_BYTES = 112  # a header entry past its name: {"dtype":…,"shape":[…],"data_offsets":[…]}, spaced JSON too
+HEADER_SLACK = 1024  # the length prefix, __metadata__ and padding
 GGUF_FIRST_RANGE = 1 << 20
 GGUF_MAX_PREFIX = 256 << 20
 GGUF_MAX_REQUESTS = 32  # per GGUF file: the first range, then windows doubling to 32 MiB
@@ -148,6 +150,7 @@ def pick_gguf(names: list[str], tag: str | None, repo_id: str) -> list[str]:
 
 
 INDEX = "model.safetensors.index.json"
+EARLY = ("config.json", INDEX)  # asked for with the listing, before it says whether they exist
 
 
 def _cached_state(snapshot: Path) -> str | None:
@@ -257,6 +260,10 @@ class _Hub:
         self.deadline_s = deadline if deadline is not None else deadline_seconds()
         self.ends = time.monotonic() + self.deadline_s
         self.cancelled = False
+        self.pool: ThreadPoolExecutor  # read()'s, for every request of one model
+        self._json_futures: dict[str, Future[dict[str, Any] | None]] = {}
+        self._json_lock = threading.Lock()
+        self._speculative: set[str] = set()
 
     @property
     def headers(self) -> dict[str, str]:
@@ -308,7 +315,17 @@ class _Hub:
         return left
 
     def read(self, gguf_tag: str | None = None, quant_set: bool = True) -> Inventory | QuantSet:
-        sizes = self._listing()
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            self.pool = pool
+            return self._read(gguf_tag, quant_set)
+
+    def _read(self, gguf_tag: str | None, quant_set: bool) -> Inventory | QuantSet:
+        # one round trip before the shards: the listing, config.json and the index asked for together (a file the
+        # listing then does not hold is forgotten; its error, a 404, too)
+        listing = self.pool.submit(self._listing)
+        for name in EARLY:
+            self._prefetch(name, speculative=True)
+        sizes = listing.result()
         names = sorted(sizes)
         config = self._json("config.json") if "config.json" in sizes else None
         from vramcalc.readers.weight_files import Blame, select_weights
@@ -335,13 +352,12 @@ class _Hub:
             raise HubError(f"{self.repo_id} has no .safetensors, .gguf or config.json "
                            f"(files: {', '.join(names[:6]) or 'none'})", "check the repo id")
         results: list[tuple[list[TensorInfo], FileInfo]] = []
-        done = 0
-        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            for item in pool.map(lambda n: self._safetensors(n, sizes.get(n)), wanted):
-                results.append(item)
-                done += 1
-                if self.progress:
-                    self.progress(done, len(wanted))
+        guesses = self._header_guesses(wanted)
+        for done, item in enumerate(self.pool.map(lambda n: self._safetensors(n, sizes.get(n), guesses.get(n)),
+                                                  wanted), 1):
+            results.append(item)
+            if self.progress:
+                self.progress(done, len(wanted))
         tensors = [t for ts, _ in results for t in ts]
         files = [f for _, f in results]
         from vramcalc.readers.packed import detect_packed
@@ -354,9 +370,9 @@ class _Hub:
             # the configs the stage model reads: the denoiser's, the VAE's and the text encoders'
             wanted_configs = [n for n in sizes if n.count("/") == 1 and n.endswith("/config.json")
                               and n.startswith(("transformer/", "vae", "text_encoder"))]
-            with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-                configs = dict(zip((n.split("/")[0] for n in wanted_configs),
-                                   pool.map(self._json, wanted_configs), strict=True))
+            for name in wanted_configs:  # together; waited for here, never inside a worker of the same pool
+                self._prefetch(name)
+            configs = {n.split("/")[0]: self._json(n) for n in wanted_configs}
             metadata = pipeline_metadata(self._json("model_index.json") or {}, configs.get("transformer"), configs)
         return Inventory(source=_label(self.repo_id, self.revision), kind="hub", tensors=tensors, files=files,
                          config=config, metadata=metadata, quantization=quant, true_params=true_params,
@@ -394,7 +410,7 @@ class _Hub:
         return f"{self.endpoint}/{self.repo_id}/resolve/{quote(self.revision or 'main', safe='')}/{quote(name)}"
 
     def _request(self, url: str, name: str | None, start: int | None = None, end: int | None = None,
-                 limit: int = MAX_JSON_BYTES) -> tuple[bytes, int | None]:
+                 limit: int = MAX_JSON_BYTES, attempts: int = MAX_ATTEMPTS) -> tuple[bytes, int | None]:
         """GET `url` (bytes start..end inclusive when given), streamed and read no further than asked (or `limit`
         bytes for a whole file): (the bytes, the whole file's length where the answer says it). 429 and 5xx are
         retried with backoff; every wait and every chunk is checked against the deadline."""
@@ -409,7 +425,7 @@ class _Hub:
                 with self.session.stream("GET", url, headers=headers, follow_redirects=True,
                                          timeout=min(self.timeout, left)) as r:
                     status = r.status_code
-                    if status in RETRY_STATUSES and attempt + 1 < MAX_ATTEMPTS:
+                    if status in RETRY_STATUSES and attempt + 1 < attempts:
                         wait = self._retry_wait(r.headers.get("Retry-After"), attempt)
                         if wait is not None:
                             attempt += 1
@@ -521,21 +537,57 @@ class _Hub:
         """The bytes, and the whole file's length where the answer says it (a range answer's Content-Range)."""
         return self._request(self._url(name), name, start, end)
 
+    def _prefetch(self, name: str, speculative: bool = False) -> None:
+        """Start fetching a JSON file; a speculative fetch (of a file the listing may not hold) is tried once, and
+        fetched again as any other if it failed and turns out to be wanted: a failing server is not asked thrice."""
+        with self._json_lock:
+            if name not in self._json_futures:
+                self._json_futures[name] = self.pool.submit(self._fetch_json, name, 1 if speculative else MAX_ATTEMPTS)
+                if speculative:
+                    self._speculative.add(name)
+
     def _json(self, name: str) -> dict[str, Any] | None:
+        """A JSON file of the repo, fetched once (a prefetched one is waited for)."""
+        self._prefetch(name)
+        future = self._json_futures[name]
+        if name in self._speculative and future.exception() is not None:
+            self._speculative.discard(name)
+            return self._fetch_json(name)
+        return future.result()
+
+    def _header_guesses(self, shards: list[str]) -> dict[str, int]:
+        """Each shard's header length, foreseen from the index that names it (the names of its tensors and a
+        generous entry for each one's dtype, shape and offsets): the first range then holds the whole header, and
+        little more. A shard no index names gets FIRST_RANGE."""
+        guesses: dict[str, int] = {}
+        for index_name, future in list(self._json_futures.items()):
+            if not index_name.endswith(".index.json") or not future.done() or future.exception() is not None:
+                continue
+            weight_map = (future.result() or {}).get("weight_map")
+            if not isinstance(weight_map, dict):
+                continue
+            prefix = index_name.rpartition("/")[0]
+            prefix += "/" if prefix else ""
+            for tensor, shard in weight_map.items():
+                key = prefix + str(shard)
+                guesses[key] = guesses.get(key, HEADER_SLACK) + len(str(tensor)) + ENTRY_BYTES
+        return {k: v for k, v in guesses.items() if k in shards}
+
+    def _fetch_json(self, name: str, attempts: int = MAX_ATTEMPTS) -> dict[str, Any] | None:
         from vramcalc.readers.config_json import parse_json_object
 
-        raw = self._get(name)
+        raw = self._request(self._url(name), name, attempts=attempts)[0]
         try:
             return parse_json_object(raw, f"{self.repo_id}/{name}", "report it to the repo's owner")
         except SourceError as e:
             raise HubError(e.what, e.todo) from None
 
     # ---------------------------------------------------------------- formats
-    def _safetensors(self, name: str, size: int | None) -> tuple[list[TensorInfo], FileInfo]:
+    def _safetensors(self, name: str, size: int | None, guess: int | None = None) -> tuple[list[TensorInfo], FileInfo]:
         from vramcalc.readers.safetensors_header import header_length, parse_safetensors_header
 
         where = f"{self.repo_id}/{name}"
-        head, total = self._get_sized(name, 0, FIRST_RANGE - 1)
+        head, total = self._get_sized(name, 0, min(guess or FIRST_RANGE, FIRST_RANGE) - 1)
         size = size if size is not None else total
         n = header_length(head[:8], name=where, file_size=size)
         if 8 + n > len(head):
@@ -568,13 +620,12 @@ class _Hub:
         label = _label(self.repo_id, self.revision)
         done = 0
         out: list[tuple[str, Inventory]] = []
-        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            for tag, inv in zip(groups, pool.map(lambda parts: self._gguf(parts, sizes), groups.values()),
-                                strict=True):
-                out.append((tag, inv.model_copy(update={"source": f"{label}:{tag}"})))
-                done += 1
-                if self.progress:
-                    self.progress(done, len(groups))
+        for tag, inv in zip(groups, self.pool.map(lambda parts: self._gguf(parts, sizes), groups.values()),
+                            strict=True):
+            out.append((tag, inv.model_copy(update={"source": f"{label}:{tag}"})))
+            done += 1
+            if self.progress:
+                self.progress(done, len(groups))
         return QuantSet(label, tuple(out), repo_id=self.repo_id)
 
     def _gguf_header(self, name: str, size: int | None) -> Any:
