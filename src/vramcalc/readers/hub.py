@@ -2,8 +2,9 @@
 
 safetensors headers come by HTTP range requests (the first 100 kB, then the rest of a longer header), every
 shard in a thread pool; GGUF headers by ranges fetched as the parser needs them (metadata arrays nobody reads are
-skipped, never fetched). Requests go through huggingface_hub's own session and headers (token, user agent). A token
-is sent, never printed: no message here contains it.
+skipped, never fetched). Requests go through a small client of our own (readers/http_client.py: kept-alive
+connections, huggingface_hub's token rules, proxies from the environment). A token is sent to the endpoint's host
+only, never printed: no message here contains it.
 
 Whatever a server does, a read is bounded: every path is checked before a request is made (a name from a listing
 or an index never leaves the repo); each answer is streamed and read only as far as the bytes asked for (a proxy that
@@ -214,6 +215,15 @@ def _sibling_size(sibling: dict[str, Any]) -> int | None:
     return size if isinstance(size, int) and not isinstance(size, bool) and 0 <= size < 1 << 62 else None
 
 
+def _env_seconds(var: str, default: float) -> float:
+    raw = os.environ.get(var, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        return default
+    return value if 0 < value <= 86_400 else default
+
+
 def _total_from(headers: Any) -> int | None:
     """The whole file's length from a range answer: `Content-Range: bytes a-b/<total>` (the CDN's), else the Hub's
     `X-Linked-Size`; None when the server does not say (`*`)."""
@@ -245,18 +255,20 @@ def _label(repo_id: str, revision: str | None) -> str:
 class _Hub:
     def __init__(self, repo_id: str, revision: str | None, token: str | None, progress: Progress | None, *,
                  registry: Registry | None = None, deadline: float | None = None) -> None:
-        from huggingface_hub import constants
-        from huggingface_hub.utils import get_session  # type: ignore[attr-defined]
+        import sys
+
+        from vramcalc import __version__
+        from vramcalc.readers.http_client import Client, token_for
 
         self.repo_id, self.revision, self.progress, self.registry = repo_id, revision, progress, registry
-        self.token = token
         self.endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-        self._headers: dict[str, str] | None = None
-        self.session = get_session()
-        # huggingface_hub's session waits forever by default; a hung server must not hang vramcalc. Seconds per
-        # read, huggingface_hub's own download timeout (HF_HUB_DOWNLOAD_TIMEOUT, default 10); all the reads of one
-        # model within one deadline.
-        self.timeout = float(constants.HF_HUB_DOWNLOAD_TIMEOUT)
+        token = token_for(token)
+        # sent to the endpoint's host only: the client drops it on a redirect to the CDN (signed addresses)
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.session = Client(f"vramcalc/{__version__}; python/{sys.version.split()[0]}")
+        # seconds per read: huggingface_hub's download timeout (HF_HUB_DOWNLOAD_TIMEOUT, default 10); all the reads
+        # of one model within one deadline
+        self.timeout = _env_seconds("HF_HUB_DOWNLOAD_TIMEOUT", 10.0)
         self.deadline_s = deadline if deadline is not None else deadline_seconds()
         self.ends = time.monotonic() + self.deadline_s
         self.cancelled = False
@@ -264,22 +276,6 @@ class _Hub:
         self._json_futures: dict[str, Future[dict[str, Any] | None]] = {}
         self._json_lock = threading.Lock()
         self._speculative: set[str] = set()
-
-    @property
-    def headers(self) -> dict[str, str]:
-        """huggingface_hub's headers (token, user agent), built on first use — inside the deadline: building them may
-        itself ask the endpoint something (huggingface_hub's agent-harness registry, no token sent)."""
-        if self._headers is None:
-            from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]
-
-            self._headers = dict(build_hf_headers(token=self.token))
-        return self._headers
-
-    @property
-    def api(self) -> Any:  # for benchmarks comparing with huggingface_hub's own client
-        from huggingface_hub import HfApi
-
-        return HfApi(endpoint=self.endpoint, token=self.token)
 
     def within_deadline(self, fn: Callable[[], T]) -> T:
         """fn() in a worker thread, waited for until the deadline: a server that stalls inside a read (headers
@@ -315,9 +311,12 @@ class _Hub:
         return left
 
     def read(self, gguf_tag: str | None = None, quant_set: bool = True) -> Inventory | QuantSet:
-        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            self.pool = pool
-            return self._read(gguf_tag, quant_set)
+        try:
+            with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+                self.pool = pool
+                return self._read(gguf_tag, quant_set)
+        finally:
+            self.session.close()
 
     def _read(self, gguf_tag: str | None, quant_set: bool) -> Inventory | QuantSet:
         # one round trip before the shards: the listing, config.json and the index asked for together (a file the
@@ -422,14 +421,12 @@ class _Hub:
         while True:
             left = self._left()
             try:
-                with self.session.stream("GET", url, headers=headers, follow_redirects=True,
-                                         timeout=min(self.timeout, left)) as r:
+                with self.session.stream(url, headers, timeout=min(self.timeout, left)) as r:
                     status = r.status_code
                     if status in RETRY_STATUSES and attempt + 1 < attempts:
                         wait = self._retry_wait(r.headers.get("Retry-After"), attempt)
                         if wait is not None:
                             attempt += 1
-                            r.close()
                             time.sleep(wait)
                             continue
                     if status >= 400:
@@ -519,15 +516,19 @@ class _Hub:
     def _error(self, e: Exception) -> HubError:
         name = type(e).__name__
         rid = self.repo_id
-        if "Redirect" in name:
+        from http.client import HTTPException, RemoteDisconnected
+
+        from vramcalc.readers.http_client import TooManyRedirects
+
+        if isinstance(e, TooManyRedirects):
             return HubError(f"the Hub's answers for {rid} redirect too many times", "retry later, or report it")
-        if "Timeout" in name:
+        if isinstance(e, TimeoutError):
             return HubError(f"the Hub did not answer in time for {rid}", "retry, or check your connection")
-        if "Connect" in name or "Network" in name or isinstance(e, ConnectionError | OSError):
+        if isinstance(e, HTTPException | ValueError) and not isinstance(e, RemoteDisconnected):
+            return HubError(f"the Hub's answer for {rid} broke off or is malformed ({name})", "retry later")
+        if isinstance(e, OSError | RemoteDisconnected):
             return HubError(f"cannot reach {self.endpoint}", "check your connection, or set HF_HUB_OFFLINE=1 "
                             "to use the local cache")
-        if "Protocol" in name or "Read" in name or "Decoding" in name:
-            return HubError(f"the Hub's answer for {rid} broke off or is malformed ({name})", "retry later")
         return HubError(f"reading {rid} from the Hub failed ({name})", "retry, or set VRAMCALC_DEBUG=1 for details")
 
     def _get(self, name: str, start: int | None = None, end: int | None = None) -> bytes:

@@ -1,0 +1,203 @@
+"""A small HTTP/1.1 client on the standard library for the Hub reads: kept-alive connections per host, redirects that
+drop the token when they leave its host, proxies from the environment, streamed bodies.
+
+Why not huggingface_hub's session: importing it and building its client (httpx, its SSL context) costs ~190 ms of a
+~300 ms `inspect org/model`, more than all the requests of a 4-shard repo together (benchmarks/bench_hub.py). What the
+Hub needs from a client here is a GET with a Range header; the token rules are huggingface_hub's (token_for below).
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urljoin, urlsplit
+
+if TYPE_CHECKING:
+    import ssl
+
+MAX_REDIRECTS = 10
+CHUNK = 1 << 16
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_TRUE = ("1", "on", "yes", "true")
+
+
+class TooManyRedirects(Exception):
+    pass
+
+
+class Response:
+    """A streamed answer: status, reason, headers (case-insensitive .get) and the body in chunks."""
+
+    def __init__(self, raw: http.client.HTTPResponse, url: str) -> None:
+        self.raw, self.url = raw, url
+        self.status_code = raw.status
+        self.reason_phrase = raw.reason
+        self.headers = raw.headers
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        while chunk := self.raw.read1(CHUNK):
+            yield chunk
+
+
+def token_for(explicit: str | None) -> str | None:
+    """The token huggingface_hub would send: the one given, else (unless HF_HUB_DISABLE_IMPLICIT_TOKEN) $HF_TOKEN,
+    then the file `hf auth login` writes ($HF_TOKEN_PATH, else $HF_HOME/token)."""
+    if explicit:
+        return explicit
+    if os.environ.get("HF_HUB_DISABLE_IMPLICIT_TOKEN", "").strip().lower() in _TRUE:
+        return None
+    for var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
+        value = os.environ.get(var, "").strip()
+        if value:
+            return value
+    home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "huggingface")
+    path = Path(os.environ.get("HF_TOKEN_PATH") or os.path.join(home, "token"))
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")[:4096].strip()
+    except OSError:
+        return None
+    return text or None
+
+
+class Client:
+    """Connections kept alive per (scheme, host, port), shared by the threads of one read."""
+
+    def __init__(self, user_agent: str) -> None:
+        self.user_agent = user_agent
+        self._idle: dict[tuple[str, str, int], list[http.client.HTTPConnection]] = {}
+        self._lock = threading.Lock()
+        self._ssl: ssl.SSLContext | None = None
+
+    @contextmanager
+    def stream(self, url: str, headers: dict[str, str], timeout: float) -> Iterator[Response]:
+        """GET `url`, following redirects; the Authorization header goes no further than the host it was given for."""
+        headers = {"User-Agent": self.user_agent, **headers}
+        origin = urlsplit(url).netloc
+        for _ in range(MAX_REDIRECTS + 1):
+            conn, key, raw = self._send(url, headers, timeout)
+            location = raw.getheader("Location")
+            if raw.status in REDIRECTS and location:
+                raw.read(CHUNK)  # a redirect's body is a line at most: drained so the connection can be kept
+                self._release(key, conn, raw)
+                url = urljoin(url, location)
+                if urlsplit(url).netloc != origin:
+                    headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+                continue
+            try:
+                yield Response(raw, url)
+            finally:
+                self._release(key, conn, raw)
+            return
+        raise TooManyRedirects(url)
+
+    def _send(self, url: str, headers: dict[str, str], timeout: float
+              ) -> tuple[http.client.HTTPConnection, tuple[str, str, int], http.client.HTTPResponse]:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise http.client.InvalidURL(f"not an http(s) address: {url[:200]!r}")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        key = (parts.scheme, parts.hostname, port)
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        for attempt in range(2):
+            conn, reused = self._acquire(key, timeout)
+            extra: dict[str, str] = {}
+            if getattr(conn, "_vramcalc_plain_proxy", False):  # an http:// proxy takes the whole address
+                target = url
+                extra = getattr(conn, "_vramcalc_proxy_headers", {})
+            try:
+                conn.request("GET", target, headers={**headers, **extra})
+                return conn, key, conn.getresponse()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                conn.close()
+                if not reused or attempt:  # a kept-alive connection the server had closed: once more, afresh
+                    raise
+        raise AssertionError("unreachable")
+
+    def _acquire(self, key: tuple[str, str, int], timeout: float) -> tuple[http.client.HTTPConnection, bool]:
+        with self._lock:
+            idle = self._idle.get(key)
+            conn = idle.pop() if idle else None
+        if conn is not None:
+            conn.timeout = timeout
+            if conn.sock is not None:
+                conn.sock.settimeout(timeout)
+            return conn, True
+        return self._connect(key, timeout), False
+
+    def _connect(self, key: tuple[str, str, int], timeout: float) -> http.client.HTTPConnection:
+        scheme, host, port = key
+        proxy = _proxy_for(scheme, host)
+        if proxy is None:
+            if scheme == "https":
+                return http.client.HTTPSConnection(host, port, timeout=timeout, context=self._context())
+            return http.client.HTTPConnection(host, port, timeout=timeout)
+        p = urlsplit(proxy)
+        auth = {}
+        if p.username:
+            creds = f"{unquote(p.username)}:{unquote(p.password or '')}".encode()
+            auth = {"Proxy-Authorization": "Basic " + base64.b64encode(creds).decode()}
+        phost, pport = p.hostname or "", p.port or 8080
+        if scheme == "https":  # a CONNECT tunnel: the proxy sees the host, never the request or the token
+            tunnel = http.client.HTTPSConnection(phost, pport, timeout=timeout, context=self._context())
+            tunnel.set_tunnel(host, port, headers=auth)
+            return tunnel
+        conn = http.client.HTTPConnection(phost, pport, timeout=timeout)
+        conn._vramcalc_plain_proxy = True  # type: ignore[attr-defined]
+        conn._vramcalc_proxy_headers = auth  # type: ignore[attr-defined]
+        return conn
+
+    def _context(self) -> ssl.SSLContext:
+        with self._lock:
+            if self._ssl is None:
+                import ssl
+
+                ctx = ssl.create_default_context()  # honours SSL_CERT_FILE / SSL_CERT_DIR
+                if not ctx.cert_store_stats().get("x509_ca"):
+                    try:  # no system certificates (a slim container): certifi's, which httpx would use
+                        import certifi
+
+                        ctx.load_verify_locations(certifi.where())
+                    except (ImportError, OSError):
+                        pass
+                self._ssl = ctx
+            return self._ssl
+
+    def _release(self, key: tuple[str, str, int], conn: http.client.HTTPConnection,
+                 raw: http.client.HTTPResponse) -> None:
+        """Keep the connection for the next request where its answer was read to the end; else close it (a range
+        answer we stopped reading, a server that says Connection: close)."""
+        read_out = raw.isclosed() or (not raw.chunked and raw.length == 0)
+        if read_out and not raw.will_close:
+            raw.close()  # the answer's file, as http.client does at the end of a body; the socket stays open
+            with self._lock:
+                self._idle.setdefault(key, []).append(conn)
+        else:
+            conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, {}
+        for conns in idle.values():
+            for conn in conns:
+                conn.close()
+
+
+def _proxy_for(scheme: str, host: str) -> str | None:
+    """The proxy the environment names for this address ($HTTPS_PROXY, $HTTP_PROXY, $ALL_PROXY; $NO_PROXY)."""
+    if not any(k.lower().endswith("_proxy") for k in os.environ):
+        return None
+    import urllib.request
+
+    if urllib.request.proxy_bypass_environment(host):  # type: ignore[attr-defined]
+        return None
+    proxies = urllib.request.getproxies_environment()
+    return proxies.get(scheme) or proxies.get("all")
