@@ -22,7 +22,7 @@ from vramcalc.calculator.gguf_names import gguf_name
 
 if TYPE_CHECKING:
     from vramcalc.calculator.weights import WeightPlan
-    from vramcalc.inventory import Inventory
+    from vramcalc.inventory import Inventory, TensorInfo
     from vramcalc.registry import FormatSpec, Registry
 
 HEADER_BYTES = 24
@@ -89,14 +89,12 @@ def _gguf_tensors(plan: WeightPlan, inventory: Inventory) -> tuple[list[_GT], li
     notes: list[str] = []
     for p in plan.groups:
         n_dims = max(1, len(p.tensor.shape))
-        for member in p.members or (p.tensor,):
-            g = gguf_name(member.name, model_type)
-            name = g.name if g else member.name
+        for name, count in _gguf_names(p.members or (p.tensor,), model_type):
             if name in out:
-                out[name].nbytes += p.nbytes
+                out[name].nbytes += count * p.nbytes
                 out[name].n_dims = max(out[name].n_dims, 3)
             else:
-                out[name] = _GT(name, n_dims, p.nbytes)
+                out[name] = _GT(name, n_dims if count == 1 else max(n_dims, 3), count * p.nbytes)
     if inventory.kind != "gguf":
         extra = _generated_tensors(inventory)
         for t in extra:
@@ -104,6 +102,28 @@ def _gguf_tensors(plan: WeightPlan, inventory: Inventory) -> tuple[list[_GT], li
         if extra:
             notes.append("adds " + ", ".join(t.name for t in extra) + " (written by convert_hf_to_gguf.py)")
     return list(out.values()), notes
+
+
+_NAMES_CACHE: dict[tuple[str, tuple[int, ...]], tuple[tuple[TensorInfo, ...], list[tuple[str, int]]]] = {}
+
+
+def _gguf_names(members: tuple[TensorInfo, ...], model_type: str) -> list[tuple[str, int]]:
+    """The GGUF names a group's tensors get, with how many source tensors each merges (an MoE layer's experts are
+    one GGUF tensor), in order. Each format's plan regroups the same tensor objects: their names are mapped once,
+    not once per format (DeepSeek-V3's 90k tensors × six llama.cpp formats)."""
+    key = (model_type, tuple(map(id, members)))
+    hit = _NAMES_CACHE.get(key)  # the cache holds the tensors themselves: their ids cannot be reused meanwhile
+    if hit is not None:
+        return hit[1]
+    counts: dict[str, int] = {}
+    for member in members:
+        g = gguf_name(member.name, model_type)
+        name = g.name if g else member.name
+        counts[name] = counts.get(name, 0) + 1
+    if len(_NAMES_CACHE) > 65_536:  # bounded whatever the model: one run prices one or two inventories
+        _NAMES_CACHE.clear()
+    _NAMES_CACHE[key] = (members, list(counts.items()))
+    return _NAMES_CACHE[key][1]
 
 
 def _generated_tensors(inventory: Inventory) -> list[_GT]:

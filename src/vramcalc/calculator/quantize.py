@@ -413,6 +413,7 @@ class TensorChooser:
         self._view: tuple[list[GGUFTensor], dict[str, str]] | None = None
         self._groups: Groups | None = None
         self._ftypes: dict[str, str | None] = {}
+        self._dtype_of: dict[str, str] | None = None
 
     def _llamacpp(self, spec: FormatSpec, ftype: str) -> dict[str, FormatSpec | None]:
         """Source tensor name → the spec llama-quantize stores it in, for every tensor at once (cached)."""
@@ -432,18 +433,26 @@ class TensorChooser:
                 raise RegistryError(f"ggml type {type_name} (chosen by llama.cpp for {where}) is not in the "
                                     "format registry", f"add a gguf_type entry named {type_name}")
             specs[type_name] = found
-        dtypes = {t.name: t.dtype for t in self.inventory.tensors}
-        out: dict[str, FormatSpec | None] = {}
-        for src, g in names.items():
-            t = types.get(g)
-            if t == KEEP_AS_STORED:
-                out[src] = registry.for_storage_dtype(dtypes.get(src, "")) or registry.find("F16")
-            else:
-                out[src] = specs[t] if t is not None else None
+        spec_of = {g: specs[t] if t is not None else None for g, t in types.items()}
+        out = {src: spec_of.get(g) for src, g in names.items()}
+        if KEEP_AS_STORED in types.values():  # priced as the source stores them
+            kept: dict[str, FormatSpec | None] = {}
+            dtypes = self._dtypes()
+            for src, g in names.items():
+                if types.get(g) == KEEP_AS_STORED:
+                    dtype = dtypes.get(src, "")
+                    if dtype not in kept:
+                        kept[dtype] = registry.for_storage_dtype(dtype) or registry.find("F16")
+                    out[src] = kept[dtype]
         unconverted = set(rules.unconverted)
         self.unconverted[spec.name] = [src for src, g in names.items() if g in unconverted]
         self.cache[spec.name] = out
         return out
+
+    def _dtypes(self) -> dict[str, str]:
+        if self._dtype_of is None:
+            self._dtype_of = {t.name: t.dtype for t in self.inventory.tensors}
+        return self._dtype_of
 
     def source_groups(self) -> Groups:
         """The inventory's source tensors (as a converter sees them) grouped alike, once for every format."""

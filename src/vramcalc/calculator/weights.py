@@ -315,9 +315,13 @@ def plan_weights(
         by_target: dict[str, tuple[FormatSpec | None, list[TensorInfo]]] = {}
         if per_tensor is None or per_tensor(spec):
             table = by_name(spec) if by_name is not None else None
-            for t in members:
-                target = table.get(t.name) if table is not None else choose(spec, t, cls)
-                by_target.setdefault(target.name if target else "", (target, []))[1].append(t)
+            targets = ([table.get(t.name) for t in members] if table is not None
+                       else [choose(spec, t, cls) for t in members])
+            if len(set(map(id, targets))) == 1:  # the common case: every expert of a layer alike
+                by_target[""] = (targets[0], members)
+            else:
+                for t, target in zip(members, targets, strict=True):
+                    by_target.setdefault(target.name if target else "", (target, []))[1].append(t)
         else:
             by_target[""] = (choose(spec, t0, cls), members)
         for target, alike in by_target.values():
