@@ -58,6 +58,15 @@ def build(hub: FakeHub, repo_id: str, config_name: str, overrides: dict[str, int
     return len(tensors)
 
 
+def _median(cmd: list[str], env: dict[str, str], runs: int) -> float:
+    samples = []
+    for _ in range(runs + 1):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, env=env, capture_output=True, check=True)
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples[1:])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7)
@@ -72,19 +81,27 @@ def main() -> None:
     hub.url = f"http://127.0.0.1:{server.server_address[1]}"
     hub.cdn_url = f"http://localhost:{server.server_address[1]}"
     with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HOME": cache, "HF_HUB_DISABLE_TELEMETRY": "1",
-               "HF_HUB_DISABLE_IMPLICIT_TOKEN": "1", "VRAMCALC_CACHE": "off"}
-        env.pop("HF_TOKEN", None)
+        cold = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HOME": cache, "HF_HUB_DISABLE_TELEMETRY": "1",
+                "HF_HUB_DISABLE_IMPLICIT_TOKEN": "1", "VRAMCALC_CACHE_DIR": "off"}
+        cold.pop("HF_TOKEN", None)
+        # the second run of a repo: vramcalc's header cache (the registry's cache lives there too)
+        warm = {**cold, "VRAMCALC_CACHE_DIR": os.path.join(cache, "vramcalc")}
         print(f"{args.latency * 1000:.0f} ms per request, server backlog {args.backlog}; medians of {args.runs} "
               "whole-process runs")
+        floor = _median([sys.executable, "-c", "pass"], cold, args.runs)
+        count = _median(["vramcalc", "estimate", "12B", "--json"], cold, args.runs)
+        print(f"floor: python -c pass {floor * 1000:.0f} ms; vramcalc estimate 12B --json (no network) "
+              f"{count * 1000:.0f} ms")
         for repo_id in args.repo or REPOS:
             n = build(hub, repo_id, *REPOS[repo_id])
-            cases = {"vramcalc inspect": ["vramcalc", "inspect", repo_id, "--json"],
-                     "get_safetensors_metadata": [sys.executable, "-c", BASELINE, repo_id]}
+            cases = {"vramcalc inspect": (["vramcalc", "inspect", repo_id, "--json"], cold),
+                     "get_safetensors_metadata": ([sys.executable, "-c", BASELINE, repo_id], cold),
+                     "vramcalc estimate": (["vramcalc", "estimate", repo_id, "--json"], cold),
+                     "vramcalc inspect, 2nd run": (["vramcalc", "inspect", repo_id, "--json"], warm)}
             times: dict[str, list[float]] = {k: [] for k in cases}
             traffic: dict[str, tuple[int, int]] = {}
-            for run in range(args.runs + 1):  # the first round warms the page cache, not counted
-                for name, cmd in cases.items():
+            for run in range(args.runs + 1):  # the first round warms the page cache (and the header cache)
+                for name, (cmd, env) in cases.items():
                     hub.requests = hub.bytes_sent = 0
                     t0 = time.perf_counter()
                     done = subprocess.run(cmd, env=env, capture_output=True)
@@ -99,8 +116,9 @@ def main() -> None:
             for name in cases:
                 req, sent = traffic[name]
                 print(f"  {name:<26} {med[name] * 1000:7.0f} ms  {req:4d} requests  {sent / 1e6:7.3f} MB")
-            print(f"  ratio get_safetensors_metadata / vramcalc: "
-                  f"{med['get_safetensors_metadata'] / med['vramcalc inspect']:.2f}x")
+            print(f"  get_safetensors_metadata / vramcalc inspect: "
+                  f"{med['get_safetensors_metadata'] / med['vramcalc inspect']:.2f}x; estimate / inspect: "
+                  f"{med['vramcalc estimate'] / med['vramcalc inspect']:.2f}x")
     server.shutdown()
 
 

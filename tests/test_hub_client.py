@@ -38,6 +38,7 @@ def test_the_token_goes_to_the_hub_never_to_the_cdn(fake_hub: FakeHub, capsys: p
 
 def test_the_token_file_as_huggingface_hub_reads_it(fake_hub: FakeHub, capsys: pytest.CaptureFixture[str],
                                                      monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("VRAMCALC_CACHE_DIR", "off")  # every run asks the Hub: the token is what is tested
     _repo(fake_hub, token=SECRET)
     home = tmp_path / "hf"
     home.mkdir()

@@ -42,6 +42,7 @@ def _sharded(hub: FakeHub, repo_id: str) -> None:
 
 def test_offline_a_cached_config_and_index_are_enough(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("VRAMCALC_CACHE_DIR", "off")  # the HF cache alone (tests/test_header_cache.py: ours)
     _sharded(fake_hub, "org/x")
     online = run_cli(capsys, "estimate", "org/x", "-d", "bf16", "--json").json()
     assert online["model"]["kind"] == "hub"

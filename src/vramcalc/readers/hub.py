@@ -24,7 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from vramcalc.errors import HubError, SourceError, UsageError
+from vramcalc.errors import HubError, SourceError, UsageError, VramcalcError
 from vramcalc.inventory import FileInfo, Inventory, TensorInfo
 from vramcalc.readers import QuantSet
 from vramcalc.readers.paths import stays_inside, valid_repo_id, valid_revision
@@ -80,6 +80,15 @@ def read_repo(repo_id: str, *, revision: str | None = None, token: str | None = 
             target = snapshot / pick_gguf(ggufs, gguf_tag, repo_id)[0]
         inv = read_local(target, quant_set=False, registry=registry)
         return _cached_inventory(inv, label)
+    if not gguf_tag:  # what an earlier run fetched (headers only): no request at all
+        from vramcalc.readers import header_cache
+
+        kept = header_cache.load(repo_id, revision, offline=offline())
+        if kept is not None:
+            try:
+                return _CachedHub(kept, repo_id, revision, progress, registry=registry).read(None, quant_set)
+            except (_CacheMiss, VramcalcError):  # a cache damaged or incomplete: as if there were none
+                pass
     if offline():
         if snapshot is not None and cached == "config" and not gguf_tag:
             return _config_from_cache(snapshot, repo_id, revision)
@@ -276,6 +285,9 @@ class _Hub:
         self._json_futures: dict[str, Future[dict[str, Any] | None]] = {}
         self._json_lock = threading.Lock()
         self._speculative: set[str] = set()
+        self.commit: str | None = None  # the listing's
+        self.blob_ids: dict[str, str | None] = {}
+        self.raw_headers: dict[str, bytes] = {}  # what the header cache keeps
 
     def within_deadline(self, fn: Callable[[], T]) -> T:
         """fn() in a worker thread, waited for until the deadline: a server that stalls inside a read (headers
@@ -373,9 +385,19 @@ class _Hub:
                 self._prefetch(name)
             configs = {n.split("/")[0]: self._json(n) for n in wanted_configs}
             metadata = pipeline_metadata(self._json("model_index.json") or {}, configs.get("transformer"), configs)
+        self._keep(sizes)
         return Inventory(source=_label(self.repo_id, self.revision), kind="hub", tensors=tensors, files=files,
                          config=config, metadata=metadata, quantization=quant, true_params=true_params,
                          warnings=chosen.notes)
+
+    def _keep(self, sizes: dict[str, int | None]) -> None:
+        """Hand what was fetched to the header cache (readers/header_cache.py): the next run needs no network."""
+        from vramcalc.readers import header_cache
+
+        jsons = {name: f.result() for name, f in self._json_futures.items()
+                 if name in sizes and f.done() and f.exception() is None}
+        header_cache.save(self.repo_id, self.revision, self.commit,
+                          {n: (size, self.blob_ids.get(n)) for n, size in sizes.items()}, jsons, self.raw_headers)
 
     # ---------------------------------------------------------------- HTTP
     def _listing(self) -> dict[str, int | None]:
@@ -396,8 +418,12 @@ class _Hub:
         siblings = info.get("siblings")
         if not isinstance(siblings, list):
             raise HubError(f"the Hub's listing of {self.repo_id} has no files", "retry later")
-        return {s["rfilename"]: _sibling_size(s) for s in siblings
-                if isinstance(s, dict) and isinstance(s.get("rfilename"), str) and stays_inside(s["rfilename"])}
+        kept = [s for s in siblings
+                if isinstance(s, dict) and isinstance(s.get("rfilename"), str) and stays_inside(s["rfilename"])]
+        sha = info.get("sha")
+        self.commit = sha if isinstance(sha, str) else None
+        self.blob_ids = {s["rfilename"]: s.get("blobId") if isinstance(s.get("blobId"), str) else None for s in kept}
+        return {s["rfilename"]: _sibling_size(s) for s in kept}
 
     def _url(self, name: str) -> str:
         """hf_hub_url's address for a file of the repo, after checking that the name stays inside it."""
@@ -585,7 +611,7 @@ class _Hub:
 
     # ---------------------------------------------------------------- formats
     def _safetensors(self, name: str, size: int | None, guess: int | None = None) -> tuple[list[TensorInfo], FileInfo]:
-        from vramcalc.readers.safetensors_header import header_length, parse_safetensors_header
+        from vramcalc.readers.safetensors_header import header_length
 
         where = f"{self.repo_id}/{name}"
         head, total = self._get_sized(name, 0, min(guess or FIRST_RANGE, FIRST_RANGE) - 1)
@@ -596,6 +622,13 @@ class _Hub:
             if 8 + n > len(head):
                 raise HubError(f"{where}: the server sent {len(head):,} of the header's {8 + n:,} bytes",
                                "retry later")
+        self.raw_headers[name] = head[:8 + n]
+        return self._parse_header(name, head, n, size)
+
+    def _parse_header(self, name: str, head: bytes, n: int, size: int | None) -> tuple[list[TensorInfo], FileInfo]:
+        from vramcalc.readers.safetensors_header import parse_safetensors_header
+
+        where = f"{self.repo_id}/{name}"
         component = name.split("/", 1)[0] if "/" in name else ""
         tensors, _ = parse_safetensors_header(head[8:8 + n], name=where, file_size=size, component=component,
                                               file=name)
@@ -655,3 +688,43 @@ class _Hub:
             return data
 
         return parse_gguf_prefix(first, name=where, file_size=size, registry=self.registry, read_at=read_at)
+
+
+class _CacheMiss(Exception):
+    """The header cache lacks something this read needs: the Hub is asked instead."""
+
+
+class _CachedHub(_Hub):
+    """The same read, answered from the header cache (readers/header_cache.py) instead of the network."""
+
+    def __init__(self, kept: Any, repo_id: str, revision: str | None, progress: Progress | None, *,
+                 registry: Registry | None = None) -> None:
+        super().__init__(repo_id, revision, None, progress, registry=registry)
+        self.kept = kept
+
+    def _listing(self) -> dict[str, int | None]:
+        self.commit, self.blob_ids = self.kept.commit, dict(self.kept.blobs)
+        return dict(self.kept.sizes)
+
+    def _fetch_json(self, name: str, attempts: int = MAX_ATTEMPTS) -> dict[str, Any] | None:
+        if name not in self.kept.jsons:
+            raise _CacheMiss(name)
+        value: dict[str, Any] | None = self.kept.jsons[name]
+        return value
+
+    def _safetensors(self, name: str, size: int | None, guess: int | None = None) -> tuple[list[TensorInfo], FileInfo]:
+        from vramcalc.readers.safetensors_header import header_length
+
+        head = self.kept.header(name)
+        if head is None:
+            raise _CacheMiss(name)
+        n = header_length(head[:8], name=f"{self.repo_id}/{name}", file_size=size)
+        if 8 + n != len(head):
+            raise _CacheMiss(name)
+        return self._parse_header(name, head, n, size)
+
+    def _gguf(self, parts: list[str], sizes: dict[str, int | None]) -> Inventory:
+        raise _CacheMiss(parts[0])
+
+    def _keep(self, sizes: dict[str, int | None]) -> None:
+        pass

@@ -1,0 +1,136 @@
+"""What a Hub read fetched, kept so that the next run of the same repo needs no network (HF_HUB_OFFLINE=1 included).
+
+Beside the registry's cache ($VRAMCALC_CACHE_DIR, else ~/.cache/vramcalc; "off" disables it), under
+`hub/models--org--name/`: `refs/<revision>` holds the commit the Hub listed (as huggingface_hub's cache does),
+`<commit>.json` the listing (each file's size and blob id) and the JSON files read (config.json, the index, a
+pipeline's model_index.json and component configs), and `headers/<blob id>` each safetensors header, exactly its
+bytes (length prefix and JSON). Blob ids are the Hub's content addresses, so a header is stored once whatever
+revision lists it.
+
+Not in the Hugging Face cache itself: a header is not the file, and a shard's name in a snapshot must hold the whole
+file — transformers would load a truncated one. A branch (main) is trusted for REF_TTL, then listed again; a commit
+never changes. Everything here is read as untrusted as any download: names checked, sizes bounded, the JSON parsed
+by the same bounded parser.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from vramcalc.readers.paths import plain_name, stays_inside
+
+REF_TTL = 24 * 3600.0  # seconds a branch's cached commit is used before the Hub is asked again
+MAX_MANIFEST_BYTES = 64 << 20  # the listing and JSON files (DeepSeek-V3's index alone is ~9 MB)
+MAX_HEADER_BYTES = 100_000_008  # safetensors' own header limit, with its length prefix
+
+
+def _root() -> Path | None:
+    base = os.environ.get("VRAMCALC_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "vramcalc")
+    if base.strip().lower() in ("off", "none", ""):
+        return None
+    return Path(base) / "hub"
+
+
+def _repo_dir(repo_id: str) -> Path | None:
+    root = _root()
+    return root / f"models--{repo_id.replace('/', '--')}" if root is not None else None
+
+
+def _blob_name(blob_id: object) -> str | None:
+    return blob_id if isinstance(blob_id, str) and 8 <= len(blob_id) <= 128 and blob_id.isalnum() else None
+
+
+class CachedRepo:
+    """A repo as the cache holds it: the listing, the JSON files and the headers, by name."""
+
+    def __init__(self, folder: Path, commit: str, data: dict[str, Any]) -> None:
+        self.folder, self.commit = folder, commit
+        raw_files = data.get("files")
+        raw_jsons = data.get("jsons")
+        self.sizes: dict[str, int | None] = {}
+        self.blobs: dict[str, str] = {}
+        for name, entry in (raw_files.items() if isinstance(raw_files, dict) else []):
+            if not isinstance(name, str) or not stays_inside(name) or not isinstance(entry, list) or len(entry) != 2:
+                continue
+            size, blob = entry
+            self.sizes[name] = size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None
+            if (b := _blob_name(blob)) is not None:
+                self.blobs[name] = b
+        self.jsons = {k: v for k, v in (raw_jsons.items() if isinstance(raw_jsons, dict) else [])
+                      if isinstance(k, str) and k in self.sizes and (v is None or isinstance(v, dict))}
+
+    def header(self, name: str) -> bytes | None:
+        blob = self.blobs.get(name)
+        if blob is None:
+            return None
+        path = self.folder / "headers" / blob
+        try:
+            with path.open("rb") as f:
+                data = f.read(MAX_HEADER_BYTES + 1)
+        except OSError:
+            return None
+        return data if 8 < len(data) <= MAX_HEADER_BYTES else None
+
+    def has_headers(self, names: list[str]) -> bool:
+        return all(n in self.blobs and (self.folder / "headers" / self.blobs[n]).is_file() for n in names)
+
+
+def load(repo_id: str, revision: str | None, *, offline: bool) -> CachedRepo | None:
+    """The cached state of `repo_id` at `revision`, or None (not cached, a branch's entry past REF_TTL while online,
+    or anything unreadable — then the Hub is asked, as if there were no cache)."""
+    folder = _repo_dir(repo_id)
+    if folder is None:
+        return None
+    rev = revision or "main"
+    commit = rev
+    ref = folder / "refs" / rev
+    try:
+        if plain_name(rev) and ref.is_file():
+            if not offline and time.time() - ref.stat().st_mtime > REF_TTL:
+                return None
+            commit = ref.read_text(encoding="utf-8", errors="replace")[:128].strip()
+        manifest = folder / f"{commit}.json"
+        if not plain_name(commit) or not manifest.is_file() or manifest.stat().st_size > MAX_MANIFEST_BYTES:
+            return None
+        data = json.loads(manifest.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return None
+    return CachedRepo(folder, commit, data) if isinstance(data, dict) else None
+
+
+def save(repo_id: str, revision: str | None, commit: str | None, listing: dict[str, tuple[int | None, str | None]],
+         jsons: dict[str, dict[str, Any] | None], headers: dict[str, bytes]) -> None:
+    """Keep what a read fetched. Best effort: a cache that cannot be written (read-only, full) is skipped
+    silently, and every file is written whole or not at all (written aside, then renamed)."""
+    folder = _repo_dir(repo_id)
+    if folder is None or commit is None or not plain_name(commit) or not 7 <= len(commit) <= 64:
+        return
+    try:
+        (folder / "headers").mkdir(parents=True, exist_ok=True)
+        for name, head in headers.items():
+            blob = _blob_name(listing.get(name, (None, None))[1])
+            if blob is not None and not (folder / "headers" / blob).is_file():
+                _write(folder / "headers" / blob, head)
+        data = {"repo": repo_id, "commit": commit, "files": {n: [s, b] for n, (s, b) in listing.items()},
+                "jsons": jsons}
+        _write(folder / f"{commit}.json", json.dumps(data, separators=(",", ":")).encode())
+        rev = revision or "main"
+        if rev != commit and plain_name(rev):
+            (folder / "refs").mkdir(exist_ok=True)
+            _write(folder / "refs" / rev, commit.encode())
+    except OSError:
+        pass
+
+
+def _write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

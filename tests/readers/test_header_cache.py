@@ -1,0 +1,96 @@
+"""The header cache (readers/header_cache.py): a second run of a Hub repo, online or HF_HUB_OFFLINE=1, makes no
+request and answers the same; nothing is written into the Hugging Face cache; a stale branch is listed again; a
+damaged or hostile cache is ignored, never followed."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import run_cli
+from tests.hub_server import FakeHub
+from tests.test_hub_offline import _sharded
+
+
+def _cache(repo: str = "org/x") -> Path:
+    return Path(os.environ["VRAMCALC_CACHE_DIR"]) / "hub" / f"models--{repo.replace('/', '--')}"
+
+
+def _first_run(fake_hub: FakeHub, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    _sharded(fake_hub, "org/x")
+    r = run_cli(capsys, "inspect", "org/x", "--json")
+    assert r.code == 0, r.err
+    data: dict[str, object] = r.json()
+    return data
+
+
+def test_a_second_run_needs_no_network(fake_hub: FakeHub, capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    first = _first_run(fake_hub, capsys)
+    assert first["kind"] == "hub"
+    folder = _cache()
+    assert (folder / "refs" / "main").read_text() == "0123456789abcdef0123456789abcdef01234567"
+    assert len(list((folder / "headers").iterdir())) == 2  # one per shard, exactly its header
+    assert not Path(os.environ["HF_HUB_CACHE"]).exists() or not any(Path(os.environ["HF_HUB_CACHE"]).iterdir())
+    fake_hub.rate_limited = True  # any request from here on would fail the command
+    before = fake_hub.requests
+    again = run_cli(capsys, "inspect", "org/x", "--json")
+    assert again.code == 0, again.err
+    assert again.json() == first and fake_hub.requests == before
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    offline = run_cli(capsys, "estimate", "org/x", "-d", "bf16", "--json")
+    assert offline.code == 0 and offline.json()["model"]["params"] == first["params"]
+    assert fake_hub.requests == before
+
+
+def test_a_stale_branch_is_listed_again_online_only(fake_hub: FakeHub, capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from vramcalc.readers.header_cache import REF_TTL
+
+    _first_run(fake_hub, capsys)
+    ref = _cache() / "refs" / "main"
+    old = time.time() - REF_TTL - 60
+    os.utime(ref, (old, old))
+    before = fake_hub.requests
+    assert run_cli(capsys, "inspect", "org/x", "--json").code == 0 and fake_hub.requests > before
+    os.utime(ref, (old, old))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    before = fake_hub.requests
+    assert run_cli(capsys, "inspect", "org/x", "--json").json()["kind"] == "hub" and fake_hub.requests == before
+
+
+@pytest.mark.parametrize("damage", ["truncated header", "garbage manifest", "hostile names"])
+def test_a_damaged_cache_is_ignored(fake_hub: FakeHub, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                    damage: str) -> None:
+    first = _first_run(fake_hub, capsys)
+    folder = _cache()
+    manifest = next(folder.glob("*.json"))
+    if damage == "truncated header":
+        blob = next((folder / "headers").iterdir())
+        blob.write_bytes(blob.read_bytes()[:20])
+    elif damage == "garbage manifest":
+        manifest.write_bytes(b"\xff{not json")
+    else:  # names that climb out of the repo and blob ids that are paths: dropped, never opened
+        (tmp_path / "secret").write_bytes(b"x" * 64)
+        data = json.loads(manifest.read_text())
+        data["files"] = {"../../../secret": [64, "../../../secret"], **{
+            n: [s, f"../../{tmp_path.name}/secret"] for n, (s, _) in data["files"].items()}}
+        manifest.write_text(json.dumps(data))
+    before = fake_hub.requests
+    r = run_cli(capsys, "inspect", "org/x", "--json")
+    assert r.code == 0, r.err
+    assert r.json() == first and fake_hub.requests > before  # asked the Hub, as with no cache
+
+
+def test_off_writes_nothing(fake_hub: FakeHub, capsys: pytest.CaptureFixture[str],
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    root = Path(os.environ["VRAMCALC_CACHE_DIR"])
+    monkeypatch.setenv("VRAMCALC_CACHE_DIR", "off")
+    _first_run(fake_hub, capsys)
+    before = fake_hub.requests
+    assert run_cli(capsys, "inspect", "org/x", "--json").code == 0 and fake_hub.requests > before
+    assert not (root / "hub").exists()
