@@ -408,21 +408,22 @@ class TensorChooser:
         self.inventory, self.registry = inventory, registry
         self.base = default_chooser(registry)
         self.hp = hparams_from_inventory(inventory)
-        self.cache: dict[str, dict[str, FormatSpec | None]] = {}
+        self.cache: dict[str, tuple[dict[str, FormatSpec | None], frozenset[str]]] = {}
+        self._by_src: dict[str, dict[str, FormatSpec | None]] = {}
+        self._parts: dict[int, tuple[list[TensorInfo], list[tuple[str | None, list[TensorInfo]]]]] = {}
         self.unconverted: dict[str, list[str]] = {}
         self._view: tuple[list[GGUFTensor], dict[str, str]] | None = None
         self._groups: Groups | None = None
         self._ftypes: dict[str, str | None] = {}
         self._dtype_of: dict[str, str] | None = None
 
-    def _llamacpp(self, spec: FormatSpec, ftype: str) -> dict[str, FormatSpec | None]:
-        """Source tensor name → the spec llama-quantize stores it in, for every tensor at once (cached)."""
+    def _by_gguf(self, spec: FormatSpec, ftype: str) -> tuple[dict[str, FormatSpec | None], frozenset[str]]:
+        """GGUF tensor name → the spec llama-quantize stores it in (cached per format), and the names it keeps as
+        the source stores them: one answer per GGUF tensor (an MoE layer's experts are one), not per source tensor."""
         if spec.name in self.cache:
             return self.cache[spec.name]
         registry = self.registry
-        if self._view is None:
-            self._view = gguf_view(self.inventory)
-        tensors, names = self._view
+        tensors, names = self._gguf_view()
         rules = LlamaQuantRules(ftype, self.hp, llama_types(registry))
         types = rules.types(tensors)
         specs: dict[str, FormatSpec | None] = {KEEP_AS_STORED: None}
@@ -434,20 +435,69 @@ class TensorChooser:
                                     "format registry", f"add a gguf_type entry named {type_name}")
             specs[type_name] = found
         spec_of = {g: specs[t] if t is not None else None for g, t in types.items()}
+        keep = frozenset(g for g, t in types.items() if t == KEEP_AS_STORED)
+        unconverted = set(rules.unconverted)
+        self.unconverted[spec.name] = [src for src, g in names.items() if g in unconverted] if unconverted else []
+        self.cache[spec.name] = (spec_of, keep)
+        return spec_of, keep
+
+    def _gguf_view(self) -> tuple[list[GGUFTensor], dict[str, str]]:
+        if self._view is None:
+            self._view = gguf_view(self.inventory)
+        return self._view
+
+    def _kept(self, dtype: str) -> FormatSpec | None:
+        return self.registry.for_storage_dtype(dtype) or self.registry.find("F16")
+
+    def split(self, spec: FormatSpec, members: list[TensorInfo]) -> list[tuple[FormatSpec | None, list[TensorInfo]]]:
+        """llama.cpp formats: a group's tensors by the type each gets, looked up once per GGUF tensor they make."""
+        ftype = self._ftype(spec)
+        assert ftype is not None, "split is for llama.cpp formats (per_tensor)"
+        spec_of, keep = self._by_gguf(spec, ftype)
+        out: dict[str, tuple[FormatSpec | None, list[TensorInfo]]] = {}
+        for g, part in self._partition(members):
+            if g in keep:  # as the source file stores each one (a GGUF's Q4_K stays Q4_K)
+                dtypes = self._dtypes()
+                for t in part:
+                    kept = self._kept(dtypes.get(t.name, ""))
+                    out.setdefault(kept.name if kept else "", (kept, []))[1].append(t)
+                continue
+            target = spec_of.get(g) if g is not None else None
+            out.setdefault(target.name if target else "", (target, []))[1].extend(part)
+        return list(out.values())
+
+    def _partition(self, members: list[TensorInfo]) -> list[tuple[str | None, list[TensorInfo]]]:
+        """A group's tensors by the GGUF tensor each becomes (None: none, e.g. a vision tower's), in order; the same
+        for every format, so worked out once per group (the cache holds the group: its id is not reused)."""
+        hit = self._parts.get(id(members))
+        if hit is not None:
+            return hit[1]
+        names = self._gguf_view()[1]
+        parts: dict[str | None, list[TensorInfo]] = {}
+        for t in members:
+            parts.setdefault(names.get(t.name), []).append(t)
+        self._parts[id(members)] = (members, list(parts.items()))
+        return self._parts[id(members)][1]
+
+    def _llamacpp(self, spec: FormatSpec, ftype: str) -> dict[str, FormatSpec | None]:
+        """Source tensor name → the spec llama-quantize stores it in, for every tensor (one tensor's lookups)."""
+        if spec.name in self._by_src:
+            return self._by_src[spec.name]
+        spec_of, keep = self._by_gguf(spec, ftype)
+        names = self._gguf_view()[1]
         out = {src: spec_of.get(g) for src, g in names.items()}
-        if KEEP_AS_STORED in types.values():  # priced as the source stores them
-            kept: dict[str, FormatSpec | None] = {}
+        if keep:  # priced as the source stores them
             dtypes = self._dtypes()
             for src, g in names.items():
-                if types.get(g) == KEEP_AS_STORED:
-                    dtype = dtypes.get(src, "")
-                    if dtype not in kept:
-                        kept[dtype] = registry.for_storage_dtype(dtype) or registry.find("F16")
-                    out[src] = kept[dtype]
-        unconverted = set(rules.unconverted)
-        self.unconverted[spec.name] = [src for src, g in names.items() if g in unconverted]
-        self.cache[spec.name] = out
+                if g in keep:
+                    out[src] = self._kept(dtypes.get(src, ""))
+        self._by_src[spec.name] = out
         return out
+
+    def _ftype(self, spec: FormatSpec) -> str | None:
+        if spec.name not in self._ftypes:
+            self._ftypes[spec.name] = llamacpp_ftype(spec)
+        return self._ftypes[spec.name]
 
     def _dtypes(self) -> dict[str, str]:
         if self._dtype_of is None:
@@ -460,21 +510,12 @@ class TensorChooser:
             self._groups = group_tensors(source_tensors(self.inventory))
         return self._groups
 
-    def targets(self, spec: FormatSpec) -> dict[str, FormatSpec | None] | None:
-        """llama.cpp formats: source tensor name → its type, for every tensor at once (else None)."""
-        ftype = llamacpp_ftype(spec)
-        return self._llamacpp(spec, ftype) if ftype is not None else None
-
     def per_tensor(self, spec: FormatSpec) -> bool:
         """llama-quantize's rules treat tensors of different layers apart (Q4_K_M's attn_v, ffn_down)."""
-        if spec.name not in self._ftypes:
-            self._ftypes[spec.name] = llamacpp_ftype(spec)
-        return self._ftypes[spec.name] is not None
+        return self._ftype(spec) is not None
 
     def __call__(self, spec: FormatSpec, tensor: TensorInfo, cls: TensorClass) -> FormatSpec | None:
-        if spec.name not in self._ftypes:
-            self._ftypes[spec.name] = llamacpp_ftype(spec)
-        ftype = self._ftypes[spec.name]
+        ftype = self._ftype(spec)
         if ftype is not None:
             return self._llamacpp(spec, ftype).get(tensor.name)
         if spec.decoder_only and cls in ("vision", "projector"):

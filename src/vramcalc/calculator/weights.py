@@ -307,21 +307,18 @@ def plan_weights(
     plans = []
     sizes: dict[tuple[str, tuple[int, ...]], int] = {}  # MoE layers repeat the same shapes thousands of times
     per_tensor = getattr(choose, "per_tensor", None)  # a chooser that may treat alike tensors apart (llama.cpp)
-    by_name = getattr(choose, "targets", None)  # … with its answers for every tensor at once
+    split = getattr(choose, "split", None)  # … and splits a group by its answers in one go
     for (_, _, shape, _), members in (groups if groups is not None else group_tensors(source_tensors(inventory))
                                       ).items():
         t0 = members[0]
         cls = classify(t0.name, len(shape))
         by_target: dict[str, tuple[FormatSpec | None, list[TensorInfo]]] = {}
-        if per_tensor is None or per_tensor(spec):
-            table = by_name(spec) if by_name is not None else None
-            targets = ([table.get(t.name) for t in members] if table is not None
-                       else [choose(spec, t, cls) for t in members])
-            if len(set(map(id, targets))) == 1:  # the common case: every expert of a layer alike
-                by_target[""] = (targets[0], members)
-            else:
-                for t, target in zip(members, targets, strict=True):
-                    by_target.setdefault(target.name if target else "", (target, []))[1].append(t)
+        if per_tensor is not None and split is not None and per_tensor(spec):
+            by_target = {str(i): part for i, part in enumerate(split(spec, members))}
+        elif per_tensor is None or per_tensor(spec):
+            for t in members:
+                target = choose(spec, t, cls)
+                by_target.setdefault(target.name if target else "", (target, []))[1].append(t)
         else:
             by_target[""] = (choose(spec, t0, cls), members)
         for target, alike in by_target.values():
