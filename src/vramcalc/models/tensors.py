@@ -6,6 +6,7 @@ from __future__ import annotations
 from math import prod
 from typing import Any
 
+from vramcalc.components import is_linear_weight
 from vramcalc.errors import ArchitectureError
 from vramcalc.inventory import TensorInfo
 
@@ -43,11 +44,10 @@ class TensorBuilder:
         self._put(self.prefix + name, dtype, shape, prod(shape) * ELEMENT_BYTES.get(dtype, 1))
 
     def add(self, name: str, *shape: int) -> None:
-        from vramcalc.components import is_linear_weight
-
         numel = prod(shape)
         name = self.prefix + name
-        if self.fp8_block and is_linear_weight(name, shape) and not any(m in name for m in self.fp8_skip):
+        if self.fp8_block and is_linear_weight(name, shape) and not (self.fp8_skip and
+                                                                     any(m in name for m in self.fp8_skip)):
             scale = (-(-shape[-2] // self.fp8_block[0]), -(-shape[-1] // self.fp8_block[1]))
             self._put(name, "F8_E4M3", tuple(shape), numel)
             self._put(name + "_scale_inv", "F32", scale, 4 * scale[0] * scale[1])

@@ -30,32 +30,47 @@ def detect_packed(
     if not isinstance(qcfg, dict):  # a malformed section: read the tensors as they are
         qcfg = {}
     method = str(qcfg.get("quant_method", "")).lower()
-    names = {t.name for t in tensors}
+    # the last two parts of every name, once: each test below is then a look-up in a few dozen distinct parts
+    # (DeepSeek-V3 has 90k tensors)
+    last: set[str] = set()  # after a name's last dot
+    tails: set[str] = set()  # the same, and whole names without a dot
+    middle: set[str] = set()  # between its last two dots
+    for t in tensors:
+        parts = t.name.rsplit(".", 2)
+        tails.add(parts[-1])
+        if len(parts) > 1:
+            last.add(parts[-1])
+        if len(parts) > 2:
+            middle.add(parts[-2])
+
+    def ends_with(suffix: str) -> bool:  # some name ends with `suffix` (".qweight", "_blocks")
+        if suffix.startswith("."):
+            return suffix[1:] in last
+        return any(e.endswith(suffix) for e in tails)
+
     raw_bits = qcfg.get("bits") or qcfg.get("w_bit") or 4
     bits = raw_bits if isinstance(raw_bits, int) and not isinstance(raw_bits, bool) and 1 <= raw_bits <= 32 else 4
     scheme: str | None = None
-    if any(n.endswith(".qweight") for n in names):
-        scheme = "awq" if method == "awq" or not any(n.endswith(".g_idx") for n in names) and method != "gptq" \
-            else "gptq"
-    elif any(n.endswith(".weight_packed") for n in names):
+    if ends_with(".qweight"):
+        scheme = "awq" if method == "awq" or not ends_with(".g_idx") and method != "gptq" else "gptq"
+    elif ends_with(".weight_packed"):
         scheme = "compressed-tensors"
-    elif any(n.endswith(".absmax") or ".quant_state." in n for n in names):
+    elif ends_with(".absmax") or "quant_state" in middle:  # bitsandbytes: `<weight>.quant_state.bitsandbytes__nf4`
         scheme = "bitsandbytes-4bit"
-    elif any(n.endswith(".SCB") for n in names):
+    elif ends_with(".SCB"):
         scheme = "bitsandbytes-int8"
-    elif any(n.endswith("_blocks") for n in names) and any(n.endswith("_scales") for n in names):
+    elif ends_with("_blocks") and ends_with("_scales"):
         scheme = "mxfp4"
-    elif any(n.endswith(".weight_scale_inv") for n in names):
+    elif ends_with(".weight_scale_inv"):
         scheme = "fp8-block"
-    elif any(t.dtype.startswith("F8_E4M3") for t in tensors) and any(n.endswith(".weight_scale") for n in names):
+    elif ends_with(".weight_scale") and any(t.dtype.startswith("F8_E4M3") for t in tensors):
         scheme = "fp8"
     if scheme is None:
         return None, None
-    params = 0
-    for t in tensors:
-        if _is_aux(t.name):
-            continue
-        params += _unpacked_numel(t, scheme, bits, tensors)
+    if scheme.startswith("fp8"):  # the weights are stored one per byte: only the scales are not parameters
+        params = sum(t.numel for t in tensors if not _is_aux(t.name))
+    else:
+        params = sum(_unpacked_numel(t, scheme, bits, tensors) for t in tensors if not _is_aux(t.name))
     group = qcfg.get("group_size") or qcfg.get("q_group_size")
     if isinstance(group, bool):
         group = None
