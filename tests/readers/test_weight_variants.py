@@ -78,3 +78,35 @@ def test_the_hub_applies_the_same_rule(fake_hub: FakeHub, capsys: pytest.Capture
     assert sum("fp16 variant" in w for w in pipe.json()["warnings"]) == 2
     single = run_cli(capsys, "inspect", "org/single", "--json").json()
     assert single["params"] == PARAMS and [d["name"] for d in single["by_dtype"]] == ["F32"]
+
+
+def test_a_partial_pipeline_is_assembled_alike_locally_and_on_the_hub(
+        fake_hub: FakeHub, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # the VAE ships weights (and an fp16 copy); the text encoders and the transformer only their configs: both
+    # readers count the configs the same way (readers/assemble.py), and say so
+    from tests.test_diffusion import COMPONENTS, FLUX_CONFIGS
+
+    index = {"_class_name": "FluxPipeline", "scheduler": ["d", "S"], **{k: ["d", "X"] for k in FLUX_CONFIGS}}
+    files: dict[str, bytes | RemoteFile] = {"model_index.json": json.dumps(index).encode(),
+                                            "scheduler/scheduler_config.json": b"{}"}
+    files |= {f"{k}/config.json": json.dumps(v).encode() for k, v in FLUX_CONFIGS.items() if k != "vae"}
+    files["vae/config.json"] = json.dumps(FLUX_CONFIGS["vae"]).encode()
+    files["vae/diffusion_pytorch_model.safetensors"] = _remote(FULL)
+    files["vae/diffusion_pytorch_model.fp16.safetensors"] = _remote(HALF)
+    fake_hub.add("org/flux", files)
+    for name, body in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(body, RemoteFile):
+            write_safetensors(path, FULL if ".fp16." not in name else HALF)
+        else:
+            path.write_bytes(body)
+    hub = run_cli(capsys, "inspect", "org/flux", "--json")
+    assert hub.code == 0, hub.err
+    local = run_cli(capsys, "inspect", str(tmp_path), "--json").json()
+    expected = sum(n for k, n in COMPONENTS.items() if not k.startswith("vae/")) + PARAMS
+    assert hub.json()["params"] == local["params"] == expected
+    for data in (hub.json(), local):
+        assert {c["name"] for c in data["by_component"]} == {"text_encoder", "text_encoder_2", "transformer", "vae"}
+        assert any("counted from config.json" in w for w in data["warnings"])
+        assert any("fp16 variant" in w for w in data["warnings"])

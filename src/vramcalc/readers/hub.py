@@ -353,6 +353,8 @@ class _Hub:
             if groups is not None:
                 return self._quants(groups, sizes)
             return self._gguf(pick_gguf(ggufs, gguf_tag, self.repo_id), sizes)
+        if chosen.components:
+            return self._pipeline(chosen, sizes)
         if not wanted:
             if config is not None:
                 from vramcalc.readers.config_json import inventory_from_config
@@ -362,33 +364,50 @@ class _Hub:
                                       "no safetensors in the repo: counted from config.json"]})
             raise HubError(f"{self.repo_id} has no .safetensors, .gguf or config.json "
                            f"(files: {', '.join(names[:6]) or 'none'})", "check the repo id")
-        results: list[tuple[list[TensorInfo], FileInfo]] = []
+        tensors, files, metadata = self._read_weights(wanted, sizes)
+        self._keep(sizes)
+        from vramcalc.readers.assemble import assemble
+
+        return assemble(_label(self.repo_id, self.revision), "hub", tensors, files, config, metadata, chosen.notes)
+
+    def _read_weights(self, wanted: list[str], sizes: dict[str, int | None]
+                      ) -> tuple[list[TensorInfo], list[FileInfo], dict[str, str]]:
+        """Every chosen shard's header, all at once; in the order given."""
+        tensors: list[TensorInfo] = []
+        files: list[FileInfo] = []
+        metadata: dict[str, str] = {}
         guesses = self._header_guesses(wanted)
-        for done, item in enumerate(self.pool.map(lambda n: self._safetensors(n, sizes.get(n), guesses.get(n)),
-                                                  wanted), 1):
-            results.append(item)
+        for done, (t, f, meta) in enumerate(self.pool.map(
+                lambda n: self._safetensors(n, sizes.get(n), guesses.get(n)), wanted), 1):
+            tensors += t
+            files.append(f)
+            metadata.update(meta)
             if self.progress:
                 self.progress(done, len(wanted))
-        tensors = [t for ts, _ in results for t in ts]
-        files = [f for _, f in results]
-        from vramcalc.readers.packed import detect_packed
+        return tensors, files, metadata
 
-        quant, true_params = detect_packed(tensors, config)
-        metadata: dict[str, str] = {}
-        if "model_index.json" in sizes:
-            from vramcalc.calculator.diffusion import pipeline_metadata
+    def _pipeline(self, chosen: Any, sizes: dict[str, int | None]) -> Inventory:
+        """A diffusers pipeline: its components' weights, or their configs where they have none (as a folder)."""
+        from vramcalc.readers.assemble import assemble_pipeline
 
-            # the configs the stage model reads: the denoiser's, the VAE's and the text encoders'
-            wanted_configs = [n for n in sizes if n.count("/") == 1 and n.endswith("/config.json")
-                              and n.startswith(("transformer/", "vae", "text_encoder"))]
-            for name in wanted_configs:  # together; waited for here, never inside a worker of the same pool
-                self._prefetch(name)
-            configs = {n.split("/")[0]: self._json(n) for n in wanted_configs}
-            metadata = pipeline_metadata(self._json("model_index.json") or {}, configs.get("transformer"), configs)
-        self._keep(sizes)
-        return Inventory(source=_label(self.repo_id, self.revision), kind="hub", tensors=tensors, files=files,
-                         config=config, metadata=metadata, quantization=quant, true_params=true_params,
-                         warnings=chosen.notes)
+        config_names = [f"{c}/config.json" for c in chosen.components if f"{c}/config.json" in sizes]
+        for name in config_names:  # together, with the weights; waited for here, never inside a worker
+            self._prefetch(name)
+        tensors, files, _ = self._read_weights(chosen.files, sizes)
+        weights: dict[str, tuple[list[TensorInfo], list[FileInfo]]] = {}
+        for f in files:
+            weights.setdefault(f.component, ([], []))[1].append(f)
+        for t in tensors:
+            weights.setdefault(t.component, ([], []))[0].append(t)
+        configs = {n.split("/")[0]: self._json(n) for n in config_names}
+        inv = assemble_pipeline(_label(self.repo_id, self.revision), "hub", chosen.components, weights, configs,
+                                self._json("model_index.json") or {}, chosen.notes)
+        if inv is None:
+            raise HubError(f"{self.repo_id}: a diffusers pipeline without .safetensors weights or configs vramcalc "
+                           "can count in its components", "check the repo id")
+        if files:
+            self._keep(sizes)
+        return inv
 
     def _keep(self, sizes: dict[str, int | None]) -> None:
         """Hand what was fetched to the header cache (readers/header_cache.py): the next run needs no network."""
@@ -610,7 +629,8 @@ class _Hub:
             raise HubError(e.what, e.todo) from None
 
     # ---------------------------------------------------------------- formats
-    def _safetensors(self, name: str, size: int | None, guess: int | None = None) -> tuple[list[TensorInfo], FileInfo]:
+    def _safetensors(self, name: str, size: int | None, guess: int | None = None
+                     ) -> tuple[list[TensorInfo], FileInfo, dict[str, str]]:
         from vramcalc.readers.safetensors_header import header_length
 
         where = f"{self.repo_id}/{name}"
@@ -625,15 +645,16 @@ class _Hub:
         self.raw_headers[name] = head[:8 + n]
         return self._parse_header(name, head, n, size)
 
-    def _parse_header(self, name: str, head: bytes, n: int, size: int | None) -> tuple[list[TensorInfo], FileInfo]:
+    def _parse_header(self, name: str, head: bytes, n: int, size: int | None
+                      ) -> tuple[list[TensorInfo], FileInfo, dict[str, str]]:
         from vramcalc.readers.safetensors_header import parse_safetensors_header
 
         where = f"{self.repo_id}/{name}"
         component = name.split("/", 1)[0] if "/" in name else ""
-        tensors, _ = parse_safetensors_header(head[8:8 + n], name=where, file_size=size, component=component,
-                                              file=name)
+        tensors, metadata = parse_safetensors_header(head[8:8 + n], name=where, file_size=size, component=component,
+                                                     file=name)
         return tensors, FileInfo(path=name, size=size or 8 + n + sum(t.nbytes for t in tensors),
-                                 header_bytes=8 + n, tensors=len(tensors), component=component)
+                                 header_bytes=8 + n, tensors=len(tensors), component=component), metadata
 
     def _gguf(self, parts: list[str], sizes: dict[str, int | None]) -> Inventory:
         """Every part of the GGUF (split files hold their own tensor infos), read by ranges."""
@@ -712,7 +733,8 @@ class _CachedHub(_Hub):
         value: dict[str, Any] | None = self.kept.jsons[name]
         return value
 
-    def _safetensors(self, name: str, size: int | None, guess: int | None = None) -> tuple[list[TensorInfo], FileInfo]:
+    def _safetensors(self, name: str, size: int | None, guess: int | None = None
+                     ) -> tuple[list[TensorInfo], FileInfo, dict[str, str]]:
         from vramcalc.readers.safetensors_header import header_length
 
         head = self.kept.header(name)

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vramcalc.errors import SourceError
-from vramcalc.inventory import FileInfo, Inventory, SourceKind, TensorInfo
+from vramcalc.inventory import FileInfo, Inventory, TensorInfo
 from vramcalc.readers import QuantSet
-from vramcalc.readers.packed import detect_packed
+from vramcalc.readers.assemble import assemble
 from vramcalc.readers.paths import require_regular
-from vramcalc.readers.safetensors_header import read_safetensors_file, unknown_dtypes
+from vramcalc.readers.safetensors_header import read_safetensors_file
 
 if TYPE_CHECKING:
     from vramcalc.registry import Registry
@@ -22,7 +22,7 @@ def read_local_path(path: Path, *, quant_set: bool = True, registry: Registry | 
     if path.suffix == ".safetensors":
         tensors, metadata, info = read_safetensors_file(path)
         config = _load_json(path.parent / "config.json")
-        return _finish(str(path), "safetensors", tensors, [info], config, metadata)
+        return assemble(str(path), "safetensors", tensors, [info], config, metadata)
     if path.suffix == ".gguf":
         return _read_gguf([path], str(path), registry)
     if path.suffix in (".bin", ".pt", ".pth", ".ckpt"):
@@ -84,8 +84,7 @@ def _read_folder(folder: Path, quant_set: bool = True, registry: Registry | None
         todo = ("pickle checkpoints (" + ", ".join(pickles[:3]) + ") are not read: give safetensors or config.json"
                 if pickles else "give a model folder, a weights file or a config.json")
         raise SourceError(f"{folder}: {what}", todo)
-    inv = _finish(str(folder), "folder", tensors, files, _load_json(folder / "config.json"), metadata)
-    return inv.model_copy(update={"warnings": [*inv.warnings, *chosen.notes]}) if chosen.notes else inv
+    return assemble(str(folder), "folder", tensors, files, _load_json(folder / "config.json"), metadata, chosen.notes)
 
 
 def _read_weights(folder: Path, names: list[str]) -> tuple[list[TensorInfo], list[FileInfo], dict[str, str]]:
@@ -110,54 +109,23 @@ def _read_weights(folder: Path, names: list[str]) -> tuple[list[TensorInfo], lis
 
 def _read_pipeline(folder: Path, source: _Folder, names: list[str], components: list[str],
                    notes: list[str]) -> Inventory:
-    """Every component's weights; a component without weights is counted from its config.json where vramcalc
-    knows its class (FLUX transformer, AutoencoderKL, CLIP and T5 text encoders), and named otherwise."""
-    tensors: list[TensorInfo] = []
-    files: list[FileInfo] = []
-    from_config: list[str] = []
-    skipped: list[str] = []
-    for name in components:  # in order, each component's tensors together
+    """Every component's weights, or its config where it has none (readers/assemble.py)."""
+    from vramcalc.readers.assemble import assemble_pipeline
+
+    weights: dict[str, tuple[list[TensorInfo], list[FileInfo]]] = {}
+    for name in components:
         own = [n for n in names if n.startswith(name + "/")]
         if own:
             t, f, _ = _read_weights(folder, own)
-            tensors += t
-            files += f
-        elif (folder / name / "config.json").is_file():  # schedulers and tokenizers have no weights to count
-            t = _component_from_config(folder / name, name)
-            (from_config if t else skipped).append(name)
-            tensors += t
-    if not tensors:
+            weights[name] = (t, f)
+    configs = {name: _load_json(folder / name / "config.json") for name in components
+               if (folder / name / "config.json").is_file()}
+    inv = assemble_pipeline(str(folder), "folder", components, weights, configs, source.json("model_index.json") or {},
+                            notes)
+    if inv is None:
         raise SourceError(f"{folder}: a diffusers pipeline without .safetensors weights in its components",
                           "download the component folders (transformer/, text_encoder/, vae/ …)")
-    from vramcalc.calculator.diffusion import pipeline_metadata
-
-    index = source.json("model_index.json") or {}
-    configs = {name: _load_json(folder / name / "config.json") for name in components
-               if (folder / name / "config.json").exists()}
-    metadata = pipeline_metadata(index, configs.get("transformer"), configs)
-    inv = _finish(str(folder), "folder" if files else "config", tensors, files, None, metadata)
-    notes = notes + ([f"counted from config.json (no weights read): {', '.join(from_config)}"] if from_config else []
-                     ) + ([f"not counted (no weights, and a config vramcalc cannot count from): {', '.join(skipped)}"]
-                          if skipped else [])
-    return inv.model_copy(update={"warnings": [*inv.warnings, *notes]}) if notes else inv
-
-
-def _component_from_config(sub: Path, name: str) -> list[TensorInfo]:
-    config = _load_json(sub / "config.json")
-    if config is None:
-        return []
-    if "_class_name" in config and "model_type" not in config:
-        from vramcalc.readers.diffusers_config import component_tensors
-
-        return component_tensors(config, name) or []
-    from vramcalc.errors import ArchitectureError
-    from vramcalc.readers.config_json import inventory_from_config
-
-    try:
-        inv = inventory_from_config(config, str(sub))
-    except ArchitectureError:
-        return []
-    return [t.model_copy(update={"component": name}) for t in inv.tensors]
+    return inv
 
 
 def _read_gguf(paths: list[Path], source: str, registry: Registry | None = None) -> Inventory:
@@ -167,16 +135,3 @@ def _read_gguf(paths: list[Path], source: str, registry: Registry | None = None)
     files = [FileInfo(path=p, size=size, header_bytes=header, tensors=0) for p, size, header in g.files]
     return Inventory(source=source, kind="gguf", tensors=g.tensors, files=files, metadata=g.metadata,
                      config=None)
-
-
-def _finish(source: str, kind: SourceKind, tensors: list[TensorInfo], files: list[FileInfo],
-            config: dict[str, Any] | None, metadata: dict[str, str]) -> Inventory:
-    warnings = []
-    unknown = unknown_dtypes(tensors)
-    if unknown:
-        warnings.append(f"dtype(s) {', '.join(unknown)} unknown to vramcalc: bytes are exact from the offsets, "
-                        "parameter counts assume one element per stored element")
-    quant, true_params = detect_packed(tensors, config)
-    return Inventory(source=source, kind=kind,
-                     tensors=tensors, files=files, config=config, metadata=metadata,
-                     quantization=quant, true_params=true_params, warnings=warnings)
