@@ -12,6 +12,7 @@ import base64
 import http.client
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
     import ssl
 
 MAX_REDIRECTS = 10
+# a connection attempt that takes this many times the host's first, at least QUICK_CONNECT_MIN seconds, was most
+# likely dropped by a full accept queue: tried afresh rather than waiting for TCP's one-second retry (Client._open)
+QUICK_CONNECT_FACTOR = 4.0
+QUICK_CONNECT_MIN = 0.05
+QUICK_CONNECT_TRIES = 5
 CHUNK = 1 << 16
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _TRUE = ("1", "on", "yes", "true")
@@ -73,6 +79,7 @@ class Client:
         self.user_agent = user_agent
         self._idle: dict[tuple[str, str, int], list[http.client.HTTPConnection]] = {}
         self._lock = threading.Lock()
+        self._quick: dict[tuple[str, str, int], float] = {}  # seconds a new connection may take before a retry
         self._ssl: ssl.SSLContext | None = None
 
     @contextmanager
@@ -131,7 +138,34 @@ class Client:
             if conn.sock is not None:
                 conn.sock.settimeout(timeout)
             return conn, True
-        return self._connect(key, timeout), False
+        return self._open(key, timeout), False
+
+    def _open(self, key: tuple[str, str, int], timeout: float) -> http.client.HTTPConnection:
+        """A new connection, opened now. A server whose accept queue is full drops the attempt silently, and TCP
+        tries again only after a second: a burst of parallel connections to a small server or proxy would stall
+        for that second. So once one connection to the host has shown how long opening one takes, later attempts
+        give up after QUICK_CONNECT_FACTOR times that (at least QUICK_CONNECT_MIN s) and try afresh, up to
+        QUICK_CONNECT_TRIES times, before waiting the full timeout as usual."""
+        with self._lock:  # a host not yet connected to (the CDN) is judged by the others (the Hub itself)
+            quick = self._quick.get(key) or max(self._quick.values(), default=None)
+        for _ in range(QUICK_CONNECT_TRIES if quick is not None else 0):
+            conn = self._connect(key, min(quick or timeout, timeout))
+            try:
+                conn.connect()
+            except TimeoutError:
+                conn.close()
+                continue
+            break
+        else:
+            conn = self._connect(key, timeout)
+            t0 = time.monotonic()
+            conn.connect()
+            with self._lock:
+                self._quick.setdefault(key, max(QUICK_CONNECT_MIN, QUICK_CONNECT_FACTOR * (time.monotonic() - t0)))
+        conn.timeout = timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout)
+        return conn
 
     def _connect(self, key: tuple[str, str, int], timeout: float) -> http.client.HTTPConnection:
         scheme, host, port = key
