@@ -369,38 +369,31 @@ def _read_file(path: Path) -> RegistryFile:
 def _cache_path(raw: bytes) -> Path | None:
     import hashlib
 
-    base = os.environ.get("VRAMCALC_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "vramcalc")
-    if base.lower() in ("off", "none", ""):
-        return None
     from vramcalc import __version__
+    from vramcalc.cache_files import cache_dir
 
+    base = cache_dir()
+    if base is None:
+        return None
     # the cache holds these classes' fields: a changed registry.py (new field, new check) must not read an old one
     key = hashlib.sha256(raw + __version__.encode() + Path(__file__).read_bytes()).hexdigest()[:32]
-    return Path(base) / f"registry-{key}.json"
+    return base / f"registry-{key}.json"
 
 
 _MAX_CACHE_BYTES = 16 << 20
 
 
 def _cache_load(raw: bytes) -> RegistryFile | None:
-    import stat
+    from vramcalc.cache_files import read_cached
 
     path = _cache_path(raw)
-    if path is None:
+    data = read_cached(path, _MAX_CACHE_BYTES) if path is not None else None
+    if data is None:
         return None
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO put there must not block us
-    except OSError:
-        return None
-    try:
-        with os.fdopen(fd, "rb") as f:
-            st = os.fstat(f.fileno())
-            if not stat.S_ISREG(st.st_mode) or st.st_size > _MAX_CACHE_BYTES:
-                return None
-            from pydantic_core import from_json
+        from pydantic_core import from_json
 
-            return _from_plain(from_json(f.read(_MAX_CACHE_BYTES)))
+        return _from_plain(from_json(data))
     except Exception:  # a stale, damaged or foreign cache is simply rebuilt
         return None
 
@@ -459,21 +452,18 @@ def _to_plain(reg: RegistryFile) -> dict[str, Any]:
 
 
 def _cache_store(raw: bytes, reg: RegistryFile) -> None:
-    import tempfile
+    from pydantic_core import to_json
+
+    from vramcalc.cache_files import write_cached
 
     path = _cache_path(raw)
     if path is None:
         return
     try:
-        from pydantic_core import to_json
-
         data = to_json(_to_plain(reg))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as f:
-            f.write(data)
-        os.replace(f.name, path)
-    except (OSError, ValueError):  # read-only home, full disk: run uncached
-        pass
+    except ValueError:
+        return
+    write_cached(path, data)  # read-only home, full disk: run uncached
 
 
 def _parse_file(path: Path, raw: bytes) -> RegistryFile:

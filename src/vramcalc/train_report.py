@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from vramcalc.calculator.bisect import largest
 from vramcalc.reports import SCHEMA_VERSION, HeuristicUse, ModelSummary, _Report
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
 
     from vramcalc.architecture import Architecture
     from vramcalc.calculator.training import Param, TrainEstimate, TrainRequest
@@ -189,25 +189,6 @@ def _row(arch: Architecture, params: list[Param], req: TrainRequest, explain: bo
     return row, e
 
 
-def _largest(f: Callable[[int], bool], low: int, ceiling: int) -> int:
-    """The largest n in [low, ceiling] with f(n), assuming f is monotone (0 when not even `low` fits)."""
-    if not f(low):
-        return 0
-    hi = low
-    while hi < ceiling and f(min(hi * 2, ceiling)):
-        hi = min(hi * 2, ceiling)
-    if hi >= ceiling:
-        return ceiling
-    lo, top = hi, min(hi * 2, ceiling)  # f(lo) true, f(top) false
-    while top - lo > 1:
-        mid = (lo + top) // 2
-        if f(mid):
-            lo = mid
-        else:
-            top = mid
-    return lo
-
-
 def build_train_report(source: ModelLabel | Inventory, base: TrainRequest, rows: list[tuple[str, str, str]], *,
                        units: str = "gb", explain: bool = False, gpu_memory: int | None = None,
                        gpu_name: str | None = None, fit: str | None = None) -> TrainReport:
@@ -233,9 +214,9 @@ def build_train_report(source: ModelLabel | Inventory, base: TrainRequest, rows:
                 return train_memory(arch, params, replace(q, seq_len=s)).total_bytes <= limit
 
             if fit == "batch":
-                row.max_batch = _largest(fits_batch, 1, 1 << 16)
+                row.max_batch = largest(fits_batch, 1, 1 << 16, gallop=True) or 0
             elif fit == "seq-len":
-                row.max_seq_len = _largest(fits_seq, 1, arch.max_context or 1 << 20)
+                row.max_seq_len = largest(fits_seq, 1, arch.max_context or 1 << 20, gallop=True) or 0
         out.append(row)
     zero, fsdp = base.zero, base.fsdp
     sharding = ("FSDP " + fsdp if fsdp else f"ZeRO-{zero}" if zero is not None and zero > 0 else

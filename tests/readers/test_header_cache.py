@@ -63,7 +63,7 @@ def test_a_stale_branch_is_listed_again_online_only(fake_hub: FakeHub, capsys: p
     assert run_cli(capsys, "inspect", "org/x", "--json").json()["kind"] == "hub" and fake_hub.requests == before
 
 
-@pytest.mark.parametrize("damage", ["truncated header", "garbage manifest", "hostile names"])
+@pytest.mark.parametrize("damage", ["truncated header", "garbage manifest", "hostile names", "a FIFO"])
 def test_a_damaged_cache_is_ignored(fake_hub: FakeHub, capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                     damage: str) -> None:
     first = _first_run(fake_hub, capsys)
@@ -72,6 +72,10 @@ def test_a_damaged_cache_is_ignored(fake_hub: FakeHub, capsys: pytest.CaptureFix
     if damage == "truncated header":
         blob = next((folder / "headers").iterdir())
         blob.write_bytes(blob.read_bytes()[:20])
+    elif damage == "a FIFO":  # put where a header was: opened without blocking, refused, never waited on
+        blob = next((folder / "headers").iterdir())
+        blob.unlink()
+        os.mkfifo(blob)
     elif damage == "garbage manifest":
         manifest.write_bytes(b"\xff{not json")
     else:  # names that climb out of the repo and blob ids that are paths: dropped, never opened

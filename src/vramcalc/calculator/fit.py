@@ -25,12 +25,12 @@ stages) add their times; tensor-parallel ranks work at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from math import ceil, floor
 from typing import TYPE_CHECKING, Any
 
 from vramcalc import heuristics as H
+from vramcalc.calculator.bisect import largest, smallest
 from vramcalc.calculator.engines import RowWeights, RuntimeEstimate, RuntimeRequest, runtime_memory
 from vramcalc.calculator.gpu_fit import MAX_GPUS, largest_context
 
@@ -292,14 +292,14 @@ def _llamacpp(row: FitInput, arch: Architecture, dev: Device, req: FitRequest, m
     ok = fits(full, 0)
     if not ok and moe:
         # the routed experts go to host memory first, layer by layer from the first (as --n-cpu-moe N)
-        first = _smallest(lambda k: fits(full, k), 1, n)
+        first = smallest(lambda k: fits(full, k), 1, n)
         if first is not None:
             ok, cpu_moe = True, first
             how = f"experts of {_moe_layers(arch, first)} layer(s) in host memory"
         else:
             cpu_moe = n
     if not ok:
-        best = _largest(lambda k: fits(k, cpu_moe), 0, n)
+        best = largest(lambda k: fits(k, cpu_moe), 0, n)
         if best is not None:
             ok, ngl = True, best
             how = (f"{n - max(0, best - 1)} of {n} layers in host memory"
@@ -346,34 +346,6 @@ def _llamacpp(row: FitInput, arch: Architecture, dev: Device, req: FitRequest, m
 
 def _moe_layers(arch: Architecture, cpu_moe: int) -> int:
     return max(0, min(cpu_moe, arch.num_layers) - arch.first_dense_layers)
-
-
-def _smallest(ok: Callable[[int], bool], lo: int, hi: int) -> int | None:
-    """The smallest k in [lo, hi] with ok(k) (ok monotone, false then true), None if none."""
-    if not ok(hi):
-        return None
-    lo -= 1  # not ok (or below the range)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
-
-
-def _largest(ok: Callable[[int], bool], lo: int, hi: int) -> int | None:
-    """The largest k in [lo, hi] with ok(k) (ok monotone, true then false), None if none."""
-    if not ok(lo):
-        return None
-    hi += 1  # not ok (or above the range)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            lo = mid
-        else:
-            hi = mid
-    return lo
 
 
 def _llamacpp_flags(plan: Plan, arch: Architecture, req: FitRequest, g: int, moe: bool) -> Launch:

@@ -108,15 +108,6 @@ def largest_context(fits: Callable[[int], bool], ceiling: int) -> int:
 
     A bisection: ~20 evaluations of the engine model for a 1M-token ceiling.
     """
-    if ceiling < 1 or not fits(1):
-        return 0
-    if fits(ceiling):
-        return ceiling
-    lo, hi = 1, ceiling  # fits(lo), not fits(hi)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if fits(mid):
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    from vramcalc.calculator.bisect import largest
+
+    return largest(fits, 1, ceiling) or 0

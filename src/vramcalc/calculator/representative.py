@@ -15,7 +15,6 @@ the rules, so a warm run neither walks nor imports them.
 
 from __future__ import annotations
 
-import os
 from fractions import Fraction
 from functools import lru_cache
 from math import log, sqrt
@@ -255,9 +254,10 @@ _RULE_SOURCES = ("quantize.py", "gguf_names.py", "representative.py")  # what a 
 def _cache_path() -> Path | None:
     """Beside the registry's cache (VRAMCALC_CACHE_DIR, "off" to disable); the name hashes the package version and
     the source of the rules and of this module, so a changed rule never reads an old walk."""
-    base = os.environ.get("VRAMCALC_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "vramcalc")
-    if base.lower() in ("off", "none", ""):
+    from vramcalc.cache_files import cache_dir
+
+    base = cache_dir()
+    if base is None:
         return None
     import hashlib
 
@@ -269,7 +269,7 @@ def _cache_path() -> Path | None:
             digest.update((Path(__file__).with_name(name)).read_bytes())
     except OSError:  # sources not on disk (a zipped install): no cache
         return None
-    return Path(base) / f"llamacpp-rules-{digest.hexdigest()[:32]}.json"
+    return base / f"llamacpp-rules-{digest.hexdigest()[:32]}.json"
 
 
 def _disk_cache() -> dict[str, Any]:
@@ -288,21 +288,16 @@ _MAX_CACHE_BYTES = 8 << 20
 
 def _read_json(path: Path) -> Any:
     """The cache file's data (JSON: whoever wrote it, reading it runs nothing), or None: missing, damaged, not a
-    regular file (opened without blocking: a FIFO put there must not hang us), or too large."""
-    import stat
+    regular file, or too large."""
+    from vramcalc.cache_files import read_cached
 
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError:
+    data = read_cached(path, _MAX_CACHE_BYTES)
+    if data is None:
         return None
     try:
-        with os.fdopen(fd, "rb") as f:
-            st = os.fstat(f.fileno())
-            if not stat.S_ISREG(st.st_mode) or st.st_size > _MAX_CACHE_BYTES:
-                return None
-            from pydantic_core import from_json  # loaded with the registry already; json would be one more import
+        from pydantic_core import from_json  # loaded with the registry already; json would be one more import
 
-            return from_json(f.read(_MAX_CACHE_BYTES))
+        return from_json(data)
     except Exception:  # damaged: rebuilt
         return None
 
@@ -311,20 +306,17 @@ def _store(cache: dict[str, Any]) -> None:
     path = cache.get("path")
     if path is None:
         return
-    import tempfile
-
     from pydantic_core import to_json
+
+    from vramcalc.cache_files import write_cached
 
     if len(cache["types"]) > _MAX_ENTRIES:
         cache["types"] = {}
     try:
         data = to_json({"types": cache["types"], "ftypes": cache["ftypes"]})
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as f:
-            f.write(data)
-        os.replace(f.name, path)
-    except (OSError, ValueError):  # read-only home, full disk: run uncached
-        pass
+    except ValueError:
+        return
+    write_cached(path, data)  # read-only home, full disk: run uncached
 
 
 def explain_price(label: str, n_params: int, price: MixPrice) -> list[str]:

@@ -16,11 +16,11 @@ by the same bounded parser.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
+from vramcalc.cache_files import read_cached, write_cached
 from vramcalc.readers.paths import plain_name, stays_inside
 
 REF_TTL = 24 * 3600.0  # seconds a branch's cached commit is used before the Hub is asked again
@@ -29,11 +29,10 @@ MAX_HEADER_BYTES = 100_000_008  # safetensors' own header limit, with its length
 
 
 def _root() -> Path | None:
-    base = os.environ.get("VRAMCALC_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "vramcalc")
-    if base.strip().lower() in ("off", "none", ""):
-        return None
-    return Path(base) / "hub"
+    from vramcalc.cache_files import cache_dir
+
+    base = cache_dir()
+    return base / "hub" if base is not None else None
 
 
 def _repo_dir(repo_id: str) -> Path | None:
@@ -68,16 +67,9 @@ class CachedRepo:
         blob = self.blobs.get(name)
         if blob is None:
             return None
-        path = self.folder / "headers" / blob
-        try:
-            with path.open("rb") as f:
-                data = f.read(MAX_HEADER_BYTES + 1)
-        except OSError:
-            return None
-        return data if 8 < len(data) <= MAX_HEADER_BYTES else None
+        data = read_cached(self.folder / "headers" / blob, MAX_HEADER_BYTES)
+        return data if data is not None and len(data) > 8 else None
 
-    def has_headers(self, names: list[str]) -> bool:
-        return all(n in self.blobs and (self.folder / "headers" / self.blobs[n]).is_file() for n in names)
 
 
 def load(repo_id: str, revision: str | None, *, offline: bool) -> CachedRepo | None:
@@ -93,11 +85,11 @@ def load(repo_id: str, revision: str | None, *, offline: bool) -> CachedRepo | N
         if plain_name(rev) and ref.is_file():
             if not offline and time.time() - ref.stat().st_mtime > REF_TTL:
                 return None
-            commit = ref.read_text(encoding="utf-8", errors="replace")[:128].strip()
-        manifest = folder / f"{commit}.json"
-        if not plain_name(commit) or not manifest.is_file() or manifest.stat().st_size > MAX_MANIFEST_BYTES:
+            commit = (read_cached(ref, 128) or b"").decode("utf-8", "replace").strip()
+        raw = read_cached(folder / f"{commit}.json", MAX_MANIFEST_BYTES) if plain_name(commit) else None
+        if raw is None:
             return None
-        data = json.loads(manifest.read_bytes())
+        data = json.loads(raw)
     except (OSError, ValueError, RecursionError):
         return None
     return CachedRepo(folder, commit, data) if isinstance(data, dict) else None
@@ -128,9 +120,5 @@ def save(repo_id: str, revision: str | None, commit: str | None, listing: dict[s
 
 
 def _write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    if not write_cached(path, data):
+        raise OSError(f"cannot write {path}")

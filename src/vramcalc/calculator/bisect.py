@@ -1,0 +1,44 @@
+"""Searches over a monotone test (memory only grows with context, batch or layers on the GPU): the one place
+fit, the GPU columns and train find their largest or smallest setting that fits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+
+def largest(ok: Callable[[int], bool], lo: int, hi: int, *, gallop: bool = False) -> int | None:
+    """The largest k in [lo, hi] with ok(k) (ok true, then false), None if not even ok(lo). `gallop` doubles from
+    lo first: fewer evaluations when the answer is small beside hi (a batch size under a ceiling of millions)."""
+    if hi < lo or not ok(lo):
+        return None
+    if gallop:
+        top = lo
+        while top < hi and ok(min(max(top * 2, top + 1), hi)):
+            top = min(max(top * 2, top + 1), hi)
+        if top >= hi:
+            return hi
+        lo, hi = top, min(max(top * 2, top + 1), hi)  # ok(lo), not ok(hi)
+    elif ok(hi):
+        return hi
+    while hi - lo > 1:  # ok(lo), not ok(hi)
+        mid = (lo + hi) // 2
+        if ok(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def smallest(ok: Callable[[int], bool], lo: int, hi: int) -> int | None:
+    """The smallest k in [lo, hi] with ok(k) (ok false, then true), None if not even ok(hi)."""
+    if hi < lo or not ok(hi):
+        return None
+    if ok(lo):
+        return lo
+    while hi - lo > 1:  # not ok(lo), ok(hi)
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
