@@ -47,9 +47,10 @@ def classify(name: str, ndim: int = 1) -> TensorClass:
     return _classify(name, ndim >= 2)
 
 
-@lru_cache(maxsize=1 << 18)  # every format row classifies the same tensors again
 def _classify(name: str, matrix: bool) -> TensorClass:
-    return _classify_pattern(_INDEX.sub(".#", name), matrix)
+    # by the name's pattern only: a cache of whole names would overflow past a few hundred thousand tensors and
+    # then miss on every lookup; patterns are a few hundred whatever the model
+    return _classify_pattern(_INDEX.sub(".#", name) if "." in name else name, matrix)
 
 
 @lru_cache(maxsize=1 << 15)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from vramcalc.calculator.gguf_names import gguf_name
+from vramcalc.calculator.gguf_names import GGUFName, gguf_name, gguf_name_map
 
 if TYPE_CHECKING:
     from vramcalc.calculator.weights import WeightPlan
@@ -87,9 +87,12 @@ def _gguf_tensors(plan: WeightPlan, inventory: Inventory) -> tuple[list[_GT], li
     model_type = str((inventory.config or {}).get("model_type") or "")
     out: dict[str, _GT] = {}
     notes: list[str] = []
+    from vramcalc.calculator.weights import source_tensors
+
+    name_of = gguf_name_map(inventory, lambda: (t.name for t in source_tensors(inventory)), model_type)
     for p in plan.groups:
         n_dims = max(1, len(p.tensor.shape))
-        for name, count in _gguf_names(p.members or (p.tensor,), model_type):
+        for name, count in _gguf_names(p.members or (p.tensor,), model_type, name_of):
             if name in out:
                 out[name].nbytes += count * p.nbytes
                 out[name].n_dims = max(out[name].n_dims, 3)
@@ -107,7 +110,8 @@ def _gguf_tensors(plan: WeightPlan, inventory: Inventory) -> tuple[list[_GT], li
 _NAMES_CACHE: dict[tuple[str, tuple[int, ...]], tuple[tuple[TensorInfo, ...], list[tuple[str, int]]]] = {}
 
 
-def _gguf_names(members: tuple[TensorInfo, ...], model_type: str) -> list[tuple[str, int]]:
+def _gguf_names(members: tuple[TensorInfo, ...], model_type: str,
+                name_of: dict[str, GGUFName | None]) -> list[tuple[str, int]]:
     """The GGUF names a group's tensors get, with how many source tensors each merges (an MoE layer's experts are
     one GGUF tensor), in order. Each format's plan regroups the same tensor objects: their names are mapped once,
     not once per format (DeepSeek-V3's 90k tensors × six llama.cpp formats)."""
@@ -117,7 +121,7 @@ def _gguf_names(members: tuple[TensorInfo, ...], model_type: str) -> list[tuple[
         return hit[1]
     counts: dict[str, int] = {}
     for member in members:
-        g = gguf_name(member.name, model_type)
+        g = name_of[member.name] if member.name in name_of else gguf_name(member.name, model_type)
         name = g.name if g else member.name
         counts[name] = counts.get(name, 0) + 1
     if len(_NAMES_CACHE) > 65_536:  # bounded whatever the model: one run prices one or two inventories

@@ -11,6 +11,7 @@ name and is treated as an "other" tensor.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -79,9 +80,31 @@ class GGUFName:
     merged_experts: bool = False  # one of several HF tensors merged into one 3-D GGUF tensor
 
 
+_MAPS: dict[int, tuple[object, str, dict[str, GGUFName | None]]] = {}
+
+
+def gguf_name_map(owner: object, names: Callable[[], Iterable[str]], model_type: str
+                  ) -> dict[str, GGUFName | None]:
+    """Every name's GGUF name, worked out once per owner (an inventory: its source tensors' names) and shared by
+    the quantizer's view and the file-size model: a per-name cache overflows past a few hundred thousand tensors,
+    and every lookup after that would miss. The map holds the owner, so its id is not reused meanwhile."""
+    hit = _MAPS.get(id(owner))
+    if hit is not None and hit[0] is owner and hit[1] == model_type:
+        return hit[2]
+    found = {n: _gguf_name(n, model_type) for n in names()}
+    if len(_MAPS) >= 4:  # one run prices one or two inventories
+        _MAPS.clear()
+    _MAPS[id(owner)] = (owner, model_type, found)
+    return found
+
+
 @lru_cache(maxsize=1 << 17)  # the same names come back for every target format
 def gguf_name(hf_name: str, model_type: str | None = None) -> GGUFName | None:
     """The GGUF name `convert_hf_to_gguf.py` gives this tensor, or None if this family is not mapped."""
+    return _gguf_name(hf_name, model_type)
+
+
+def _gguf_name(hf_name: str, model_type: str | None = None) -> GGUFName | None:
     if hf_name.startswith(("blk.", "token_embd.", "output.", "output_norm.", "rope_freqs.", "position_embd.")):
         m = re.match(r"^blk\.(\d+)\.", hf_name)
         return GGUFName(hf_name, int(m.group(1)) if m else None, "_exps." in hf_name)

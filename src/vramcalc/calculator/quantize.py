@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from vramcalc.calculator.gguf_names import gguf_name, layer_of
+from vramcalc.calculator.gguf_names import gguf_name, gguf_name_map, layer_of
 from vramcalc.calculator.weights import (
     Groups,
     TensorTypeChooser,
@@ -382,10 +382,12 @@ def gguf_view(inventory: Inventory) -> tuple[list[GGUFTensor], dict[str, str]]:
     model_type = str((inventory.config or {}).get("model_type") or "")
     merged: dict[str, GGUFTensor] = {}
     names: dict[str, str] = {}
-    for t in source_tensors(inventory):  # convert_hf_to_gguf dequantizes FP8 and MXFP4 sources first
+    sources = source_tensors(inventory)  # convert_hf_to_gguf dequantizes FP8 and MXFP4 sources first
+    name_of = gguf_name_map(inventory, lambda: (t.name for t in sources), model_type)
+    for t in sources:
         if classify(t.name) in ("vision", "projector"):
             continue  # the image encoder goes to a separate mmproj GGUF
-        g = gguf_name(t.name, model_type)
+        g = name_of[t.name]
         name = g.name if g else t.name
         names[t.name] = name
         n_dims = len(t.shape)
