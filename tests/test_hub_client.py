@@ -127,3 +127,41 @@ def test_a_proxy_from_the_environment(fake_hub: FakeHub, proxy: str, monkeypatch
     _Proxy.seen.clear()
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     assert run_cli(capsys, "inspect", "org/p", "--json").code == 0 and _Proxy.seen == []
+
+
+class _Redirector(BaseHTTPRequestHandler):
+    """A hostile endpoint: every answer is a redirect (`target`: where to), counted."""
+
+    protocol_version = "HTTP/1.1"
+    target = ""
+    seen = 0
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        type(self).seen += 1
+        self.send_response(302)
+        self.send_header("Location", type(self).target or self.path)  # to itself by default: a loop
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@pytest.mark.parametrize(("target", "said"), [("", "redirect too many times"),
+                                              ("file:///etc/passwd", "malformed"),
+                                              ("ftp://127.0.0.1/x", "malformed")])
+def test_hostile_redirects_end_in_one_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                            target: str, said: str) -> None:
+    from vramcalc.readers.http_client import MAX_REDIRECTS
+
+    _Redirector.target, _Redirector.seen = target, 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Redirector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
+        r = run_cli(capsys, "inspect", "org/loop")
+    finally:
+        server.shutdown()
+    assert r.code == 1 and r.err.count("\n") == 1 and said in r.err, r.err
+    # the listing and the two early files, each followed at most MAX_REDIRECTS times, never retried
+    assert _Redirector.seen <= 3 * (MAX_REDIRECTS + 1)
