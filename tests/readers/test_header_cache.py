@@ -98,3 +98,28 @@ def test_off_writes_nothing(fake_hub: FakeHub, capsys: pytest.CaptureFixture[str
     before = fake_hub.requests
     assert run_cli(capsys, "inspect", "org/x", "--json").code == 0 and fake_hub.requests > before
     assert not (root / "hub").exists()
+
+
+def test_gguf_repos_are_kept_too(fake_hub: FakeHub, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # several quants (one split in two parts), and one whose header is larger than the first 1 MiB range, so its
+    # read took windows: each replays from the cache, by its quant tag or as the table of every quant
+    from tests.fixtures_files import write_gguf
+    from tests.test_hub import _gguf_part
+
+    big = write_gguf(tmp_path / "big.gguf", n_tokens=120_000).read_bytes()
+    fake_hub.add("org/q", {"M-Q4_K_M.gguf": big,
+                           "M-Q8_0-00001-of-00002.gguf": _gguf_part(tmp_path / "p1.gguf", "blk.0.attn_q.weight"),
+                           "M-Q8_0-00002-of-00002.gguf": _gguf_part(tmp_path / "p2.gguf", "blk.0.attn_k.weight")})
+    first = {args: run_cli(capsys, *args, "--json") for args in (("inspect", "org/q:Q4_K_M"),
+                                                                 ("inspect", "org/q:Q8_0"), ("estimate", "org/q"))}
+    assert all(r.code == 0 for r in first.values()), [r.err for r in first.values()]
+    fake_hub.rate_limited = True
+    before = fake_hub.requests
+    for args, r in first.items():
+        again = run_cli(capsys, *args, "--json")
+        assert again.code == 0, again.err
+        assert again.json() == r.json()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert run_cli(capsys, "inspect", "org/q:Q4_K_M", "--json").json() == first[("inspect", "org/q:Q4_K_M")].json()
+    assert fake_hub.requests == before

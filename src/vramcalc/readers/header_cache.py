@@ -4,8 +4,9 @@ Beside the registry's cache ($VRAMCALC_CACHE_DIR, else ~/.cache/vramcalc; "off" 
 `hub/models--org--name/`: `refs/<revision>` holds the commit the Hub listed (as huggingface_hub's cache does),
 `<commit>.json` the listing (each file's size and blob id) and the JSON files read (config.json, the index, a
 pipeline's model_index.json and component configs), and `headers/<blob id>` each safetensors header, exactly its
-bytes (length prefix and JSON). Blob ids are the Hub's content addresses, so a header is stored once whatever
-revision lists it.
+bytes (length prefix and JSON), or a GGUF header as it was read (the first range and each window the parser asked
+for, cut where the tensor data begins: the same parse replays from them). Blob ids are the Hub's content
+addresses, so a header is stored once whatever revision lists it.
 
 Not in the Hugging Face cache itself: a header is not the file, and a shard's name in a snapshot must hold the whole
 file — transformers would load a truncated one. A branch (main) is trusted for REF_TTL, then listed again; a commit
@@ -16,6 +17,7 @@ by the same bounded parser.
 from __future__ import annotations
 
 import json
+import struct
 import time
 from pathlib import Path
 from typing import Any
@@ -122,3 +124,30 @@ def save(repo_id: str, revision: str | None, commit: str | None, listing: dict[s
 def _write(path: Path, data: bytes) -> None:
     if not write_cached(path, data):
         raise OSError(f"cannot write {path}")
+
+
+_RANGES_MAGIC = b"vramcalc-ranges-1\n"
+_RANGE_HEAD = struct.Struct("<QQ")
+
+
+def encode_ranges(ranges: list[tuple[int, bytes]]) -> bytes:
+    """A GGUF header as it was read (its first bytes and each window the parser asked for), as one blob."""
+    return _RANGES_MAGIC + b"".join(_RANGE_HEAD.pack(offset, len(data)) + data for offset, data in ranges)
+
+
+def decode_ranges(blob: bytes) -> dict[int, bytes]:
+    """encode_ranges' blob back to {offset: bytes}; {} for anything else (a damaged cache is a miss)."""
+    if not blob.startswith(_RANGES_MAGIC):
+        return {}
+    out: dict[int, bytes] = {}
+    pos = len(_RANGES_MAGIC)
+    while pos < len(blob):
+        if pos + _RANGE_HEAD.size > len(blob):
+            return {}
+        offset, n = _RANGE_HEAD.unpack_from(blob, pos)
+        pos += _RANGE_HEAD.size
+        if pos + n > len(blob):
+            return {}
+        out[offset] = blob[pos:pos + n]
+        pos += n
+    return out

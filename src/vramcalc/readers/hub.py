@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from vramcalc.errors import HubError, SourceError, UsageError, VramcalcError
 from vramcalc.inventory import FileInfo, Inventory, TensorInfo
 from vramcalc.readers import QuantSet
+from vramcalc.readers.header_cache import decode_ranges, encode_ranges
 from vramcalc.readers.paths import stays_inside, valid_repo_id, valid_revision
 
 if TYPE_CHECKING:
@@ -80,15 +81,14 @@ def read_repo(repo_id: str, *, revision: str | None = None, token: str | None = 
             target = snapshot / pick_gguf(ggufs, gguf_tag, repo_id)[0]
         inv = read_local(target, quant_set=False, registry=registry)
         return _cached_inventory(inv, label)
-    if not gguf_tag:  # what an earlier run fetched (headers only): no request at all
-        from vramcalc.readers import header_cache
+    from vramcalc.readers import header_cache
 
-        kept = header_cache.load(repo_id, revision, offline=offline())
-        if kept is not None:
-            try:
-                return _CachedHub(kept, repo_id, revision, progress, registry=registry).read(None, quant_set)
-            except (_CacheMiss, VramcalcError):  # a cache damaged or incomplete: as if there were none
-                pass
+    kept = header_cache.load(repo_id, revision, offline=offline())
+    if kept is not None:  # what an earlier run fetched (headers only): no request at all
+        try:
+            return _CachedHub(kept, repo_id, revision, progress, registry=registry).read(gguf_tag, quant_set)
+        except (_CacheMiss, VramcalcError):  # a cache damaged or incomplete: as if there were none
+            pass
     if offline():
         if snapshot is not None and cached == "config" and not gguf_tag:
             return _config_from_cache(snapshot, repo_id, revision)
@@ -350,9 +350,10 @@ class _Hub:
                            f"drop ':{gguf_tag}' and choose formats with --dtype")
         if ggufs and (gguf_tag or not wanted):
             groups = _quant_groups(ggufs, gguf_tag, self.repo_id, quant_set)
-            if groups is not None:
-                return self._quants(groups, sizes)
-            return self._gguf(pick_gguf(ggufs, gguf_tag, self.repo_id), sizes)
+            found: Inventory | QuantSet = (self._quants(groups, sizes) if groups is not None
+                                           else self._gguf(pick_gguf(ggufs, gguf_tag, self.repo_id), sizes))
+            self._keep(sizes)
+            return found
         if chosen.components:
             return self._pipeline(chosen, sizes)
         if not wanted:
@@ -692,6 +693,7 @@ class _Hub:
         first, total = self._get_sized(name, 0, GGUF_FIRST_RANGE - 1)
         size = size if size is not None else total  # the listing's size, else the range answer's
         requests, fetched = 1, len(first)
+        ranges = [(0, first)]  # what was read where, for the header cache
 
         def read_at(offset: int, n: int) -> bytes:
             nonlocal requests, fetched
@@ -706,9 +708,13 @@ class _Hub:
                 raise HubError(f"{where}: the server answered no bytes for range {offset:,}-{offset + n - 1:,}",
                                "retry later; if it persists, download the file and inspect it locally")
             fetched += len(data)
+            ranges.append((offset, data))
             return data
 
-        return parse_gguf_prefix(first, name=where, file_size=size, registry=self.registry, read_at=read_at)
+        g = parse_gguf_prefix(first, name=where, file_size=size, registry=self.registry, read_at=read_at)
+        # the ranges as read, cut at the tensor data (never needed again): the same parse replays from them
+        self.raw_headers[name] = encode_ranges([(o, d[:g.data_offset - o]) for o, d in ranges if o < g.data_offset])
+        return g
 
 
 class _CacheMiss(Exception):
@@ -745,8 +751,20 @@ class _CachedHub(_Hub):
             raise _CacheMiss(name)
         return self._parse_header(name, head, n, size)
 
-    def _gguf(self, parts: list[str], sizes: dict[str, int | None]) -> Inventory:
-        raise _CacheMiss(parts[0])
+    def _gguf_header(self, name: str, size: int | None) -> Any:
+        from vramcalc.readers.gguf import parse_gguf_prefix
+
+        ranges = decode_ranges(self.kept.header(name) or b"")
+        if not ranges or 0 not in ranges:
+            raise _CacheMiss(name)
+
+        def read_at(offset: int, n: int) -> bytes:  # the same parse asks for the same ranges, or it was not this file
+            if offset not in ranges:
+                raise _CacheMiss(name)
+            return ranges[offset][:n]
+
+        return parse_gguf_prefix(ranges[0], name=f"{self.repo_id}/{name}", file_size=size, registry=self.registry,
+                                 read_at=read_at)
 
     def _keep(self, sizes: dict[str, int | None]) -> None:
         pass
