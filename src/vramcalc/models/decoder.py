@@ -108,19 +108,15 @@ def moe_mlp(b: TensorBuilder, cfg: dict[str, Any], arch: Architecture, p: str) -
     if fam.experts_layout == "block_sparse_moe":
         m = p + "block_sparse_moe."
         b.add(m + "gate.weight", n, h)
-        for e in range(n):
-            b.add(m + f"experts.{e}.w1.weight", inter, h)
-            b.add(m + f"experts.{e}.w2.weight", h, inter)
-            b.add(m + f"experts.{e}.w3.weight", inter, h)
+        b.add_experts(m + "experts.", n, [("w1.weight", (inter, h)), ("w2.weight", (h, inter)),
+                                          ("w3.weight", (inter, h))])
         return
     m = p + "mlp."
     b.add(m + "gate.weight", n, h)
     if fam.router_bias or cfg.get("topk_method") == "noaux_tc":
         b.add(m + "gate.e_score_correction_bias", n)
-    for e in range(n):
-        b.add(m + f"experts.{e}.gate_proj.weight", inter, h)
-        b.add(m + f"experts.{e}.up_proj.weight", inter, h)
-        b.add(m + f"experts.{e}.down_proj.weight", h, inter)
+    b.add_experts(m + "experts.", n, [("gate_proj.weight", (inter, h)), ("up_proj.weight", (inter, h)),
+                                      ("down_proj.weight", (h, inter))])
     if fam.shared_expert_gate:
         shared = int(cfg.get("shared_expert_intermediate_size") or 0)
         if shared:

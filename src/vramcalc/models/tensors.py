@@ -44,11 +44,23 @@ class TensorBuilder:
         self._put(self.prefix + name, dtype, shape, prod(shape) * ELEMENT_BYTES.get(dtype, 1))
 
     def add(self, name: str, *shape: int) -> None:
-        numel = prod(shape)
         name = self.prefix + name
-        if self.fp8_block and is_linear_weight(name, shape) and not (self.fp8_skip and
-                                                                     any(m in name for m in self.fp8_skip)):
-            scale = (-(-shape[-2] // self.fp8_block[0]), -(-shape[-1] // self.fp8_block[1]))
+        self._add(name, shape, bool(self.fp8_block) and is_linear_weight(name, shape))
+
+    def add_experts(self, prefix: str, n: int, parts: list[tuple[str, tuple[int, ...]]]) -> None:
+        """`n` experts' tensors (`<prefix><e>.<part>`), expert by expert as a checkpoint lists them. Whether a part
+        is a linear weight (FP8-stored) is the same for every expert: decided once, not 256 × 58 times."""
+        full = self.prefix + prefix
+        linear = [bool(self.fp8_block) and is_linear_weight(f"{full}0.{part}", shape) for part, shape in parts]
+        for e in range(n):
+            for (part, shape), is_linear in zip(parts, linear, strict=True):
+                self._add(f"{full}{e}.{part}", shape, is_linear)
+
+    def _add(self, name: str, shape: tuple[int, ...], linear: bool) -> None:
+        numel = prod(shape)
+        block = self.fp8_block
+        if linear and block and not (self.fp8_skip and any(m in name for m in self.fp8_skip)):
+            scale = (-(-shape[-2] // block[0]), -(-shape[-1] // block[1]))
             self._put(name, "F8_E4M3", tuple(shape), numel)
             self._put(name + "_scale_inv", "F32", scale, 4 * scale[0] * scale[1])
             return
