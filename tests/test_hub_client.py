@@ -165,3 +165,43 @@ def test_hostile_redirects_end_in_one_error(monkeypatch: pytest.MonkeyPatch, cap
     assert r.code == 1 and r.err.count("\n") == 1 and said in r.err, r.err
     # the listing and the two early files, each followed at most MAX_REDIRECTS times, never retried
     assert _Redirector.seen <= 3 * (MAX_REDIRECTS + 1)
+
+
+TLS = Path(__file__).parent / "data" / "tls"
+
+
+@pytest.fixture
+def tls_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    """The fake Hub over HTTPS, its CDN under another name (localhost), with a test-only certificate."""
+    import ssl
+
+    from tests.hub_server import _handler, _Server
+
+    hub = FakeHub()
+    server = _Server(("127.0.0.1", 0), _handler(hub))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(TLS / "localhost.crt", TLS / "localhost.key")
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    hub.url, hub.cdn_url = f"https://127.0.0.1:{port}", f"https://localhost:{port}"
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    yield hub
+    server.shutdown()
+
+
+def test_https_with_verified_certificates(tls_hub: FakeHub, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    _repo(tls_hub, token=SECRET)
+    monkeypatch.setenv("VRAMCALC_CACHE_DIR", "off")
+    # a certificate nobody vouches for: one clear error, nothing read
+    r = run_cli(capsys, "inspect", "org/m", "--token", SECRET)
+    assert r.code == 1 and r.err.startswith("Error: the TLS connection to https://127.0.0.1:") and \
+        "REQUESTS_CA_BUNDLE" in r.err and SECRET not in r.err
+    # trusted through the variable requests and huggingface_hub users set: the Hub, then its CDN by name, over TLS
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(TLS / "localhost.crt"))
+    r = run_cli(capsys, "inspect", "org/m", "--token", SECRET, "--json")
+    assert r.code == 0, r.err
+    assert r.json()["params"] == 3 * 64 * 64
+    assert any(path.startswith("/cdn/") for path, _ in tls_hub.log)
+    assert {auth for path, auth in tls_hub.log if path.startswith("/cdn/")} == {""}

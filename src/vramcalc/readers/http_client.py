@@ -195,6 +195,13 @@ class Client:
                 import ssl
 
                 ctx = ssl.create_default_context()  # honours SSL_CERT_FILE / SSL_CERT_DIR
+                # the bundle a corporate proxy's users point requests (and so huggingface_hub) at
+                bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+                if bundle:
+                    try:
+                        ctx.load_verify_locations(bundle)
+                    except (OSError, ssl.SSLError):
+                        pass  # unreadable: the system's certificates alone, and a clear TLS error if they do not do
                 if not ctx.cert_store_stats().get("x509_ca"):
                     try:  # no system certificates (a slim container): certifi's, which httpx would use
                         import certifi

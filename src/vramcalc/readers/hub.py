@@ -570,6 +570,13 @@ class _Hub:
             return HubError(f"the Hub's answers for {rid} redirect too many times", "retry later, or report it")
         if isinstance(e, TimeoutError):
             return HubError(f"the Hub did not answer in time for {rid}", "retry, or check your connection")
+        import ssl
+
+        if isinstance(e, ssl.SSLError):
+            reason = getattr(e, "verify_message", None) or getattr(e, "reason", None) or name
+            return HubError(f"the TLS connection to {self.endpoint} failed ({str(reason)[:120]})",
+                            "behind a proxy that re-signs traffic, point SSL_CERT_FILE or REQUESTS_CA_BUNDLE at its "
+                            "certificate")
         if isinstance(e, HTTPException | ValueError) and not isinstance(e, RemoteDisconnected):
             return HubError(f"the Hub's answer for {rid} broke off or is malformed ({name})", "retry later")
         if isinstance(e, OSError | RemoteDisconnected):
