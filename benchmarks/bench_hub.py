@@ -74,6 +74,12 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=128)
     parser.add_argument("--repo", action="append", choices=sorted(REPOS), help="only these (repeatable)")
     args = parser.parse_args()
+    import compileall
+
+    import vramcalc
+
+    # as `pip install` does: under PYTHONDONTWRITEBYTECODE an editable install would recompile edited modules per run
+    compileall.compile_dir(str(Path(vramcalc.__file__).parent), quiet=1)
     hub = FakeHub(latency=args.latency)
     _Server.request_queue_size = args.backlog
     server = _Server(("127.0.0.1", 0), _handler(hub))
