@@ -17,7 +17,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vramcalc.errors import HubError, SourceError, VramcalcError
@@ -26,6 +25,7 @@ from vramcalc.readers import QuantSet
 from vramcalc.readers.header_cache import decode_ranges, encode_ranges
 from vramcalc.readers.hub_transport import MAX_ATTEMPTS, MAX_JSON_BYTES, HubTransport
 from vramcalc.readers.paths import stays_inside, valid_repo_id, valid_revision
+from vramcalc.readers.weight_files import INDEX
 
 if TYPE_CHECKING:
     from vramcalc.registry import Registry
@@ -38,6 +38,7 @@ GGUF_MAX_PREFIX = 256 << 20
 GGUF_MAX_REQUESTS = 32  # per GGUF file: the first range, then windows doubling to 32 MiB
 WORKERS = 32  # requests in flight, and so connections per host: a 30-shard repo in one round
 MAX_QUANTS = 64  # a repo of more GGUFs than this (several models) is a refusal that lists them, not a table
+EARLY = ("config.json", INDEX)  # asked for with the listing, before it says whether they exist
 Progress = Callable[[int, int], None]
 
 
@@ -47,14 +48,14 @@ def read_repo(repo_id: str, *, revision: str | None = None, token: str | None = 
     """`gguf_tag` ("Q4_K_M" from `org/name:Q4_K_M`, as llama.cpp's -hf takes it) picks one GGUF of a repo; a repo of
     several GGUFs without one is a QuantSet of them all (`quant_set=False`: an error that lists them). GGUF types
     are looked up in `registry` (the caller's, with its --formats files)."""
-    from vramcalc.readers.hf_cache import cached_snapshot, offline
+    from vramcalc.readers.hf_cache import cached_snapshot, cached_state, config_from_cache, offline
 
     if not valid_repo_id(repo_id):
         raise HubError(f"{repo_id[:200]!r} is not a Hub repo id", "give org/name")
     if revision is not None and not valid_revision(revision):
         raise HubError(f"revision {revision[:100]!r} is not a branch, tag or commit", "give one such as main or v1.0")
     snapshot = cached_snapshot(repo_id, revision)
-    cached = _cached_state(snapshot) if snapshot is not None else None
+    cached = cached_state(snapshot) if snapshot is not None else None
     if snapshot is not None and cached == "model":
         from vramcalc.readers import read_local
 
@@ -81,7 +82,7 @@ def read_repo(repo_id: str, *, revision: str | None = None, token: str | None = 
             pass
     if offline():
         if snapshot is not None and cached == "config" and not gguf_tag:
-            return _config_from_cache(snapshot, repo_id, revision)
+            return config_from_cache(snapshot, _label(repo_id, revision))
         raise HubError(f"{repo_id} is not in the local cache and HF_HUB_OFFLINE is set",
                        f"unset HF_HUB_OFFLINE, or download it first (hf download {repo_id} --include '*.json')")
     hub = _Hub(repo_id, revision, token, progress, registry=registry)
@@ -132,60 +133,6 @@ def pick_gguf(names: list[str], tag: str | None, repo_id: str) -> list[str]:
     example = "Q4_K_M" if "Q4_K_M" in known or not known else known[0]
     more = f"; `vramcalc estimate {repo_id}` shows every quant" if len(groups) > 1 else ""
     raise HubError(f"{hint} ({listing})", f"name one by its quant, e.g. {repo_id}:{example}{more}")
-
-
-INDEX = "model.safetensors.index.json"
-EARLY = ("config.json", INDEX)  # asked for with the listing, before it says whether they exist
-
-
-def _cached_state(snapshot: Path) -> str | None:
-    """What a cached snapshot can answer: "model" (weights to read, a pipeline, or a repo that is only a config),
-    "config" (config.json, but the weights the index names are not all there: `hf download … --include '*.json'`),
-    or None."""
-    names = {p.name for p in snapshot.iterdir()}
-    if "model_index.json" in names or any(n.endswith(".gguf") for n in names):
-        return "model"
-    if INDEX in names:
-        shards = _index_shards(snapshot / INDEX)
-        if shards and all(stays_inside(s) and (snapshot / s).is_file() for s in shards):
-            return "model"
-        return "config" if "config.json" in names else None
-    if "config.json" in names or any(n.endswith(".safetensors") for n in names):
-        return "model"
-    return None
-
-
-def _load_index(index: Path) -> dict[str, Any]:
-    from vramcalc.readers.config_json import read_json_object
-
-    try:
-        return read_json_object(index)
-    except SourceError:
-        return {}
-
-
-def _index_shards(index: Path) -> list[str]:
-    weight_map = _load_index(index).get("weight_map")
-    return sorted(set(map(str, weight_map.values()))) if isinstance(weight_map, dict) else []
-
-
-def _config_from_cache(snapshot: Path, repo_id: str, revision: str | None) -> Inventory:
-    """Offline, a snapshot holding config.json (and the index) without its weights: the config-only model, as the
-    Hub path counts a repo without weights."""
-    from vramcalc.readers.config_json import inventory_from_config, read_config_file
-
-    inv = inventory_from_config(read_config_file(snapshot / "config.json"), _label(repo_id, revision))
-    note = "offline (HF_HUB_OFFLINE): the weights are not in the local cache, counted from its config.json"
-    total = _index_total_size(snapshot / INDEX)
-    if total:
-        note += f" (the index lists {total:,} bytes of tensors)"
-    return inv.model_copy(update={"warnings": [*inv.warnings, note]})
-
-
-def _index_total_size(index: Path) -> int | None:
-    meta = _load_index(index).get("metadata")
-    total = meta.get("total_size") if isinstance(meta, dict) else None
-    return total if isinstance(total, int) and total > 0 else None
 
 
 def _sibling_size(sibling: dict[str, Any]) -> int | None:

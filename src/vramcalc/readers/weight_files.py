@@ -16,7 +16,8 @@ from typing import Any, Protocol
 from vramcalc.errors import SourceError, VramcalcError
 from vramcalc.readers.paths import plain_name, stays_inside
 
-INDEXES = ("model.safetensors.index.json", "diffusion_pytorch_model.safetensors.index.json")
+INDEX = "model.safetensors.index.json"
+INDEXES = (INDEX, "diffusion_pytorch_model.safetensors.index.json")
 # the `variant=` names diffusers and transformers save with (save_pretrained(variant=…)), in order of preference
 # when a folder holds only variants
 VARIANTS = ("fp16", "bf16", "fp32", "fp8", "non_ema", "ema")
