@@ -91,3 +91,21 @@ def test_gpt_bigcode_is_gpt2_with_one_kv_head() -> None:
     assert {(a.num_kv_heads, a.head_dim) for a in arch.layers} == {(1, head_dim)} and arch.tie_word_embeddings
     grouped = architecture_from_config({**STARCODERBASE_1B, "multi_query": False})
     assert grouped.layers[0].num_kv_heads == 16
+
+
+def test_deepseek_v32_is_v3_with_its_lightning_indexer() -> None:
+    # deepseek-ai/DeepSeek-V3.2-Exp config.json: V3's shapes plus index_n_heads 64, index_head_dim 128. Its layers
+    # are V3's MLA (it was counted as a grouped-query decoder: 702.6B) plus an indexer each, with the names and
+    # shapes the reference inference code's Indexer gives (as LightLLM's NSAIndexerWeight loads them)
+    v3 = json.loads((Path(__file__).parents[1] / "examples" / "configs" / "deepseek-v3" / "config.json").read_text())
+    v32 = {**v3, "model_type": "deepseek_v32", "architectures": ["DeepseekV32ForCausalLM"], "index_n_heads": 64,
+           "index_head_dim": 128, "index_topk": 2048}
+    base, inv = inventory_from_config(v3, "v3"), inventory_from_config(v32, "v3.2")
+    h, layers, q_rank = v3["hidden_size"], v3["num_hidden_layers"], v3["q_lora_rank"]
+    indexer = 64 * 128 * q_rank + 128 * h + 2 * 128 + 64 * h
+    assert inv.total_params == base.total_params + layers * indexer == 671_877_944_064
+    by_name = {t.name: t for t in inv.tensors}
+    p = "model.layers.7.self_attn.indexer."
+    assert by_name[p + "wq_b.weight"].dtype == "F8_E4M3" and p + "wq_b.weight_scale_inv" in by_name
+    assert by_name[p + "weights_proj.weight"].dtype == "BF16" and p + "weights_proj.weight_scale_inv" not in by_name
+    assert architecture_from_config(v32).family.kv == "mla"
