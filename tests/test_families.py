@@ -109,3 +109,16 @@ def test_deepseek_v32_is_v3_with_its_lightning_indexer() -> None:
     assert by_name[p + "wq_b.weight"].dtype == "F8_E4M3" and p + "wq_b.weight_scale_inv" in by_name
     assert by_name[p + "weights_proj.weight"].dtype == "BF16" and p + "weights_proj.weight_scale_inv" not in by_name
     assert architecture_from_config(v32).family.kv == "mla"
+
+
+def test_glm5_is_built_as_deepseek_v32() -> None:
+    # GLM-5 (model_type glm_moe_dsa) runs DeepSeek-V3.2's network (mlx-lm's glm_moe_dsa model is its deepseek_v32
+    # model): with the same sizes, the same tensors
+    v3 = json.loads((Path(__file__).parents[1] / "examples" / "configs" / "deepseek-v3" / "config.json").read_text())
+    sizes = {**v3, "index_n_heads": 32, "index_head_dim": 128, "num_hidden_layers": 4, "first_k_dense_replace": 1}
+    v32 = inventory_from_config({**sizes, "model_type": "deepseek_v32"}, "a")
+    glm5 = inventory_from_config({**sizes, "model_type": "glm_moe_dsa"}, "b")
+    assert [(t.name, t.shape, t.dtype) for t in glm5.tensors] == [(t.name, t.shape, t.dtype) for t in v32.tensors]
+    names = {t.name for t in glm5.tensors}
+    assert {"model.layers.3.self_attn.indexer.wq_b.weight", "model.layers.3.self_attn.q_a_proj.weight"} <= names
+    assert not any(n.endswith("self_attn.k_proj.weight") for n in names)

@@ -42,6 +42,9 @@ def build_v32(b: TensorBuilder, cfg: dict[str, Any], arch: Architecture) -> list
 FAMILIES = [
     Family(model_types=("deepseek_v2", "kimi_k2"), kv="mla", builder=build),
     Family(model_types=("deepseek_v3",), kv="mla", router_bias=True, builder=build),
-    Family(model_types=("deepseek_v32",), kv="mla", router_bias=True, transformers_full_mla=True, builder=build_v32),
-    Family(model_types=("glm_moe_dsa", "glm5_next", "hy_v4", "axk2"), kv="mla", transformers_full_mla=True),
+    # GLM-5 (glm_moe_dsa) is V3.2's network with its own sizes: mlx-lm's glm_moe_dsa model is its DeepSeek-V3.2
+    # model, vLLM's GLM-5 class its DeepSeek-V2 one with the indexer
+    Family(model_types=("deepseek_v32", "glm_moe_dsa"), kv="mla", router_bias=True, transformers_full_mla=True,
+           builder=build_v32),
+    Family(model_types=("glm5_next", "hy_v4", "axk2"), kv="mla", transformers_full_mla=True),
 ]
