@@ -106,11 +106,18 @@ def is_lfs(name: str, f: RemoteFile) -> bool:
     return name.endswith(LFS_SUFFIXES) or f.size > 10 << 20
 
 
+def _pointer_oid(f: RemoteFile) -> str:
+    """An LFS file's blob id: the git object id of its pointer file, which names the content's sha256 (so a new
+    content is a new id, as on the Hub)."""
+    pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{f.sha256}\nsize {f.size}\n".encode()
+    return hashlib.sha1(b"blob %d\0" % len(pointer) + pointer).hexdigest()
+
+
 def _sibling(name: str, f: RemoteFile, blobs: bool) -> dict[str, object]:
     if not blobs:
         return {"rfilename": name}
     if is_lfs(name, f):
-        return {"rfilename": name, "blobId": hashlib.sha1(name.encode()).hexdigest(), "size": f.size,
+        return {"rfilename": name, "blobId": _pointer_oid(f), "size": f.size,
                 "lfs": {"sha256": f.sha256, "size": f.size, "pointerSize": 134}}
     return {"rfilename": name, "blobId": f.git_oid, "size": f.size}
 

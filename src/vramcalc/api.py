@@ -74,7 +74,7 @@ def estimate(
     layers: int | None = None, kv_heads: int | None = None, head_dim: int | None = None,
     revision: str | None = None, token: str | None = None, format_files: Sequence[Path] | None = None,
     gpu_files: Sequence[Path] | None = None, given_options: frozenset[str] = frozenset(),
-    progress: Progress | None = None,
+    progress: Progress | None = None, refresh: bool = False,
 ) -> EstimateReport:
     """Weights and VRAM per format (`vramcalc estimate`). `formats`: rows to show (default a common set);
     `given_options`: CLI option names the caller typed, so that those no row reads are warned about."""
@@ -108,7 +108,8 @@ def estimate(
         resolution=parse_resolution(resolution) if resolution else None,
         contexts=_contexts(context), flag_architecture=flag_arch, given_options=given_options, gpu=selection,
     )
-    source = resolve_model(model, revision=revision, token=token, progress=progress, registry=registry)
+    source = resolve_model(model, revision=revision, token=token, progress=progress, registry=registry,
+                           refresh=refresh)
     if isinstance(source, ModelLabel):
         return estimate_count(source, request, registry)
     if isinstance(source, QuantSet):  # several GGUF quants, none named: a table of them all
@@ -120,7 +121,7 @@ def estimate(
 
 def inspect(source: str, *, tensors: bool = False, name_filter: str | None = None, revision: str | None = None,
             token: str | None = None, progress: Progress | None = None,
-            format_files: Sequence[Path] | None = None) -> InspectReport:
+            format_files: Sequence[Path] | None = None, refresh: bool = False) -> InspectReport:
     """What a checkpoint holds, from its headers only (`vramcalc inspect`). GGUF types are read with the formats
     files given (as every command that reads a file does)."""
     from vramcalc.errors import UsageError
@@ -131,7 +132,7 @@ def inspect(source: str, *, tensors: bool = False, name_filter: str | None = Non
 
     registry = load_registry(list(format_files or []) or None)
     model = resolve_model(source, revision=revision, token=token, progress=progress, quant_set=False,
-                          registry=registry)
+                          registry=registry, refresh=refresh)
     if isinstance(model, ModelLabel):
         raise UsageError(f"{source!r} is a parameter count, not a checkpoint",
                          "inspect reads a file, folder, config.json or Hub id; use `vramcalc estimate` for counts")
@@ -142,7 +143,7 @@ def inspect(source: str, *, tensors: bool = False, name_filter: str | None = Non
 def compare(models: Sequence[str], *, dtype: str | None = None, context: int | str | None = None, batch: int = 1,
             engine: str = "auto", gpu_memory: int | str | None = None, gpu: str | None = None, units: str = "gb",
             revision: str | None = None, token: str | None = None, format_files: Sequence[Path] | None = None,
-            gpu_files: Sequence[Path] | None = None) -> CompareReport:
+            gpu_files: Sequence[Path] | None = None, refresh: bool = False) -> CompareReport:
     """Models side by side (`vramcalc compare`); a model may name its format: "path:Q4_K_M", "org/name:Q8_0"."""
     from vramcalc.calculator.engines import RuntimeRequest
     from vramcalc.compare_report import build_compare, resolve_with_format
@@ -156,7 +157,7 @@ def compare(models: Sequence[str], *, dtype: str | None = None, context: int | s
     registry = load_registry(list(format_files or []) or None)
     if dtype is not None:
         registry.get(dtype)  # fail early, with suggestions, on a typo
-    sources = [resolve_with_format(m, registry, revision, token) for m in models]
+    sources = [resolve_with_format(m, registry, revision, token, refresh) for m in models]
     _, size = gpu_capacity(gpu, gpu_memory, gpu_files)
     from vramcalc.heuristics import DEFAULT_CONTEXT
 
@@ -172,7 +173,7 @@ def fit(
     margin: int | str | None = None, kv_dtype: str | None = None, flash_attention: bool = True,
     ubatch_size: int | None = None, units: str = "gb", explain: bool = False, revision: str | None = None,
     token: str | None = None, format_files: Sequence[Path] | None = None, gpu_files: Sequence[Path] | None = None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, refresh: bool = False,
 ) -> FitReport:
     """Will it run, and how to launch it (`vramcalc fit`): per format the engine's plan on the GPUs — `gpu` by name
     ("RTX 4090", "2xH100") or `gpu_memory` per GPU ("24GiB", "2x80GiB", or bytes). Without `model`: the largest model
@@ -213,7 +214,7 @@ def fit(
     if model is None:
         return largest_model(options, registry, device, selection)
     source = resolve_model(model, revision=revision, token=token, progress=progress, quant_set=False,
-                           registry=registry)
+                           registry=registry, refresh=refresh)
     return fit_model(source, options, registry, device, selection)
 
 
@@ -241,7 +242,7 @@ def train(
     lora_alpha: int = 32, lora_targets: str = "all-linear", gpus: int | None = None, zero: int | None = None,
     fsdp: str | None = None, offload_optimizer: str | None = None, offload_params: str | None = None,
     gpu_memory: int | str | None = None, gpu: str | None = None, fit: str | None = None, units: str = "gb",
-    explain: bool = False, revision: str | None = None, token: str | None = None,
+    explain: bool = False, revision: str | None = None, token: str | None = None, refresh: bool = False,
 ) -> TrainReport:
     """GPU memory to train or fine-tune (`vramcalc train`): one row per method × precision (default: full, LoRA and
     QLoRA side by side)."""
@@ -297,6 +298,6 @@ def train(
         lora_alpha=lora_alpha, lora_targets=targets, gpus=n_gpus, zero=zero, fsdp=fsdp,
         offload_optimizer=offload_optimizer is not None, offload_params=offload_params is not None,
     )
-    source = resolve_model(model, revision=revision, token=token, quant_set=False)
+    source = resolve_model(model, revision=revision, token=token, quant_set=False, refresh=refresh)
     return build_train_report(source, base, rows, units=units, explain=explain, gpu_memory=memory,
                               gpu_name=gpu_name, fit=fit)

@@ -146,8 +146,8 @@ def build_compare(
     )
 
 
-def resolve_with_format(text: str, registry: Registry, revision: str | None, token: str | None
-            ) -> tuple[str, ModelLabel | Inventory, str | None]:
+def resolve_with_format(text: str, registry: Registry, revision: str | None, token: str | None,
+                        refresh: bool = False) -> tuple[str, ModelLabel | Inventory, str | None]:
     """A model and the format asked for it: `path:Q4_K_M`, `7B:Q8_0` or `org/name:Q8_0`. On the Hub a tag first
     picks a GGUF quant of the repo (as llama.cpp's -hf does); a repo without GGUFs prices its weights in that
     format."""
@@ -156,20 +156,24 @@ def resolve_with_format(text: str, registry: Registry, revision: str | None, tok
     from vramcalc.errors import HubError, UsageError
     from vramcalc.resolve import looks_like_repo_id, resolve_model
 
+    def read(model: str) -> ModelLabel | Inventory:
+        return resolve_model(model, revision=revision, token=token, quant_set=False, registry=registry,
+                             refresh=refresh)
+
     head, sep, tail = text.rpartition(":")
     spec = registry.find(tail) if sep and head and not tail.startswith(("/", "\\")) else None
     if spec is None:
-        return text, resolve_model(text, revision=revision, token=token, quant_set=False, registry=registry), None
+        return text, read(text), None
     if Path(head).expanduser().exists():
-        return text, resolve_model(head, revision=revision, token=token, quant_set=False, registry=registry), spec.name
+        return text, read(head), spec.name
     if looks_like_repo_id(head):
         try:
-            return text, resolve_model(text, revision=revision, token=token, quant_set=False, registry=registry), None
+            return text, read(text), None
         except HubError as e:
             if "no GGUF" not in str(e):
                 raise
-        return text, resolve_model(head, revision=revision, token=token, quant_set=False, registry=registry), spec.name
+        return text, read(head), spec.name
     try:
-        return text, resolve_model(head, revision=revision, token=token, quant_set=False, registry=registry), spec.name
+        return text, read(head), spec.name
     except UsageError:
-        return text, resolve_model(text, revision=revision, token=token, quant_set=False, registry=registry), None
+        return text, read(text), None

@@ -50,15 +50,18 @@ def from_hub_url(text: str) -> tuple[str, str | None, str | None] | None:
 def resolve_model(
     text: str, *, revision: str | None = None, token: str | None = None,
     progress: Callable[[int, int], None] | None = None, quant_set: Literal[False], registry: Registry | None = None,
+    refresh: bool = False,
 ) -> ModelLabel | Inventory: ...
 @overload
 def resolve_model(
     text: str, *, revision: str | None = None, token: str | None = None,
     progress: Callable[[int, int], None] | None = None, quant_set: bool = True, registry: Registry | None = None,
+    refresh: bool = False,
 ) -> ModelLabel | Inventory | QuantSet: ...
 def resolve_model(
     text: str, *, revision: str | None = None, token: str | None = None,
     progress: Callable[[int, int], None] | None = None, quant_set: bool = True, registry: Registry | None = None,
+    refresh: bool = False,
 ) -> ModelLabel | Inventory | QuantSet:
     """A local path wins; then a count or label; then a Hub repo id (local cache first, then the Hub) or a pasted
     Hub address. A repo or folder of several GGUF quants, none named, is a QuantSet of them all; with
@@ -89,7 +92,7 @@ def resolve_model(
 
             repo, _, tag = text.partition(":")
             return read_repo(repo, revision=revision, token=token, progress=progress, gguf_tag=tag or None,
-                             quant_set=quant_set, registry=registry)
+                             quant_set=quant_set, registry=registry, refresh=refresh)
         if any(sep in text for sep in ("/", "\\")) or text.endswith((".json", ".safetensors", ".gguf")):
             raise UsageError(
                 f"no such file or folder: {text[:300]}", "check the path, or give a Hub id such as org/name"

@@ -123,3 +123,33 @@ def test_gguf_repos_are_kept_too(fake_hub: FakeHub, capsys: pytest.CaptureFixtur
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert run_cli(capsys, "inspect", "org/q:Q4_K_M", "--json").json() == first[("inspect", "org/q:Q4_K_M")].json()
     assert fake_hub.requests == before
+
+
+@pytest.mark.parametrize("command", ["inspect", "estimate", "compare", "fit", "train"])
+def test_refresh_reads_the_hub_again_and_keeps_it(fake_hub: FakeHub, capsys: pytest.CaptureFixture[str],
+                                                  command: str) -> None:
+    from tests.fixtures_files import llama_tensors, safetensors_bytes
+    from tests.hub_server import RemoteFile
+    from tests.test_hub import CONFIG
+
+    def publish(kv: int) -> None:  # the same repo, its K/V projections resized: a new commit on main
+        head, data_len = safetensors_bytes(llama_tensors(kv=kv))
+        fake_hub.add("org/r", {"config.json": CONFIG, "model.safetensors": RemoteFile(head, len(head) + data_len)})
+
+    def params(*extra: str) -> int:
+        args = {"inspect": ["inspect", "org/r"], "estimate": ["estimate", "org/r", "-d", "bf16"],
+                "compare": ["compare", "org/r", "7B"], "fit": ["fit", "org/r", "--gpu-memory", "24GiB"],
+                "train": ["train", "org/r", "--method", "lora"]}[command]
+        r = run_cli(capsys, *args, *extra, "--json")
+        assert r.code == 0, r.err
+        data = r.json()
+        model = data if command == "inspect" else data["entries"][0] if command == "compare" else data["model"]
+        return int(model["params"])
+
+    publish(kv=32)
+    first = params()
+    publish(kv=64)
+    assert params() == first  # the cached answer, no request
+    assert params("--refresh") > first  # read again…
+    fake_hub.rate_limited = True
+    assert params() > first  # …and kept for the next run

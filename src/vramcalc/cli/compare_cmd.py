@@ -15,6 +15,7 @@ from vramcalc.cli.options import (
     GpuOpt,
     GpusOpt,
     JsonOpt,
+    RefreshOpt,
     RevisionOpt,
     TokenOpt,
     UnitsChoice,
@@ -40,6 +41,7 @@ def compare(
     units: UnitsOpt = UnitsChoice.gb,
     revision: RevisionOpt = None,
     token: TokenOpt = None,
+    refresh: RefreshOpt = False,
     formats: FormatsOpt = None,
     gpus: GpusOpt = None,
     json_out: JsonOpt = False,
@@ -48,5 +50,5 @@ def compare(
     from vramcalc.api import compare as compare_models
 
     emit(compare_models(models, dtype=dtype, context=context, batch=batch, engine=engine.value, gpu_memory=gpu_memory,
-                        gpu=gpu, units=units.value, revision=revision, token=token, format_files=formats,
-                        gpu_files=gpus), json_out)
+                        gpu=gpu, units=units.value, revision=revision, token=token, refresh=refresh,
+                        format_files=formats, gpu_files=gpus), json_out)

@@ -15,6 +15,7 @@ from vramcalc.cli.options import (
     GpuOpt,
     GpusOpt,
     JsonOpt,
+    RefreshOpt,
     RevisionOpt,
     TokenOpt,
     UnitsChoice,
@@ -94,6 +95,7 @@ def estimate(
                                                  max=65_536)] = None,
     revision: RevisionOpt = None,
     token: TokenOpt = None,
+    refresh: RefreshOpt = False,
     formats: FormatsOpt = None,
     gpus: GpusOpt = None,
     json_out: JsonOpt = False,
@@ -110,6 +112,6 @@ def estimate(
             flash_attention=True if flash_attention is None else flash_attention, ubatch_size=ubatch_size or 512,
             op_offload=op_offload is not False,
             max_num_batched_tokens=max_num_batched_tokens, max_num_seqs=max_num_seqs, resolution=resolution,
-            layers=layers, kv_heads=kv_heads, head_dim=head_dim, revision=revision, token=token,
+            layers=layers, kv_heads=kv_heads, head_dim=head_dim, revision=revision, token=token, refresh=refresh,
             format_files=formats, gpu_files=gpus, given_options=given_options(ctx), progress=progress)
     emit(report, json_out)

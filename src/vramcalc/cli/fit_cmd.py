@@ -16,6 +16,7 @@ from vramcalc.cli.options import (
     GpuOpt,
     GpusOpt,
     JsonOpt,
+    RefreshOpt,
     RevisionOpt,
     TokenOpt,
     UnitsChoice,
@@ -54,6 +55,7 @@ def fit(
                        ] = False,
     revision: RevisionOpt = None,
     token: TokenOpt = None,
+    refresh: RefreshOpt = False,
     formats: FormatsOpt = None,
     gpus: GpusOpt = None,
     json_out: JsonOpt = False,
@@ -68,6 +70,6 @@ def fit(
         report = fit_report(
             model, gpu=gpu, gpu_memory=gpu_memory, formats=list(dtype or []), engine=engine.value, context=context,
             batch=batch, margin=margin, kv_dtype=kv_dtype, flash_attention=flash_attention, ubatch_size=ubatch_size,
-            units=units.value, explain=explain, revision=revision, token=token, format_files=formats, gpu_files=gpus,
-            progress=progress)
+            units=units.value, explain=explain, revision=revision, token=token, refresh=refresh,
+            format_files=formats, gpu_files=gpus, progress=progress)
     emit(report, json_out)

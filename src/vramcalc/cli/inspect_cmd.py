@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from vramcalc.cli.options import FormatsOpt, JsonOpt, RevisionOpt, TokenOpt
+from vramcalc.cli.options import FormatsOpt, JsonOpt, RefreshOpt, RevisionOpt, TokenOpt
 from vramcalc.cli.output import emit
 
 
@@ -19,6 +19,7 @@ def inspect(
     ] = None,
     revision: RevisionOpt = None,
     token: TokenOpt = None,
+    refresh: RefreshOpt = False,
     formats: FormatsOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -28,5 +29,5 @@ def inspect(
 
     with progress_bar("reading headers") as progress:
         report = inspect_model(source, tensors=tensors, name_filter=name_filter, revision=revision, token=token,
-                               progress=progress, format_files=formats)
+                               refresh=refresh, progress=progress, format_files=formats)
     emit(report, json_out)

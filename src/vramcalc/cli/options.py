@@ -33,6 +33,8 @@ UnitsOpt = Annotated[
 ]
 RevisionOpt = Annotated[str | None, typer.Option("--revision", help="Hub revision (branch, tag, commit)")]
 TokenOpt = Annotated[str | None, typer.Option("--token", help="Hub token (else $HF_TOKEN)", show_default=False)]
+RefreshOpt = Annotated[bool, typer.Option(
+    "--refresh", help="Hub repos: read them again, not from vramcalc's header cache (and keep what comes back)")]
 EngineOpt = Annotated[EngineChoice, typer.Option(
     "--engine", "-e", help="auto: llama.cpp for GGUF rows (a GGUF file, GGUF types), transformers for the rest")]
 BatchOpt = Annotated[int, typer.Option("--batch", "-b", help="sequences at once", min=1)]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from vramcalc.cli.options import GpuMemoryOpt, JsonOpt, RevisionOpt, TokenOpt, UnitsChoice, UnitsOpt
+from vramcalc.cli.options import GpuMemoryOpt, JsonOpt, RefreshOpt, RevisionOpt, TokenOpt, UnitsChoice, UnitsOpt
 from vramcalc.cli.output import emit
 
 
@@ -50,6 +50,7 @@ def train(
     explain: Annotated[bool, typer.Option("--explain", help="every term with its arithmetic and source")] = False,
     revision: RevisionOpt = None,
     token: TokenOpt = None,
+    refresh: RefreshOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """GPU memory to train or fine-tune a causal LM: weights, gradients, optimizer states, activations, logits —
@@ -62,7 +63,7 @@ def train(
         grad_accum=grad_accum, checkpointing=checkpointing, lora_rank=lora_rank, lora_alpha=lora_alpha,
         lora_targets=lora_targets, gpus=gpus, zero=zero, fsdp=fsdp, offload_optimizer=offload_optimizer,
         offload_params=offload_params, gpu_memory=gpu_memory, gpu=gpu, fit=fit, units=units.value, explain=explain,
-        revision=revision, token=token), json_out)
+        revision=revision, token=token, refresh=refresh), json_out)
 
 
 def _split(values: list[str] | None) -> list[str]:

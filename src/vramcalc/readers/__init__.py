@@ -64,11 +64,11 @@ def _config_only(path: Path) -> Path | None:
 
 def read_repo(repo_id: str, *, revision: str | None = None, token: str | None = None,
               progress: Callable[[int, int], None] | None = None, gguf_tag: str | None = None,
-              quant_set: bool = True, registry: Registry | None = None) -> Inventory | QuantSet:
+              quant_set: bool = True, registry: Registry | None = None, refresh: bool = False) -> Inventory | QuantSet:
     """A Hub repo id: the local Hugging Face cache first, then the Hub (headers only). `gguf_tag` picks one GGUF
     file of a repo that holds several (`org/name:Q4_K_M`); without one, such a repo is a QuantSet of them all, or
     (`quant_set=False`) an error that lists them."""
     from vramcalc.readers.hub import read_repo as _read_repo
 
     return _read_repo(repo_id, revision=revision, token=token, progress=progress, gguf_tag=gguf_tag,
-                      quant_set=quant_set, registry=registry)
+                      quant_set=quant_set, registry=registry, refresh=refresh)

@@ -108,7 +108,8 @@ def save(repo_id: str, revision: str | None, commit: str | None, listing: dict[s
         (folder / "headers").mkdir(parents=True, exist_ok=True)
         for name, head in headers.items():
             blob = _blob_name(listing.get(name, (None, None))[1])
-            if blob is not None and not (folder / "headers" / blob).is_file():
+            # a blob id names one content on the Hub; a mirror that reuses ids must not leave a stale header behind
+            if blob is not None and read_cached(folder / "headers" / blob, MAX_HEADER_BYTES) != head:
                 _write(folder / "headers" / blob, head)
         data = {"repo": repo_id, "commit": commit, "files": {n: [s, b] for n, (s, b) in listing.items()},
                 "jsons": jsons}

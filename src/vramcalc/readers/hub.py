@@ -44,8 +44,9 @@ Progress = Callable[[int, int], None]
 
 def read_repo(repo_id: str, *, revision: str | None = None, token: str | None = None,
               progress: Progress | None = None, gguf_tag: str | None = None,
-              quant_set: bool = True, registry: Registry | None = None) -> Inventory | QuantSet:
-    """`gguf_tag` ("Q4_K_M" from `org/name:Q4_K_M`, as llama.cpp's -hf takes it) picks one GGUF of a repo; a repo of
+              quant_set: bool = True, registry: Registry | None = None, refresh: bool = False) -> Inventory | QuantSet:
+    """`refresh`: ask the Hub even where the header cache holds the repo (and keep what comes back). `gguf_tag`
+    ("Q4_K_M" from `org/name:Q4_K_M`, as llama.cpp's -hf takes it) picks one GGUF of a repo; a repo of
     several GGUFs without one is a QuantSet of them all (`quant_set=False`: an error that lists them). GGUF types
     are looked up in `registry` (the caller's, with its --formats files)."""
     from vramcalc.readers.hf_cache import cached_snapshot, cached_state, config_from_cache, offline
@@ -74,7 +75,7 @@ def read_repo(repo_id: str, *, revision: str | None = None, token: str | None = 
         return _cached_inventory(inv, label)
     from vramcalc.readers import header_cache
 
-    kept = header_cache.load(repo_id, revision, offline=offline())
+    kept = None if refresh else header_cache.load(repo_id, revision, offline=offline())
     if kept is not None:  # what an earlier run fetched (headers only): no request at all
         try:
             return _CachedHub(kept, repo_id, revision, progress, registry=registry).read(gguf_tag, quant_set)
