@@ -198,6 +198,11 @@ def test_a_bad_deadline_is_a_usage_error(fake_hub: FakeHub, monkeypatch: pytest.
     monkeypatch.setenv("VRAMCALC_TIMEOUT", "soon")
     r = run_cli(capsys, "inspect", "org/cfg")
     assert r.code == 2 and r.err.startswith("Error: VRAMCALC_TIMEOUT='soon' is not a number of seconds")
+    # huggingface_hub's per-read timeout, read by the same rule (it was silently replaced by 10 s)
+    monkeypatch.delenv("VRAMCALC_TIMEOUT")
+    monkeypatch.setenv("HF_HUB_DOWNLOAD_TIMEOUT", "-3")
+    r = run_cli(capsys, "inspect", "org/cfg")
+    assert r.code == 2 and r.err.startswith("Error: HF_HUB_DOWNLOAD_TIMEOUT='-3' is not a number of seconds")
 
 
 # --------------------------------------------------------------------------- item 16: what the server said

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from vramcalc.calculator.gguf_names import GGUFName, gguf_name, gguf_name_map
+from vramcalc.calculator.gguf_names import GGUFName, gguf_name_map
 
 if TYPE_CHECKING:
     from vramcalc.calculator.weights import WeightPlan
@@ -121,7 +121,7 @@ def _gguf_names(members: tuple[TensorInfo, ...], model_type: str,
         return hit[1]
     counts: dict[str, int] = {}
     for member in members:
-        g = name_of[member.name] if member.name in name_of else gguf_name(member.name, model_type)
+        g = name_of[member.name]
         name = g.name if g else member.name
         counts[name] = counts.get(name, 0) + 1
     if len(_NAMES_CACHE) > 65_536:  # bounded whatever the model: one run prices one or two inventories

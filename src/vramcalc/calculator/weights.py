@@ -312,16 +312,18 @@ def plan_weights(
                                       ).items():
         t0 = members[0]
         cls = classify(t0.name, len(shape))
-        by_target: dict[str, tuple[FormatSpec | None, list[TensorInfo]]] = {}
+        parts: list[tuple[FormatSpec | None, list[TensorInfo]]]
         if per_tensor is not None and split is not None and per_tensor(spec):
-            by_target = {str(i): part for i, part in enumerate(split(spec, members))}
+            parts = split(spec, members)
         elif per_tensor is None or per_tensor(spec):
+            by_target: dict[str, tuple[FormatSpec | None, list[TensorInfo]]] = {}
             for t in members:
                 target = choose(spec, t, cls)
                 by_target.setdefault(target.name if target else "", (target, []))[1].append(t)
+            parts = list(by_target.values())
         else:
-            by_target[""] = (choose(spec, t0, cls), members)
-        for target, alike in by_target.values():
+            parts = [(choose(spec, t0, cls), members)]
+        for target, alike in parts:
             group = tuple(alike) if len(alike) > 1 else ()
             if target is None:
                 kept, nbytes = kept_bytes(alike[0], spec, registry)

@@ -37,6 +37,14 @@ class TooManyRedirects(Exception):
     pass
 
 
+class _ForwardProxy(http.client.HTTPConnection):
+    """A connection to a proxy that forwards plain http:// requests (with the proxy's credentials, if any)."""
+
+    def __init__(self, host: str, port: int, *, timeout: float, proxy_headers: dict[str, str]) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.proxy_headers = proxy_headers
+
+
 class Response:
     """A streamed answer: status, reason, headers (case-insensitive .get) and the body in chunks."""
 
@@ -117,9 +125,8 @@ class Client:
         for attempt in range(2):
             conn, reused = self._acquire(key, timeout)
             extra: dict[str, str] = {}
-            if getattr(conn, "_vramcalc_plain_proxy", False):  # an http:// proxy takes the whole address
-                target = url
-                extra = getattr(conn, "_vramcalc_proxy_headers", {})
+            if isinstance(conn, _ForwardProxy):  # an http:// address through a proxy: it takes the whole address
+                target, extra = url, conn.proxy_headers
             try:
                 conn.request("GET", target, headers={**headers, **extra})
                 return conn, key, conn.getresponse()
@@ -184,10 +191,7 @@ class Client:
             tunnel = http.client.HTTPSConnection(phost, pport, timeout=timeout, context=self._context())
             tunnel.set_tunnel(host, port, headers=auth)
             return tunnel
-        conn = http.client.HTTPConnection(phost, pport, timeout=timeout)
-        conn._vramcalc_plain_proxy = True  # type: ignore[attr-defined]
-        conn._vramcalc_proxy_headers = auth  # type: ignore[attr-defined]
-        return conn
+        return _ForwardProxy(phost, pport, timeout=timeout, proxy_headers=auth)
 
     def _context(self) -> ssl.SSLContext:
         with self._lock:

@@ -28,6 +28,8 @@ from vramcalc.readers.paths import stays_inside, valid_repo_id, valid_revision
 from vramcalc.readers.weight_files import INDEX
 
 if TYPE_CHECKING:
+    from vramcalc.readers.header_cache import CachedRepo
+    from vramcalc.readers.weight_files import WeightFiles
     from vramcalc.registry import Registry
 
 FIRST_RANGE = 100_000  # a shard's first range where no index foresees its header
@@ -246,7 +248,7 @@ class _Hub(HubTransport):
                 self.progress(done, len(wanted))
         return tensors, files, metadata
 
-    def _pipeline(self, chosen: Any, sizes: dict[str, int | None]) -> Inventory:
+    def _pipeline(self, chosen: WeightFiles, sizes: dict[str, int | None]) -> Inventory:
         """A diffusers pipeline: its components' weights, or their configs where they have none (as a folder)."""
         from vramcalc.readers.assemble import assemble_pipeline
 
@@ -444,7 +446,7 @@ class _CacheMiss(Exception):
 class _CachedHub(_Hub):
     """The same read, answered from the header cache (readers/header_cache.py) instead of the network."""
 
-    def __init__(self, kept: Any, repo_id: str, revision: str | None, progress: Progress | None, *,
+    def __init__(self, kept: CachedRepo, repo_id: str, revision: str | None, progress: Progress | None, *,
                  registry: Registry | None = None) -> None:
         super().__init__(repo_id, revision, None, progress, registry=registry)
         self.kept = kept

@@ -31,26 +31,21 @@ T = TypeVar("T")
 
 def deadline_seconds() -> float:
     """$VRAMCALC_TIMEOUT: seconds one model's Hub reads may take in all (default 120)."""
-    raw = os.environ.get(DEADLINE_ENV, "").strip()
+    return _env_seconds(DEADLINE_ENV, DEFAULT_DEADLINE)
+
+
+def _env_seconds(var: str, default: float) -> float:
+    """A number of seconds from $var (`default` when unset); a usage error for anything else."""
+    raw = os.environ.get(var, "").strip()
     if not raw:
-        return DEFAULT_DEADLINE
+        return default
     try:
         value = float(raw)
     except ValueError:
         value = -1.0
     if not 0 < value <= 86_400:
-        raise UsageError(f"{DEADLINE_ENV}={raw[:40]!r} is not a number of seconds",
-                         f"set {DEADLINE_ENV}=120, or unset it")
+        raise UsageError(f"{var}={raw[:40]!r} is not a number of seconds", f"set {var}={default:g}, or unset it")
     return value
-
-
-def _env_seconds(var: str, default: float) -> float:
-    raw = os.environ.get(var, "").strip()
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        return default
-    return value if 0 < value <= 86_400 else default
 
 
 def _total_from(headers: Any) -> int | None:
