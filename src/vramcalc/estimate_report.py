@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from vramcalc.architecture_helpers import active_params_of, architecture_of, architecture_summary
 from vramcalc.calculator.engines import PROFILES, RowWeights, RuntimeRequest
 from vramcalc.calculator.pricing import price_row
-from vramcalc.calculator.weights import TensorPlan, count_bytes, effective_spec, group_tensors, is_block_quantized
+from vramcalc.calculator.weights import TensorPlan, count_bytes, effective_spec, is_block_quantized
 from vramcalc.components import classify
 from vramcalc.heuristics import Heuristic
 from vramcalc.reports import (
@@ -441,6 +441,7 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
     from vramcalc.calculator.explain import explain_plan
     from vramcalc.calculator.gguf_file import predict_gguf_file_size
     from vramcalc.calculator.quantize import llamacpp_ftype, plan_format, tensor_chooser
+    from vramcalc.inventory import group_tensors
 
     if inventory.kind == "config" and any(is_as_stored(f) for f in request.formats):
         from vramcalc.errors import UsageError
@@ -453,7 +454,8 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
     arch, arch_note = architecture_of(inventory)
     runtime = _Runtime(request, arch or request.flag_architecture, registry, gguf_source=inventory.kind == "gguf")
     pipeline = len(inventory.components) > 1
-    vision_params = sum(t.numel for t in inventory.tensors if classify(t.name) in ("vision", "projector"))
+    vision_params = sum(len(alike) * alike[0].numel for alike in group_tensors(inventory.tensors).values()
+                        if classify(alike[0].name) in ("vision", "projector"))  # the class follows the pattern
     dequantizes = sorted({t.dtype for t in inventory.tensors if is_block_quantized(t.dtype)}
                          if inventory.kind == "gguf" else set())
     for spec in specs:

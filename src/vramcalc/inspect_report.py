@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from vramcalc.components import classify
-from vramcalc.inventory import FileInfo, Inventory, QuantizationInfo
+from vramcalc.inventory import FileInfo, Inventory, QuantizationInfo, group_tensors
 from vramcalc.reports import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -53,15 +53,16 @@ class InspectReport(BaseModel):
     tensors: list[TensorRow] | None = None
 
 
-def _shares(pairs: list[tuple[str, int, int]]) -> list[Share]:
-    acc: dict[str, list[int]] = {}  # plain ints while summing: 90k tensors through pydantic setattr cost ~0.3 s
-    for key, params, nbytes in pairs:
+def _shares(parts: list[tuple[str, int, int, int]]) -> list[Share]:
+    """(key, parameters, bytes, tensors) summed by key, the most bytes first."""
+    acc: dict[str, list[int]] = {}  # plain ints while summing, not pydantic setattr
+    for key, params, nbytes, count in parts:
         a = acc.get(key)
         if a is None:
             a = acc[key] = [0, 0, 0]
         a[0] += params
         a[1] += nbytes
-        a[2] += 1
+        a[2] += count
     shares = [Share(name=k, params=p, bytes=b, tensors=n) for k, (p, b, n) in acc.items()]
     return sorted(shares, key=lambda s: -s.bytes)
 
@@ -84,7 +85,10 @@ def build_inspect_report(inv: Inventory, *, tensors: bool = False, name_filter: 
     # to the true count the header line shows
     from vramcalc.readers.packed import param_count
 
-    counted = [(t, param_count(t, inv.quantization)) for t in inv.tensors]
+    # per group of tensors alike but for their layer or expert index (one dtype, shape, class and component; the
+    # pattern keeps the suffixes param_count reads), bytes summed tensor by tensor: exact whatever a header says
+    counted = [(alike[0], param_count(alike[0], inv.quantization) * len(alike), sum(t.nbytes for t in alike),
+                len(alike)) for alike in group_tensors(inv.tensors).values()]
     file_type = None
     ftype = inv.metadata.get("general.file_type") if inv.kind == "gguf" else None
     if isinstance(ftype, int) and not isinstance(ftype, bool):
@@ -99,9 +103,9 @@ def build_inspect_report(inv: Inventory, *, tensors: bool = False, name_filter: 
         source=inv.source, kind=inv.kind, params=inv.total_params, stored_elements=inv.stored_elements,
         active_params=active_params_of(arch, inv), bytes=inv.total_bytes,
         file_bytes=sum(f.size for f in inv.files), header_bytes=sum(f.header_bytes for f in inv.files),
-        by_dtype=_shares([(t.dtype, n, t.nbytes) for t, n in counted]),
-        by_class=_shares([(classify(t.name, len(t.shape)), n, t.nbytes) for t, n in counted]),
-        by_component=_shares([(t.component, n, t.nbytes) for t, n in counted])
+        by_dtype=_shares([(t.dtype, n, b, k) for t, n, b, k in counted]),
+        by_class=_shares([(classify(t.name, len(t.shape)), n, b, k) for t, n, b, k in counted]),
+        by_component=_shares([(t.component, n, b, k) for t, n, b, k in counted])
         if components != [""] else [],
         files=inv.files, quantization=inv.quantization,
         architecture=architecture_summary(arch) if arch else {},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from math import prod
 from typing import Any, Literal
@@ -96,3 +97,29 @@ class Inventory(BaseModel):
     @property
     def components(self) -> list[str]:
         return sorted({t.component for t in self.tensors})
+
+
+_INDEX = re.compile(r"\.\d+(?=\.)")  # a layer or expert index
+# (name pattern with layer/expert indices as #, dtype, shape, component) → the tensors alike in all four
+Groups = dict[tuple[str, str, tuple[int, ...], str], list[TensorInfo]]
+
+
+_GROUPS: dict[int, tuple[list[TensorInfo], Groups]] = {}
+
+
+def group_tensors(tensors: list[TensorInfo]) -> Groups:
+    """Tensors alike but for their layer or expert index (same name pattern, dtype, shape and component), in order
+    of first appearance: what a format prices once and multiplies. Worked out once per list (an inventory's
+    tensors answer the packed check, the active count, the vision share and every format's plan): the cache holds
+    the list, so its id is not reused meanwhile; neither the list nor the groups are changed after."""
+    hit = _GROUPS.get(id(tensors))
+    if hit is not None and hit[0] is tensors:
+        return hit[1]
+    groups: Groups = {}
+    sub = _INDEX.sub
+    for t in tensors:
+        groups.setdefault((sub(".#", t.name), t.dtype, t.shape, t.component), []).append(t)
+    if len(_GROUPS) >= 4:  # one run reads one or two inventories
+        _GROUPS.clear()
+    _GROUPS[id(tensors)] = (tensors, groups)
+    return groups

@@ -24,11 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 from vramcalc.calculator.gguf_names import gguf_name, gguf_name_map, layer_of
 from vramcalc.calculator.weights import (
-    Groups,
     TensorTypeChooser,
     default_chooser,
-    group_tensors,
     plan_weights,
+    source_groups,
     source_tensors,
 )
 from vramcalc.components import classify
@@ -37,7 +36,7 @@ from vramcalc.errors import RegistryError
 if TYPE_CHECKING:  # the bare-count path (calculator/representative.py) uses the rules without any inventory
     from vramcalc.calculator.weights import WeightPlan
     from vramcalc.components import TensorClass
-    from vramcalc.inventory import Inventory, TensorInfo
+    from vramcalc.inventory import Groups, Inventory, TensorInfo
     from vramcalc.registry import FormatSpec, Registry
 
 # llama.cpp's file types, their default tensor types, fallbacks and imatrix needs are registry data (formats.toml:
@@ -385,9 +384,10 @@ def gguf_view(inventory: Inventory) -> tuple[list[GGUFTensor], dict[str, str]]:
     sources = source_tensors(inventory)  # convert_hf_to_gguf dequantizes FP8 and MXFP4 sources first
     name_of = gguf_name_map(inventory, lambda: (t.name for t in sources), model_type)
     for t in sources:
-        if classify(t.name) in ("vision", "projector"):
-            continue  # the image encoder goes to a separate mmproj GGUF
         g = name_of[t.name]
+        # a name mapped into a block is never the image encoder's: that goes to a separate mmproj GGUF
+        if (g is None or g.name == t.name) and classify(t.name) in ("vision", "projector"):
+            continue
         name = g.name if g else t.name
         names[t.name] = name
         n_dims = len(t.shape)
@@ -509,7 +509,7 @@ class TensorChooser:
     def source_groups(self) -> Groups:
         """The inventory's source tensors (as a converter sees them) grouped alike, once for every format."""
         if self._groups is None:
-            self._groups = group_tensors(source_tensors(self.inventory))
+            self._groups = source_groups(self.inventory)
         return self._groups
 
     def per_tensor(self, spec: FormatSpec) -> bool:
@@ -558,7 +558,7 @@ def plan_format(
     untied LM head; a text GGUF leaves the vision tower to a separate mmproj file."""
     choose = chooser or tensor_chooser(inventory, registry)
     groups = (choose.source_groups() if isinstance(choose, TensorChooser) and choose.inventory is inventory
-              else group_tensors(source_tensors(inventory)))
+              else source_groups(inventory))
     if spec.family == "onnx":
         head = untied_lm_head(inventory)
         if head is not None:

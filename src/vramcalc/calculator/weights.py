@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING
 from vramcalc.components import TensorClass, classify, is_linear_weight
 
 if TYPE_CHECKING:  # the count-only path never builds an inventory; keep its import off start-up
-    from vramcalc.inventory import Inventory, TensorInfo
+    from vramcalc.inventory import Groups, Inventory, TensorInfo
     from vramcalc.registry import FormatSpec, Registry
 
 
@@ -283,18 +282,16 @@ def dequantized(t: TensorInfo) -> TensorInfo:
                                       component=t.component, file=t.file)
 
 
-_INDEX = re.compile(r"\.\d+(?=\.)")
-# (name pattern with layer/expert indices as #, dtype, shape, component) → the tensors alike in all four
-Groups = dict[tuple[str, str, tuple[int, ...], str], list["TensorInfo"]]
+def source_groups(inventory: Inventory) -> Groups:
+    """`group_tensors(source_tensors(inventory))`, from the inventory's own groups where the converter only drops
+    tensors (an FP8 checkpoint's scales: the name pattern keeps the suffix that marks them)."""
+    from vramcalc.inventory import group_tensors
 
-
-def group_tensors(tensors: list[TensorInfo]) -> Groups:
-    """Tensors alike but for their layer or expert index (same name pattern, dtype, shape and component), in order
-    of first appearance: what a format prices once and multiplies."""
-    groups: Groups = {}
-    for t in tensors:
-        groups.setdefault((_INDEX.sub(".#", t.name), t.dtype, t.shape, t.component), []).append(t)
-    return groups
+    scheme = inventory.quantization.scheme if inventory.quantization is not None else ""
+    if scheme.startswith("fp8"):
+        return {k: v for k, v in group_tensors(inventory.tensors).items()
+                if not k[0].endswith(SOURCE_SCALE_SUFFIXES)}
+    return group_tensors(source_tensors(inventory))
 
 
 def plan_weights(
@@ -308,8 +305,7 @@ def plan_weights(
     sizes: dict[tuple[str, tuple[int, ...]], int] = {}  # MoE layers repeat the same shapes thousands of times
     per_tensor = getattr(choose, "per_tensor", None)  # a chooser that may treat alike tensors apart (llama.cpp)
     split = getattr(choose, "split", None)  # … and splits a group by its answers in one go
-    for (_, _, shape, _), members in (groups if groups is not None else group_tensors(source_tensors(inventory))
-                                      ).items():
+    for (_, _, shape, _), members in (groups if groups is not None else source_groups(inventory)).items():
         t0 = members[0]
         cls = classify(t0.name, len(shape))
         parts: list[tuple[FormatSpec | None, list[TensorInfo]]]

@@ -18,9 +18,10 @@ def assemble(source: str, kind: SourceKind, tensors: list[TensorInfo], files: li
     if unknown:
         warnings.append(f"dtype(s) {', '.join(unknown)} unknown to vramcalc: bytes are exact from the offsets, "
                         "parameter counts assume one element per stored element")
-    quant, true_params = detect_packed(tensors, config)
-    return Inventory(source=source, kind=kind, tensors=tensors, files=files, config=config, metadata=metadata,
-                     quantization=quant, true_params=true_params, warnings=[*warnings, *(notes or [])])
+    inv = Inventory(source=source, kind=kind, tensors=tensors, files=files, config=config, metadata=metadata,
+                    warnings=[*warnings, *(notes or [])])
+    quant, true_params = detect_packed(inv.tensors, config)  # the inventory's own list: its groups are reused
+    return inv.model_copy(update={"quantization": quant, "true_params": true_params}) if quant else inv
 
 
 def assemble_pipeline(source: str, kind: SourceKind, components: list[str],

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vramcalc.inventory import QuantizationInfo, TensorInfo
+from vramcalc.inventory import QuantizationInfo, TensorInfo, group_tensors
 
 # Tensors that hold scales, zero points or bookkeeping: bytes, but not parameters.
 _AUX_SUFFIXES = (
@@ -30,13 +30,14 @@ def detect_packed(
     if not isinstance(qcfg, dict):  # a malformed section: read the tensors as they are
         qcfg = {}
     method = str(qcfg.get("quant_method", "")).lower()
-    # the last two parts of every name, once: each test below is then a look-up in a few dozen distinct parts
-    # (DeepSeek-V3 has 90k tensors)
+    # per group of tensors alike but for their layer or expert index (DeepSeek-V3's 90k tensors are a few hundred):
+    # the name pattern keeps every part these tests read, and a group shares dtype and shape
+    groups = group_tensors(tensors)
     last: set[str] = set()  # after a name's last dot
     tails: set[str] = set()  # the same, and whole names without a dot
     middle: set[str] = set()  # between its last two dots
-    for t in tensors:
-        parts = t.name.rsplit(".", 2)
+    for pattern, *_ in groups:
+        parts = pattern.rsplit(".", 2)
         tails.add(parts[-1])
         if len(parts) > 1:
             last.add(parts[-1])
@@ -63,14 +64,15 @@ def detect_packed(
         scheme = "mxfp4"
     elif ends_with(".weight_scale_inv"):
         scheme = "fp8-block"
-    elif ends_with(".weight_scale") and any(t.dtype.startswith("F8_E4M3") for t in tensors):
+    elif ends_with(".weight_scale") and any(dtype.startswith("F8_E4M3") for _, dtype, *_ in groups):
         scheme = "fp8"
     if scheme is None:
         return None, None
     if scheme.startswith("fp8"):  # the weights are stored one per byte: only the scales are not parameters
-        params = sum(t.numel for t in tensors if not _is_aux(t.name))
+        params = sum(alike[0].numel * len(alike) for (pattern, *_), alike in groups.items() if not _is_aux(pattern))
     else:
-        params = sum(_unpacked_numel(t, scheme, bits, tensors) for t in tensors if not _is_aux(t.name))
+        params = sum(_unpacked_numel(alike[0], scheme, bits) * len(alike)
+                     for (pattern, *_), alike in groups.items() if not _is_aux(pattern))
     group = qcfg.get("group_size") or qcfg.get("q_group_size")
     if isinstance(group, bool):
         group = None
@@ -89,10 +91,10 @@ def param_count(t: TensorInfo, quant: QuantizationInfo | None) -> int:
         return t.numel
     if _is_aux(t.name):
         return 0
-    return _unpacked_numel(t, quant.scheme, int(quant.bits or 4), [])
+    return _unpacked_numel(t, quant.scheme, int(quant.bits or 4))
 
 
-def _unpacked_numel(t: TensorInfo, scheme: str, bits: int, tensors: list[TensorInfo]) -> int:
+def _unpacked_numel(t: TensorInfo, scheme: str, bits: int) -> int:
     n = t.numel
     if t.name.endswith(".qweight"):
         # GPTQ [in·bits/32, out] and AWQ [in, out·bits/32]: each int32 holds 32/bits weights.
