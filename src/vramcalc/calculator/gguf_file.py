@@ -15,6 +15,7 @@ checkpoint or config it is estimated, and the estimate is dominated by the token
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -87,12 +88,19 @@ def _gguf_tensors(plan: WeightPlan, inventory: Inventory) -> tuple[list[_GT], li
     model_type = str((inventory.config or {}).get("model_type") or "")
     out: dict[str, _GT] = {}
     notes: list[str] = []
-    from vramcalc.calculator.weights import source_tensors
+    from vramcalc.calculator.quantize import names_by_group
 
-    name_of = gguf_name_map(inventory, lambda: (t.name for t in source_tensors(inventory)), model_type)
+    name_of: dict[str, GGUFName | None] | None = None
     for p in plan.groups:
         n_dims = max(1, len(p.tensor.shape))
-        for name, count in _gguf_names(p.members or (p.tensor,), model_type, name_of):
+        counts: Sequence[tuple[str, int]]
+        if p.gguf is not None:
+            counts = p.gguf
+        else:  # a plan not made by llama.cpp's chooser: name its tensors here
+            if name_of is None:
+                name_of = gguf_name_map(inventory, lambda: names_by_group(inventory), model_type)
+            counts = _gguf_names(p.members or (p.tensor,), model_type, name_of)
+        for name, count in counts:
             if name in out:
                 out[name].nbytes += count * p.nbytes
                 out[name].n_dims = max(out[name].n_dims, 3)

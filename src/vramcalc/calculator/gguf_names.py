@@ -11,7 +11,7 @@ name and is treated as an "other" tensor.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -83,46 +83,45 @@ class GGUFName:
 _MAPS: dict[int, tuple[object, str, dict[str, GGUFName | None]]] = {}
 
 
-def gguf_name_map(owner: object, names: Callable[[], Iterable[str]], model_type: str
+def gguf_name_map(owner: object, groups: Callable[[], Iterable[Sequence[str]]], model_type: str
                   ) -> dict[str, GGUFName | None]:
-    """Every name's GGUF name, worked out once per owner (an inventory: its source tensors' names) and shared by
-    the quantizer's view and the file-size model: a per-name cache overflows past a few hundred thousand tensors,
-    and every lookup after that would miss. The map holds the owner, so its id is not reused meanwhile."""
+    """Every name's GGUF name, worked out once per owner (an inventory: its source tensors' names, in groups alike
+    but for their layer or expert indices) and shared by the quantizer's view and the file-size model: a per-name
+    cache overflows past a few hundred thousand tensors, and every lookup after that would miss. The map holds the
+    owner, so its id is not reused meanwhile."""
     hit = _MAPS.get(id(owner))
     if hit is not None and hit[0] is owner and hit[1] == model_type:
         return hit[2]
-    found = _map_names(names(), model_type)
+    found = _map_names(groups(), model_type)
     if len(_MAPS) >= 4:  # one run prices one or two inventories
         _MAPS.clear()
     _MAPS[id(owner)] = (owner, model_type, found)
     return found
 
 
-def _map_names(names: Iterable[str], model_type: str) -> dict[str, GGUFName | None]:
-    """`_gguf_name` of every name, worked out once per name with its block index taken out: the index only
-    numbers the GGUF name ("blk.<i>."), so DeepSeek-V3's 45k source names are a few hundred rule walks."""
+def _map_names(groups: Iterable[Sequence[str]], model_type: str) -> dict[str, GGUFName | None]:
+    """`_gguf_name` of every name, a group of names alike but for their indices at a time. Of those indices only the
+    block index reaches a GGUF name ("blk.<i>."): the rules read the rest of the name (its class, follows the
+    pattern; its module path, where an expert's number is dropped), so the first name's answer, renumbered, is every
+    name's. DeepSeek-V3's 45k source names are a few hundred rule walks and a split each."""
     found: dict[str, GGUFName | None] = {}
-    stems: dict[tuple[str, str], tuple[str, bool] | None] = {}  # (before the index, after it) → stem, merged
-    made: dict[tuple[int, str], GGUFName] = {}  # one object per GGUF name (an MoE layer's experts share one)
-    search = _LAYER.search
-    for n in names:
-        m = search(n) if not n.startswith(_GGUF_PREFIXES) else None
-        if m is None:
-            found[n] = _gguf_name(n, model_type)
+    for names in groups:
+        first = names[0]
+        m = None if first.startswith(_GGUF_PREFIXES) else _LAYER.search(first)
+        g0 = _gguf_name(first, model_type) if m is not None else None
+        if m is None or g0 is None:  # top-level, GGUF-named, vision or unmapped: name by name
+            for n in names:
+                found[n] = _gguf_name(n, model_type)
             continue
-        layer = int(m.group(1))
-        key = (n[: m.start(1)], n[m.end(1):])
-        if key not in stems:
-            g = _gguf_name(n, model_type)
-            stems[key] = (g.name[len(f"blk.{layer}."):], g.merged_experts) if g is not None else None
-        stem = stems[key]
-        if stem is None:
-            found[n] = None
-            continue
-        out = made.get((layer, stem[0]))
-        if out is None:
-            out = made[(layer, stem[0])] = GGUFName(f"blk.{layer}.{stem[0]}", layer, stem[1])
-        found[n] = out
+        at = first.count(".", 0, m.start(1))  # the block index's place among the dot-separated parts
+        stem = g0.name[len(f"blk.{int(m.group(1))}."):]
+        made: dict[str, GGUFName] = {}  # one object per GGUF name (an MoE layer's experts share one)
+        for n in names:
+            index = n.split(".", at + 1)[at]
+            g = made.get(index)
+            if g is None:
+                g = made[index] = GGUFName(f"blk.{int(index)}.{stem}", int(index), g0.merged_experts)
+            found[n] = g
     return found
 
 

@@ -18,6 +18,7 @@ that data cannot express:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -382,7 +383,7 @@ def gguf_view(inventory: Inventory) -> tuple[list[GGUFTensor], dict[str, str]]:
     merged: dict[str, GGUFTensor] = {}
     names: dict[str, str] = {}
     sources = source_tensors(inventory)  # convert_hf_to_gguf dequantizes FP8 and MXFP4 sources first
-    name_of = gguf_name_map(inventory, lambda: (t.name for t in sources), model_type)
+    name_of = gguf_name_map(inventory, lambda: names_by_group(inventory), model_type)
     for t in sources:
         g = name_of[t.name]
         # a name mapped into a block is never the image encoder's: that goes to a separate mmproj GGUF
@@ -400,6 +401,50 @@ def gguf_view(inventory: Inventory) -> tuple[list[GGUFTensor], dict[str, str]]:
     return list(merged.values()), names
 
 
+def names_by_group(inventory: Inventory) -> Iterable[list[str]]:
+    """The source tensors' names, in groups alike but for their indices (what `gguf_name_map` reads)."""
+    return ([t.name for t in alike] for alike in source_groups(inventory).values())
+
+
+Parts = list[tuple[str | None, list["TensorInfo"]]]  # a group's tensors by the GGUF tensor each becomes
+
+
+def gguf_layout(inventory: Inventory, groups: Groups) -> tuple[list[GGUFTensor], dict[int, Parts]] | None:
+    """`gguf_view`'s tensors worked out a group of alike source tensors at a time (the image encoder's class and a
+    GGUF tensor's shape follow the group), with each group's members by the GGUF tensor each becomes (None: none,
+    the image encoder's), keyed by the id of the group's list. None where two groups meet in one GGUF tensor
+    (a pipeline's components with the same block names): which shape the merged tensor takes then follows the
+    tensor order, and `gguf_view` walks it."""
+    model_type = str((inventory.config or {}).get("model_type") or "")
+    name_of = gguf_name_map(inventory, lambda: ([t.name for t in alike] for alike in groups.values()), model_type)
+    merged: dict[str, GGUFTensor] = {}
+    parts_of: dict[int, Parts] = {}
+    for members in groups.values():
+        vision = classify(members[0].name) in ("vision", "projector")
+        parts: dict[str | None, list[TensorInfo]] = {}
+        for t in members:
+            g = name_of[t.name]
+            # a name mapped into a block is never the image encoder's; an unmapped one keeps its own name
+            name = g.name if g is not None and g.name != t.name else None if vision else t.name
+            part = parts.get(name)
+            if part is None:
+                parts[name] = [t]
+            else:
+                part.append(t)
+        for name, part in parts.items():
+            if name is None:
+                continue
+            if name in merged:
+                return None
+            first, count = part[0], len(part)
+            n_dims = len(first.shape)
+            merged[name] = GGUFTensor(name, first.shape[-1] if first.shape else 1,
+                                      max(n_dims, 3) if count > 1 else n_dims,
+                                      (first.shape[0] if n_dims >= 3 else 1) + count - 1)
+        parts_of[id(members)] = list(parts.items())
+    return list(merged.values()), parts_of
+
+
 class TensorChooser:
     """The type each tensor of an inventory gets in a target format (None: kept as stored / `keep_dtype`).
 
@@ -415,6 +460,8 @@ class TensorChooser:
         self._parts: dict[int, tuple[list[TensorInfo], list[tuple[str | None, list[TensorInfo]]]]] = {}
         self.unconverted: dict[str, list[str]] = {}
         self._view: tuple[list[GGUFTensor], dict[str, str]] | None = None
+        self._layout: tuple[list[GGUFTensor], dict[int, Parts]] | None = None
+        self._layout_done = False
         self._groups: Groups | None = None
         self._ftypes: dict[str, str | None] = {}
         self._dtype_of: dict[str, str] | None = None
@@ -425,52 +472,71 @@ class TensorChooser:
         if spec.name in self.cache:
             return self.cache[spec.name]
         registry = self.registry
-        tensors, names = self._gguf_view()
+        layout = self._gguf_layout()
+        tensors = layout[0] if layout is not None else self._gguf_view()[0]
         rules = LlamaQuantRules(ftype, self.hp, llama_types(registry))
         types = rules.types(tensors)
         specs: dict[str, FormatSpec | None] = {KEEP_AS_STORED: None}
         for type_name in {t for t in types.values() if t is not None} - {KEEP_AS_STORED}:
             found = registry.find(type_name)
             if found is None:
-                where = next(src for src, g in names.items() if types.get(g) == type_name)
+                where = next(src for src, g in self._gguf_view()[1].items() if types.get(g) == type_name)
                 raise RegistryError(f"ggml type {type_name} (chosen by llama.cpp for {where}) is not in the "
                                     "format registry", f"add a gguf_type entry named {type_name}")
             specs[type_name] = found
         spec_of = {g: specs[t] if t is not None else None for g, t in types.items()}
         keep = frozenset(g for g, t in types.items() if t == KEEP_AS_STORED)
         unconverted = set(rules.unconverted)
-        self.unconverted[spec.name] = [src for src, g in names.items() if g in unconverted] if unconverted else []
+        self.unconverted[spec.name] = ([src for src, g in self._gguf_view()[1].items() if g in unconverted]
+                                       if unconverted else [])
         self.cache[spec.name] = (spec_of, keep)
         return spec_of, keep
 
     def _gguf_view(self) -> tuple[list[GGUFTensor], dict[str, str]]:
+        """Tensor by tensor, with every source name's GGUF name: for messages, per-tensor lookups, and where the
+        layout by groups does not apply."""
         if self._view is None:
             self._view = gguf_view(self.inventory)
         return self._view
 
+    def _gguf_layout(self) -> tuple[list[GGUFTensor], dict[int, Parts]] | None:
+        if not self._layout_done:
+            self._layout, self._layout_done = gguf_layout(self.inventory, self.source_groups()), True
+        return self._layout
+
     def _kept(self, dtype: str) -> FormatSpec | None:
         return self.registry.for_storage_dtype(dtype) or self.registry.find("F16")
 
-    def split(self, spec: FormatSpec, members: list[TensorInfo]) -> list[tuple[FormatSpec | None, list[TensorInfo]]]:
-        """llama.cpp formats: a group's tensors by the type each gets, looked up once per GGUF tensor they make."""
+    def split(self, spec: FormatSpec, members: list[TensorInfo]
+              ) -> list[tuple[FormatSpec | None, list[TensorInfo], tuple[tuple[str, int], ...]]]:
+        """llama.cpp formats: a group's tensors by the type each gets, looked up once per GGUF tensor they make, with
+        the GGUF tensors each part's members become (name, how many merge into it)."""
         ftype = self._ftype(spec)
         assert ftype is not None, "split is for llama.cpp formats (per_tensor)"
         spec_of, keep = self._by_gguf(spec, ftype)
-        out: dict[str, tuple[FormatSpec | None, list[TensorInfo]]] = {}
+        out: dict[str, tuple[FormatSpec | None, list[TensorInfo], dict[str, int]]] = {}
         for g, part in self._partition(members):
             if g in keep:  # as the source file stores each one (a GGUF's Q4_K stays Q4_K)
                 dtypes = self._dtypes()
                 for t in part:
                     kept = self._kept(dtypes.get(t.name, ""))
-                    out.setdefault(kept.name if kept else "", (kept, []))[1].append(t)
+                    entry = out.setdefault(kept.name if kept else "", (kept, [], {}))
+                    entry[1].append(t)
+                    entry[2][g] = entry[2].get(g, 0) + 1
                 continue
             target = spec_of.get(g) if g is not None else None
-            out.setdefault(target.name if target else "", (target, []))[1].extend(part)
-        return list(out.values())
+            entry = out.setdefault(target.name if target else "", (target, [], {}))
+            entry[1].extend(part)
+            for name in [g] if g is not None else [t.name for t in part]:  # no GGUF tensor: each keeps its name
+                entry[2][name] = entry[2].get(name, 0) + (len(part) if g is not None else 1)
+        return [(target, alike, tuple(counts.items())) for target, alike, counts in out.values()]
 
     def _partition(self, members: list[TensorInfo]) -> list[tuple[str | None, list[TensorInfo]]]:
         """A group's tensors by the GGUF tensor each becomes (None: none, e.g. a vision tower's), in order; the same
         for every format, so worked out once per group (the cache holds the group: its id is not reused)."""
+        layout = self._gguf_layout()
+        if layout is not None and id(members) in layout[1]:  # a source group (the layout holds them all)
+            return layout[1][id(members)]
         hit = self._parts.get(id(members))
         if hit is not None:
             return hit[1]
@@ -569,6 +635,7 @@ def plan_format(
 
 
 __all__ = [
-    "KEEP_AS_STORED", "GGUFTensor", "LlamaHParams", "LlamaQuantRules", "LlamaTypes", "TensorChooser", "gguf_view",
-    "hparams_from_inventory", "llama_types", "llamacpp_ftype", "plan_format", "tensor_chooser", "untied_lm_head",
+    "KEEP_AS_STORED", "GGUFTensor", "LlamaHParams", "LlamaQuantRules", "LlamaTypes", "TensorChooser", "gguf_layout",
+    "gguf_view", "hparams_from_inventory", "llama_types", "llamacpp_ftype", "names_by_group", "plan_format",
+    "tensor_chooser", "untied_lm_head",
 ]

@@ -78,6 +78,8 @@ class TensorPlan:
     nbytes: int  # of one tensor
     reason: str = ""
     members: tuple[TensorInfo, ...] = ()  # a group's tensors; () = just `tensor`
+    # llama.cpp formats: the GGUF tensors the members become (name, how many members merge into it), in order
+    gguf: tuple[tuple[str, int], ...] | None = None
 
     @property
     def count(self) -> int:
@@ -308,25 +310,26 @@ def plan_weights(
     for (_, _, shape, _), members in (groups if groups is not None else source_groups(inventory)).items():
         t0 = members[0]
         cls = classify(t0.name, len(shape))
-        parts: list[tuple[FormatSpec | None, list[TensorInfo]]]
+        parts: list[tuple[FormatSpec | None, list[TensorInfo], tuple[tuple[str, int], ...] | None]]
         if per_tensor is not None and split is not None and per_tensor(spec):
             parts = split(spec, members)
         elif per_tensor is None or per_tensor(spec):
-            by_target: dict[str, tuple[FormatSpec | None, list[TensorInfo]]] = {}
+            by_target: dict[str, tuple[FormatSpec | None, list[TensorInfo], None]] = {}
             for t in members:
                 target = choose(spec, t, cls)
-                by_target.setdefault(target.name if target else "", (target, []))[1].append(t)
+                by_target.setdefault(target.name if target else "", (target, [], None))[1].append(t)
             parts = list(by_target.values())
         else:
-            parts = [(choose(spec, t0, cls), members)]
-        for target, alike in parts:
+            parts = [(choose(spec, t0, cls), members, None)]
+        for target, alike, gguf in parts:
             group = tuple(alike) if len(alike) > 1 else ()
             if target is None:
                 kept, nbytes = kept_bytes(alike[0], spec, registry)
-                plans.append(TensorPlan(alike[0], cls, None, kept, nbytes, "not quantized by this format", group))
+                plans.append(TensorPlan(alike[0], cls, None, kept, nbytes, "not quantized by this format", group,
+                                        gguf))
                 continue
             key = (target.name, shape)
             if key not in sizes:
                 sizes[key] = tensor_bytes(target, shape)
-            plans.append(TensorPlan(alike[0], cls, target, target.name, sizes[key], "", group))
+            plans.append(TensorPlan(alike[0], cls, target, target.name, sizes[key], "", group, gguf))
     return WeightPlan(spec, plans)
