@@ -500,8 +500,8 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
                     f"alignment padding (metadata {how})"
                 )
     dtypes: dict[str, int] = {}
-    for t in inventory.tensors:
-        dtypes[t.dtype] = dtypes.get(t.dtype, 0) + t.numel
+    for (_, dtype, *_), alike in group_tensors(inventory.tensors).items():
+        dtypes[dtype] = dtypes.get(dtype, 0) + alike[0].numel * len(alike)
     wants_stored = not request.formats or any(is_as_stored(f) for f in request.formats)
     if inventory.kind != "config" and wants_stored:
         # What the files hold now, as the first row: the baseline every other row is compared with.

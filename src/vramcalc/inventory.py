@@ -36,7 +36,8 @@ class TensorInfo(BaseModel):
         costs its parse, not ten times that."""
         m = cls.__new__(cls)
         object.__setattr__(m, "__dict__", {"name": name, "dtype": dtype, "shape": shape, "nbytes": nbytes,
-                                           "component": component, "file": file})
+                                           "component": component, "file": file,
+                                           "numel": prod(shape)})  # numel's cache, filled: read once per pass
         object.__setattr__(m, "__pydantic_fields_set__", _TENSOR_FIELDS)  # shared: a frozen model never adds to it
         object.__setattr__(m, "__pydantic_extra__", None)
         object.__setattr__(m, "__pydantic_private__", None)
@@ -84,7 +85,7 @@ class Inventory(BaseModel):
 
     @property
     def stored_elements(self) -> int:
-        return sum(t.numel for t in self.tensors)
+        return sum(alike[0].numel * len(alike) for alike in group_tensors(self.tensors).values())
 
     @property
     def total_params(self) -> int:
@@ -96,7 +97,7 @@ class Inventory(BaseModel):
 
     @property
     def components(self) -> list[str]:
-        return sorted({t.component for t in self.tensors})
+        return sorted({component for *_, component in group_tensors(self.tensors)})
 
 
 _INDEX = re.compile(r"\.\d+(?=\.)")  # a layer or expert index
