@@ -30,14 +30,15 @@ class TensorInfo(BaseModel):
 
     @classmethod
     def trusted(cls, name: str, dtype: str, shape: tuple[int, ...], nbytes: int, component: str = "",
-                file: str | None = None) -> TensorInfo:
+                file: str | None = None, numel: int | None = None) -> TensorInfo:
         """A tensor from values a reader has already checked: what model_construct makes, without its per-call
         work (a loop over the fields and a set of their names per instance, 0.7 kB): a header of a million tensors
         costs its parse, not ten times that."""
         m = cls.__new__(cls)
         object.__setattr__(m, "__dict__", {"name": name, "dtype": dtype, "shape": shape, "nbytes": nbytes,
                                            "component": component, "file": file,
-                                           "numel": prod(shape)})  # numel's cache, filled: read once per pass
+                                           # numel's cache, filled (a reader that has it passes it on)
+                                           "numel": prod(shape) if numel is None else numel})
         object.__setattr__(m, "__pydantic_fields_set__", _TENSOR_FIELDS)  # shared: a frozen model never adds to it
         object.__setattr__(m, "__pydantic_extra__", None)
         object.__setattr__(m, "__pydantic_private__", None)

@@ -15,9 +15,9 @@ run (readers/header_cache.py).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vramcalc.errors import HubError, SourceError, VramcalcError
 from vramcalc.inventory import FileInfo, Inventory, TensorInfo
@@ -38,6 +38,7 @@ HEADER_SLACK = 1024  # the length prefix, __metadata__ and padding
 GGUF_FIRST_RANGE = 1 << 20
 GGUF_MAX_PREFIX = 256 << 20
 GGUF_MAX_REQUESTS = 32  # per GGUF file: the first range, then windows doubling to 32 MiB
+_T = TypeVar("_T")
 WORKERS = 32  # requests in flight, and so connections per host: a 30-shard repo in one round
 MAX_QUANTS = 64  # a repo of more GGUFs than this (several models) is a refusal that lists them, not a table
 EARLY = ("config.json", INDEX)  # asked for with the listing, before it says whether they exist
@@ -239,7 +240,7 @@ class _Hub(HubTransport):
         files: list[FileInfo] = []
         metadata: dict[str, str] = {}
         guesses = self._header_guesses(wanted)
-        for done, (t, f, meta) in enumerate(self.pool.map(
+        for done, (t, f, meta) in enumerate(self._each(
                 lambda n: self._safetensors(n, sizes.get(n), guesses.get(n)), wanted), 1):
             tensors += t
             files.append(f)
@@ -247,6 +248,10 @@ class _Hub(HubTransport):
             if self.progress:
                 self.progress(done, len(wanted))
         return tensors, files, metadata
+
+    def _each(self, read: Callable[[str], _T], names: list[str]) -> Iterator[_T]:
+        """`read` of every name, in order: all at once, each waiting on its requests."""
+        return self.pool.map(read, names)
 
     def _pipeline(self, chosen: WeightFiles, sizes: dict[str, int | None]) -> Inventory:
         """A diffusers pipeline: its components' weights, or their configs where they have none (as a folder)."""
@@ -454,6 +459,12 @@ class _CachedHub(_Hub):
     def _listing(self) -> dict[str, int | None]:
         self.commit, self.blob_ids = self.kept.commit, dict(self.kept.blobs)
         return dict(self.kept.sizes)
+
+    def _each(self, read: Callable[[str], _T], names: list[str]) -> Iterator[_T]:
+        return map(read, names)  # parsing only: threads would take turns under the GIL, and cost the switches
+
+    def _header_guesses(self, shards: list[str]) -> dict[str, int]:
+        return {}  # the cache holds each header whole: no range to size
 
     def _fetch_json(self, name: str, attempts: int = MAX_ATTEMPTS) -> dict[str, Any] | None:
         if name not in self.kept.jsons:

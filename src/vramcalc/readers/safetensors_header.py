@@ -24,6 +24,7 @@ DTYPE_BITS = {
 }
 _FIX = "the file is damaged or not safetensors: download it again"
 MAX_DIMS = 64  # the reference has no limit; real tensors have at most 5 (conv3d weights)
+_LIMIT = 1 << 63  # sizes and offsets are u64 in the reference; past i64 nothing real lies
 
 
 def _no_constant(token: str) -> float:
@@ -70,36 +71,37 @@ def parse_safetensors_header(
         raise SourceError(f"{name}: __metadata__ is not an object of strings", _FIX)
     metadata = dict(raw_meta)
     entries = []
+    # `type(x) is int`: what JSON decodes as a whole number, and never a bool (a 90k-tensor header is 90k rounds)
     for tname, info in data.items():
-        if not isinstance(info, dict):
+        if type(info) is not dict:
             raise SourceError(f"{name}: entry {tname!r} is not an object", _FIX)
         dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
-        if not isinstance(dtype, str):
+        if type(dtype) is not str:
             raise SourceError(f"{name}: tensor {tname!r} has no dtype", _FIX)
-        if not (isinstance(shape, list) and len(shape) <= MAX_DIMS
-                and all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 1 << 63 for d in shape)):
+        if not (type(shape) is list and len(shape) <= MAX_DIMS and all(type(d) is int and 0 <= d < _LIMIT
+                                                                       for d in shape)):
             raise SourceError(f"{name}: tensor {tname!r} has an invalid shape {shape!r}", _FIX)
-        if not (isinstance(offsets, list) and len(offsets) == 2
-                and all(isinstance(o, int) and not isinstance(o, bool) and 0 <= o < 1 << 63 for o in offsets)
-                and offsets[0] <= offsets[1]):
+        if not (type(offsets) is list and len(offsets) == 2 and type(begin := offsets[0]) is int
+                and type(end := offsets[1]) is int and 0 <= begin <= end < _LIMIT):
             raise SourceError(f"{name}: tensor {tname!r} has invalid data_offsets {offsets!r}", _FIX)
-        entries.append((offsets[0], offsets[1], tname, dtype, tuple(shape)))
+        entries.append((begin, end, tname, dtype, tuple(shape)))
     entries.sort()
     tensors, expected = [], 0
+    trusted = TensorInfo.trusted
     for begin, end, tname, dtype, shape in entries:
         if begin != expected:
             kind = "overlap" if begin < expected else "gap"
             raise SourceError(f"{name}: tensor data of {tname!r} starts at {begin} ({kind}; expected {expected})",
                               _FIX)
         bits = DTYPE_BITS.get(dtype)
+        numel = prod(shape)
         if bits is not None:
-            total_bits = prod(shape) * bits
+            total_bits = numel * bits
             if total_bits % 8 or total_bits // 8 != end - begin:
                 raise SourceError(
                     f"{name}: tensor {tname!r} {dtype}{list(shape)} needs {total_bits / 8:g} bytes but its offsets "
                     f"span {end - begin}", _FIX)
-        tensors.append(TensorInfo.trusted(
-            name=tname, dtype=dtype, shape=shape, nbytes=end - begin, component=component, file=file))
+        tensors.append(trusted(tname, dtype, shape, end - begin, component, file, numel))
         expected = end
     if file_size is not None and 8 + len(header) + expected != file_size:
         raise SourceError(
