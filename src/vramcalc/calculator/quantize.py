@@ -178,6 +178,25 @@ class GGUFTensor:
     ne2: int = 1
 
 
+@dataclass(frozen=True)
+class GGUFWalk:
+    """llama-quantize's walk over a model's tensors, the same for every file type: the tensors in its order, each
+    with its category, block index and whether it may be quantized at all (worked out once per model, not per
+    format: a model whose every tensor is its own GGUF tensor walks a million of them per format)."""
+
+    order: list[GGUFTensor]
+    categories: list[str]
+    layers: dict[str, int]
+    allowed: list[bool]
+
+    @classmethod
+    def of(cls, tensors: list[GGUFTensor]) -> GGUFWalk:
+        layers = {t.name: layer_of(t.name) for t in tensors}
+        order = sorted(tensors, key=lambda t: (layers[t.name], t.name))
+        return cls(order, [_category(t.name) for t in order], layers,
+                   [_allows_quantization(t.name, t.n_dims) for t in order])
+
+
 class LlamaQuantRules:
     """`llama_tensor_get_type` for one file type, walking the tensors in llama.cpp's order."""
 
@@ -198,20 +217,23 @@ class LlamaQuantRules:
                                 f"add a gguf_type entry named {type_name} to a --formats file (layout: ggml-common.h)")
         return self.block[type_name]
 
-    def types(self, tensors: list[GGUFTensor]) -> dict[str, str | None]:
-        """ggml type per tensor name; None = not quantized (kept as converted: F32 for norms and routers)."""
-        order = sorted(tensors, key=lambda t: (layer_of(t.name), t.name))
+    def types(self, tensors: list[GGUFTensor], walk: GGUFWalk | None = None) -> dict[str, str | None]:
+        """ggml type per tensor name; None = not quantized (kept as converted: F32 for norms and routers). `walk`:
+        the tensors' GGUFWalk, where the caller keeps one for several file types."""
+        walk = walk or GGUFWalk.of(tensors)
         self.unconverted: list[str] = []
-        self.tied = not any(t.name == "output.weight" for t in order)
-        self.n_attn_v = sum(_category(t.name) in ("attn_v", "attn_qkv", "attn_kv_b") for t in order)
+        self.layers = walk.layers
+        self.tied = "output.weight" not in walk.layers
+        self.n_attn_v = sum(c in ("attn_v", "attn_qkv", "attn_kv_b") for c in walk.categories)
         self.n_ffn = self.hp.n_layer
         self.i_attn_v = self.i_ffn_down = self.i_ffn_gate = self.i_ffn_up = 0
         out: dict[str, str | None] = {}
-        for t in order:
-            if not _allows_quantization(t.name, t.n_dims):
+        quantized = self._is_quantized(self.default)
+        for t, cat, allowed in zip(walk.order, walk.categories, walk.allowed, strict=True):
+            if not allowed:
                 out[t.name] = None
                 continue
-            new = self._impl(t, _category(t.name)) if self._is_quantized(self.default) else self.default
+            new = self._impl(t, cat) if quantized else self.default
             out[t.name] = self._fallback(t, new)
         return out
 
@@ -233,7 +255,7 @@ class LlamaQuantRules:
 
     def _layer(self, t: GGUFTensor, counter: int) -> int:
         # With experts the converter's tensor order is not by layer: llama.cpp reads the layer from the name.
-        return layer_of(t.name) if max(1, self.hp.n_expert) > 1 else counter
+        return self.layers[t.name] if max(1, self.hp.n_expert) > 1 else counter
 
     def _impl(self, t: GGUFTensor, cat: str) -> str:  # noqa: C901 - one branch per llama.cpp rule
         f, hp, new = self.ftype, self.hp, self.default
@@ -462,6 +484,7 @@ class TensorChooser:
         self._view: tuple[list[GGUFTensor], dict[str, str]] | None = None
         self._layout: tuple[list[GGUFTensor], dict[int, Parts]] | None = None
         self._layout_done = False
+        self._walk: GGUFWalk | None = None
         self._groups: Groups | None = None
         self._ftypes: dict[str, str | None] = {}
         self._dtype_of: dict[str, str] | None = None
@@ -472,10 +495,11 @@ class TensorChooser:
         if spec.name in self.cache:
             return self.cache[spec.name]
         registry = self.registry
-        layout = self._gguf_layout()
-        tensors = layout[0] if layout is not None else self._gguf_view()[0]
+        if self._walk is None:
+            layout = self._gguf_layout()
+            self._walk = GGUFWalk.of(layout[0] if layout is not None else self._gguf_view()[0])
         rules = LlamaQuantRules(ftype, self.hp, llama_types(registry))
-        types = rules.types(tensors)
+        types = rules.types(self._walk.order, self._walk)
         specs: dict[str, FormatSpec | None] = {KEEP_AS_STORED: None}
         for type_name in {t for t in types.values() if t is not None} - {KEEP_AS_STORED}:
             found = registry.find(type_name)
@@ -635,7 +659,7 @@ def plan_format(
 
 
 __all__ = [
-    "KEEP_AS_STORED", "GGUFTensor", "LlamaHParams", "LlamaQuantRules", "LlamaTypes", "TensorChooser", "gguf_layout",
-    "gguf_view", "hparams_from_inventory", "llama_types", "llamacpp_ftype", "names_by_group", "plan_format",
-    "tensor_chooser", "untied_lm_head",
+    "KEEP_AS_STORED", "GGUFTensor", "GGUFWalk", "LlamaHParams", "LlamaQuantRules", "LlamaTypes", "TensorChooser",
+    "gguf_layout", "gguf_view", "hparams_from_inventory", "llama_types", "llamacpp_ftype", "names_by_group",
+    "plan_format", "tensor_chooser", "untied_lm_head",
 ]
