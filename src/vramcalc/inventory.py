@@ -35,17 +35,22 @@ class TensorInfo(BaseModel):
         work (a loop over the fields and a set of their names per instance, 0.7 kB): a header of a million tensors
         costs its parse, not ten times that."""
         m = cls.__new__(cls)
-        object.__setattr__(m, "__dict__", {"name": name, "dtype": dtype, "shape": shape, "nbytes": nbytes,
-                                           "component": component, "file": file,
-                                           # numel's cache, filled (a reader that has it passes it on)
-                                           "numel": prod(shape) if numel is None else numel})
-        object.__setattr__(m, "__pydantic_fields_set__", _TENSOR_FIELDS)  # shared: a frozen model never adds to it
-        object.__setattr__(m, "__pydantic_extra__", None)
-        object.__setattr__(m, "__pydantic_private__", None)
+        _set_dict(m, {"name": name, "dtype": dtype, "shape": shape, "nbytes": nbytes, "component": component,
+                      "file": file,
+                      "numel": prod(shape) if numel is None else numel})  # numel's cache, filled
+        _set_fields(m, _TENSOR_FIELDS)  # shared: a frozen model never adds to it
+        _set_extra(m, None)
+        _set_private(m, None)
         return m
 
 
 _TENSOR_FIELDS = set(TensorInfo.model_fields)
+# BaseModel's own slots, set through their descriptors: what object.__setattr__ does past a frozen model's
+# __setattr__, without looking each one up by name (a million tensors, four slots each)
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 class FileInfo(BaseModel):

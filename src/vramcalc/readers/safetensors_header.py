@@ -78,9 +78,11 @@ def parse_safetensors_header(
         dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
         if type(dtype) is not str:
             raise SourceError(f"{name}: tensor {tname!r} has no dtype", _FIX)
-        if not (type(shape) is list and len(shape) <= MAX_DIMS and all(type(d) is int and 0 <= d < _LIMIT
-                                                                       for d in shape)):
+        if type(shape) is not list or len(shape) > MAX_DIMS:
             raise SourceError(f"{name}: tensor {tname!r} has an invalid shape {shape!r}", _FIX)
+        for d in shape:
+            if type(d) is not int or not 0 <= d < _LIMIT:
+                raise SourceError(f"{name}: tensor {tname!r} has an invalid shape {shape!r}", _FIX)
         if not (type(offsets) is list and len(offsets) == 2 and type(begin := offsets[0]) is int
                 and type(end := offsets[1]) is int and 0 <= begin <= end < _LIMIT):
             raise SourceError(f"{name}: tensor {tname!r} has invalid data_offsets {offsets!r}", _FIX)
