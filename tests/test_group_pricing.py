@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from vramcalc.calculator.gguf_names import _gguf_name, _map_names
+from vramcalc.calculator.gguf_names import _gguf_name, map_gguf_names
 from vramcalc.calculator.quantize import gguf_layout, gguf_view, names_by_group
 from vramcalc.calculator.weights import source_groups
 from vramcalc.inventory import Inventory, TensorInfo, group_tensors
@@ -51,7 +51,7 @@ def test_enough_families_are_built() -> None:
 @pytest.mark.parametrize(("label", "inv"), INVENTORIES, ids=[label for label, _ in INVENTORIES])
 def test_grouped_gguf_names_match_name_by_name(label: str, inv: Inventory) -> None:
     model_type = str((inv.config or {}).get("model_type") or "")
-    grouped = _map_names(names_by_group(inv), model_type)
+    grouped = map_gguf_names(names_by_group(inv), model_type)
     assert grouped == {n: _gguf_name(n, model_type) for group in names_by_group(inv) for n in group}
 
 
@@ -86,8 +86,28 @@ def test_gguf_named_tensors_keep_their_names() -> None:
     tensors = [TensorInfo.trusted(f"blk.{i}.ffn_down_exps.weight", "Q4_K", (8, 64, 256), 8 * 64 * 144)
                for i in range(3)] + [TensorInfo.trusted("output.weight", "Q6_K", (100, 256), 100 * 210)]
     inv = Inventory(source="x", kind="gguf", tensors=tensors)
-    grouped = _map_names(names_by_group(inv), "")
+    grouped = map_gguf_names(names_by_group(inv), "")
     assert {n: g.name if g else None for n, g in grouped.items()} == {t.name: t.name for t in tensors}
     layout = gguf_layout(inv, source_groups(inv))
     assert layout is not None
     assert _view(layout[0]) == _view(gguf_view(inv)[0])
+
+
+@pytest.mark.parametrize(("label", "inv"), INVENTORIES[::7], ids=[label for label, _ in INVENTORIES[::7]])
+def test_layers_counted_from_the_groups_match_name_by_name(label: str, inv: Inventory) -> None:
+    from vramcalc.calculator.gguf_names import gguf_name, layer_of
+    from vramcalc.calculator.quantize import _count_layers
+
+    by_name = {layer_of(n.name) for t in inv.tensors if (n := gguf_name(t.name)) is not None}
+    assert _count_layers(inv) == max(by_name, default=-1) + 1
+
+
+def test_a_trusted_tensor_is_the_validated_one() -> None:
+    """What readers build without validation equals, hashes and dumps as the model pydantic validates."""
+    fast = TensorInfo.trusted("model.layers.0.mlp.up_proj.weight", "BF16", (64, 32), 4096, component="t", file="a")
+    slow = TensorInfo(name="model.layers.0.mlp.up_proj.weight", dtype="BF16", shape=(64, 32), nbytes=4096,
+                      component="t", file="a")
+    assert fast == slow and hash(fast) == hash(slow) and fast.numel == slow.numel == 2048
+    assert fast.model_dump() == slow.model_dump() and fast.model_dump_json() == slow.model_dump_json()
+    with pytest.raises(ValueError, match="frozen"):
+        fast.name = "other"  # type: ignore[misc]

@@ -92,14 +92,14 @@ def gguf_name_map(owner: object, groups: Callable[[], Iterable[Sequence[str]]], 
     hit = _MAPS.get(id(owner))
     if hit is not None and hit[0] is owner and hit[1] == model_type:
         return hit[2]
-    found = _map_names(groups(), model_type)
+    found = map_gguf_names(groups(), model_type)
     if len(_MAPS) >= 4:  # one run prices one or two inventories
         _MAPS.clear()
     _MAPS[id(owner)] = (owner, model_type, found)
     return found
 
 
-def _map_names(groups: Iterable[Sequence[str]], model_type: str) -> dict[str, GGUFName | None]:
+def map_gguf_names(groups: Iterable[Sequence[str]], model_type: str) -> dict[str, GGUFName | None]:
     """`_gguf_name` of every name, a group of names alike but for their indices at a time. Of those indices only the
     block index reaches a GGUF name ("blk.<i>."): the rules read the rest of the name (its class, follows the
     pattern; its module path, where an expert's number is dropped), so the first name's answer, renumbered, is every

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from vramcalc.calculator.gguf_names import gguf_name, gguf_name_map, layer_of
+from vramcalc.calculator.gguf_names import gguf_name_map, layer_of, map_gguf_names
 from vramcalc.calculator.weights import (
     TensorTypeChooser,
     default_chooser,
@@ -141,7 +141,11 @@ def hparams_from_inventory(inventory: Inventory) -> LlamaHParams:
 
 
 def _count_layers(inventory: Inventory) -> int:
-    layers = {layer_of(n.name) for t in inventory.tensors if (n := gguf_name(t.name)) is not None}
+    from vramcalc.inventory import group_tensors
+
+    # names mapped a group at a time: a per-name cache would overflow on a large checkpoint and miss every time
+    names = map_gguf_names(([t.name for t in alike] for alike in group_tensors(inventory.tensors).values()), "")
+    layers = {n.layer if n.layer is not None else -1 for n in names.values() if n is not None}
     return max(layers, default=-1) + 1
 
 
