@@ -13,11 +13,11 @@ def largest(ok: Callable[[int], bool], lo: int, hi: int, *, gallop: bool = False
         return None
     if gallop:
         top = lo
-        while top < hi and ok(min(max(top * 2, top + 1), hi)):
-            top = min(max(top * 2, top + 1), hi)
+        while top < hi and ok(_gallop(top, lo, hi)):
+            top = _gallop(top, lo, hi)
         if top >= hi:
             return hi
-        lo, hi = top, min(max(top * 2, top + 1), hi)  # ok(lo), not ok(hi)
+        lo, hi = top, _gallop(top, lo, hi)  # ok(lo), not ok(hi)
     elif ok(hi):
         return hi
     while hi - lo > 1:  # ok(lo), not ok(hi)
@@ -27,6 +27,12 @@ def largest(ok: Callable[[int], bool], lo: int, hi: int, *, gallop: bool = False
         else:
             hi = mid
     return lo
+
+
+def _gallop(top: int, lo: int, hi: int) -> int:
+    """The next step out from `top`: its double once positive, until then twice its distance from `lo` (doubling
+    zero or a negative number would only creep up by one)."""
+    return min(top * 2 if top >= 1 else lo + 2 * (top - lo) + 1, hi)
 
 
 def smallest(ok: Callable[[int], bool], lo: int, hi: int) -> int | None:

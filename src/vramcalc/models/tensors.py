@@ -52,19 +52,35 @@ class TensorBuilder:
         is a linear weight (FP8-stored) is the same for every expert: decided once, not 256 × 58 times."""
         full = self.prefix + prefix
         linear = [bool(self.fp8_block) and is_linear_weight(f"{full}0.{part}", shape) for part, shape in parts]
+        stored = [self._stored(shape, is_linear) for (_, shape), is_linear in zip(parts, linear, strict=True)]
+        if self.fp8_skip or len(self.tensors) + n * sum(map(len, stored)) > MAX_TENSORS:
+            # a module left unconverted is named in the tensor's name; past the bound, _put says where
+            for e in range(n):
+                for (part, shape), is_linear in zip(parts, linear, strict=True):
+                    self._add(f"{full}{e}.{part}", shape, is_linear)
+            return
+        # every expert stores its parts alike: each part's tensors worked out once, only the names vary
+        append, trusted, component = self.tensors.append, TensorInfo.trusted, self.component
         for e in range(n):
-            for (part, shape), is_linear in zip(parts, linear, strict=True):
-                self._add(f"{full}{e}.{part}", shape, is_linear)
+            for (part, _), kept in zip(parts, stored, strict=True):
+                name = f"{full}{e}.{part}"
+                for suffix, dtype, shape, nbytes, numel in kept:
+                    append(trusted(name + suffix, dtype, shape, nbytes, component, None, numel))
+
+    def _stored(self, shape: tuple[int, ...], linear: bool) -> list[tuple[str, str, tuple[int, ...], int, int]]:
+        """The tensors one weight of `shape` is stored as (name suffix, dtype, shape, bytes, elements): itself in
+        the config's dtype, or FP8 with its fp32 block scales."""
+        numel, block = prod(shape), self.fp8_block
+        if linear and block:
+            scale = (-(-shape[-2] // block[0]), -(-shape[-1] // block[1]))
+            return [("", "F8_E4M3", tuple(shape), numel, numel), ("_scale_inv", "F32", scale, 4 * scale[0] * scale[1],
+                                                                  scale[0] * scale[1])]
+        return [("", self.dtype, tuple(shape), numel * self.size, numel)]
 
     def _add(self, name: str, shape: tuple[int, ...], linear: bool) -> None:
-        numel = prod(shape)
-        block = self.fp8_block
-        if linear and block and not (self.fp8_skip and any(m in name for m in self.fp8_skip)):
-            scale = (-(-shape[-2] // block[0]), -(-shape[-1] // block[1]))
-            self._put(name, "F8_E4M3", tuple(shape), numel)
-            self._put(name + "_scale_inv", "F32", scale, 4 * scale[0] * scale[1])
-            return
-        self._put(name, self.dtype, tuple(shape), numel * self.size)
+        unconverted = bool(self.fp8_skip) and any(m in name for m in self.fp8_skip)
+        for suffix, dtype, stored_shape, nbytes, _ in self._stored(shape, linear and not unconverted):
+            self._put(name + suffix, dtype, stored_shape, nbytes)
 
 
 def dim(config: dict[str, Any], key: str, default: int) -> int:
