@@ -125,6 +125,10 @@ def _sibling(name: str, f: RemoteFile, blobs: bool) -> dict[str, object]:
 def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # TCP_NODELAY, as the Hub's front ends set it: the status line and headers go out in one write and the body
+        # in another, and with Nagle's algorithm the body would wait for the client's delayed ACK (~40 ms on a
+        # kept-alive connection) — a stall no real server adds
+        disable_nagle_algorithm = True
 
         def log_message(self, *args: object) -> None:
             pass
