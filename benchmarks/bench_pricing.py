@@ -59,7 +59,7 @@ def in_process(repeats: tuple[int, ...], runs: int) -> None:
             inv = Inventory(source="x", kind="safetensors", tensors=tensors, config=base.config)
             from vramcalc.readers.packed import detect_packed
 
-            quant, true_params = detect_packed(inv.tensors, base.config)
+            quant, true_params = detect_packed(inv, base.config)
             inv = inv.model_copy(update={"quantization": quant, "true_params": true_params})
             t0 = time.perf_counter()
             build_inspect_report(inv, registry=registry)

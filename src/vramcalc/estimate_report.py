@@ -441,7 +441,6 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
     from vramcalc.calculator.explain import explain_plan
     from vramcalc.calculator.gguf_file import predict_gguf_file_size
     from vramcalc.calculator.quantize import llamacpp_ftype, plan_format, tensor_chooser
-    from vramcalc.inventory import group_tensors
 
     if inventory.kind == "config" and any(is_as_stored(f) for f in request.formats):
         from vramcalc.errors import UsageError
@@ -454,7 +453,7 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
     arch, arch_note = architecture_of(inventory)
     runtime = _Runtime(request, arch or request.flag_architecture, registry, gguf_source=inventory.kind == "gguf")
     pipeline = len(inventory.components) > 1
-    vision_params = sum(len(alike) * alike[0].numel for alike in group_tensors(inventory.tensors).values()
+    vision_params = sum(len(alike) * alike[0].numel for alike in inventory.groups.values()
                         if classify(alike[0].name) in ("vision", "projector"))  # the class follows the pattern
     dequantizes = sorted({t.dtype for t in inventory.tensors if is_block_quantized(t.dtype)}
                          if inventory.kind == "gguf" else set())
@@ -500,7 +499,7 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
                     f"alignment padding (metadata {how})"
                 )
     dtypes: dict[str, int] = {}
-    for (_, dtype, *_), alike in group_tensors(inventory.tensors).items():
+    for (_, dtype, *_), alike in inventory.groups.items():
         dtypes[dtype] = dtypes.get(dtype, 0) + alike[0].numel * len(alike)
     wants_stored = not request.formats or any(is_as_stored(f) for f in request.formats)
     if inventory.kind != "config" and wants_stored:
@@ -515,7 +514,7 @@ def estimate_inventory(inventory: Inventory, request: EstimateRequest, registry:
             weights = _row_weights(stored, stored_bits, [
                 TensorPlan(members[0], classify(members[0].name, len(members[0].shape)), None, members[0].dtype,
                            members[0].nbytes, "", tuple(members) if len(members) > 1 else ())
-                for members in group_tensors(inventory.tensors).values()], engine)
+                for members in inventory.groups.values()], engine)
             priced = runtime.price(AS_STORED, engine, weights)
         rows.insert(0, FormatRow(
             format=AS_STORED, family="stored", params=inventory.total_params,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from vramcalc.components import classify
-from vramcalc.inventory import FileInfo, Inventory, QuantizationInfo, group_tensors
+from vramcalc.inventory import FileInfo, Inventory, QuantizationInfo
 from vramcalc.reports import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def build_inspect_report(inv: Inventory, *, tensors: bool = False, name_filter: 
     # per group of tensors alike but for their layer or expert index (one dtype, shape, class and component; the
     # pattern keeps the suffixes param_count reads), bytes summed tensor by tensor: exact whatever a header says
     counted = [(alike[0], param_count(alike[0], inv.quantization) * len(alike), sum(t.nbytes for t in alike),
-                len(alike)) for alike in group_tensors(inv.tensors).values()]
+                len(alike)) for alike in inv.groups.values()]
     file_type = None
     ftype = inv.metadata.get("general.file_type") if inv.kind == "gguf" else None
     if isinstance(ftype, int) and not isinstance(ftype, bool):

@@ -7,7 +7,7 @@ from functools import cached_property
 from math import prod
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 SourceKind = Literal["safetensors", "folder", "hf-cache", "hub", "gguf", "config", "count"]
 
@@ -53,6 +53,11 @@ _set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
 _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
+_INDEX = re.compile(r"\.\d+(?=\.)")  # a layer or expert index
+# (name pattern with layer/expert indices as #, dtype, shape, component) → the tensors alike in all four
+Groups = dict[tuple[str, str, tuple[int, ...], str], list[TensorInfo]]
+
+
 class FileInfo(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -88,10 +93,19 @@ class Inventory(BaseModel):
         None, description="parameter count when it differs from stored elements (packed checkpoints)"
     )
     warnings: list[str] = []
+    _groups: tuple[list[TensorInfo], Groups] | None = PrivateAttr(None)  # of `tensors`, that very list
+
+    @property
+    def groups(self) -> Groups:
+        """`group_tensors(self.tensors)`, worked out once: the packed check, the active count, inspect's shares and
+        every format's plan read them (a copy with other tensors works its own out)."""
+        if self._groups is None or self._groups[0] is not self.tensors:
+            self._groups = (self.tensors, group_tensors(self.tensors))
+        return self._groups[1]
 
     @property
     def stored_elements(self) -> int:
-        return sum(alike[0].numel * len(alike) for alike in group_tensors(self.tensors).values())
+        return sum(alike[0].numel * len(alike) for alike in self.groups.values())
 
     @property
     def total_params(self) -> int:
@@ -103,30 +117,14 @@ class Inventory(BaseModel):
 
     @property
     def components(self) -> list[str]:
-        return sorted({component for *_, component in group_tensors(self.tensors)})
-
-
-_INDEX = re.compile(r"\.\d+(?=\.)")  # a layer or expert index
-# (name pattern with layer/expert indices as #, dtype, shape, component) → the tensors alike in all four
-Groups = dict[tuple[str, str, tuple[int, ...], str], list[TensorInfo]]
-
-
-_GROUPS: dict[int, tuple[list[TensorInfo], Groups]] = {}
+        return sorted({component for *_, component in self.groups})
 
 
 def group_tensors(tensors: list[TensorInfo]) -> Groups:
     """Tensors alike but for their layer or expert index (same name pattern, dtype, shape and component), in order
-    of first appearance: what a format prices once and multiplies. Worked out once per list (an inventory's
-    tensors answer the packed check, the active count, the vision share and every format's plan): the cache holds
-    the list, so its id is not reused meanwhile; neither the list nor the groups are changed after."""
-    hit = _GROUPS.get(id(tensors))
-    if hit is not None and hit[0] is tensors:
-        return hit[1]
+    of first appearance: what a format prices once and multiplies (an inventory keeps its own: `Inventory.groups`)."""
     groups: Groups = {}
     sub = _INDEX.sub
     for t in tensors:
         groups.setdefault((sub(".#", t.name), t.dtype, t.shape, t.component), []).append(t)
-    if len(_GROUPS) >= 4:  # one run reads one or two inventories
-        _GROUPS.clear()
-    _GROUPS[id(tensors)] = (tensors, groups)
     return groups

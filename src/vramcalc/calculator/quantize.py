@@ -141,10 +141,8 @@ def hparams_from_inventory(inventory: Inventory) -> LlamaHParams:
 
 
 def _count_layers(inventory: Inventory) -> int:
-    from vramcalc.inventory import group_tensors
-
     # names mapped a group at a time: a per-name cache would overflow on a large checkpoint and miss every time
-    names = map_gguf_names(([t.name for t in alike] for alike in group_tensors(inventory.tensors).values()), "")
+    names = map_gguf_names(([t.name for t in alike] for alike in inventory.groups.values()), "")
     layers = {n.layer if n.layer is not None else -1 for n in names.values() if n is not None}
     return max(layers, default=-1) + 1
 

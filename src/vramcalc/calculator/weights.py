@@ -285,15 +285,15 @@ def dequantized(t: TensorInfo) -> TensorInfo:
 
 
 def source_groups(inventory: Inventory) -> Groups:
-    """`group_tensors(source_tensors(inventory))`, from the inventory's own groups where the converter only drops
-    tensors (an FP8 checkpoint's scales: the name pattern keeps the suffix that marks them)."""
+    """`group_tensors(source_tensors(inventory))`, from the inventory's own groups where the converter keeps the
+    tensors as they are or only drops some (an FP8 checkpoint's scales: the name pattern keeps their suffix)."""
     from vramcalc.inventory import group_tensors
 
     scheme = inventory.quantization.scheme if inventory.quantization is not None else ""
     if scheme.startswith("fp8"):
-        return {k: v for k, v in group_tensors(inventory.tensors).items()
-                if not k[0].endswith(SOURCE_SCALE_SUFFIXES)}
-    return group_tensors(source_tensors(inventory))
+        return {k: v for k, v in inventory.groups.items() if not k[0].endswith(SOURCE_SCALE_SUFFIXES)}
+    sources = source_tensors(inventory)
+    return inventory.groups if sources is inventory.tensors else group_tensors(sources)
 
 
 def plan_weights(

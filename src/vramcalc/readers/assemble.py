@@ -20,7 +20,7 @@ def assemble(source: str, kind: SourceKind, tensors: list[TensorInfo], files: li
                         "parameter counts assume one element per stored element")
     inv = Inventory(source=source, kind=kind, tensors=tensors, files=files, config=config, metadata=metadata,
                     warnings=[*warnings, *(notes or [])])
-    quant, true_params = detect_packed(inv.tensors, config)  # the inventory's own list: its groups are reused
+    quant, true_params = detect_packed(inv, config)
     return inv.model_copy(update={"quantization": quant, "true_params": true_params}) if quant else inv
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from vramcalc.architecture import architecture_from_config, text_config
 from vramcalc.errors import ArchitectureError, SourceError
-from vramcalc.inventory import Inventory, group_tensors
+from vramcalc.inventory import Inventory
 from vramcalc.models import LLAMA_STYLE, clip, decoder, vision
 from vramcalc.models.tensors import TensorBuilder, dim
 
@@ -112,7 +112,7 @@ def inventory_from_config(config: dict[str, Any], source: str) -> Inventory:
     if qcfg:  # packed storage built above (FP8 blocks, MXFP4 experts): true count beside the stored one
         from vramcalc.readers.packed import detect_packed
 
-        quant, true_params = detect_packed(inv.tensors, cfg)  # the inventory's list: its groups are reused
+        quant, true_params = detect_packed(inv, cfg)
         inv = inv.model_copy(update={"quantization": quant, "true_params": true_params})
     return inv
 
@@ -125,6 +125,6 @@ def active_params(arch: Architecture, inventory: Inventory) -> int:
 
     # per group of alike tensors: the name pattern keeps ".experts." and every suffix param_count reads
     routed = sum(param_count(alike[0], inventory.quantization) * len(alike)
-                 for (pattern, *_), alike in group_tensors(inventory.tensors).items()
+                 for (pattern, *_), alike in inventory.groups.items()
                  if ".experts." in pattern or "_exps." in pattern)
     return inventory.total_params - routed + routed * int(arch.experts_per_token) // int(arch.num_experts)

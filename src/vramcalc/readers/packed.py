@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vramcalc.inventory import QuantizationInfo, TensorInfo, group_tensors
+from vramcalc.inventory import Inventory, QuantizationInfo, TensorInfo
 
 # Tensors that hold scales, zero points or bookkeeping: bytes, but not parameters.
 _AUX_SUFFIXES = (
@@ -22,17 +22,16 @@ def _is_aux(name: str) -> bool:
     return name.endswith(_AUX_SUFFIXES) or ".quant_state." in name or name.endswith(".weight_format")
 
 
-def detect_packed(
-    tensors: list[TensorInfo], config: dict[str, Any] | None
-) -> tuple[QuantizationInfo | None, int | None]:
-    """(scheme, true parameter count), or (None, None) for an ordinary checkpoint."""
+def detect_packed(inventory: Inventory, config: dict[str, Any] | None) -> tuple[QuantizationInfo | None, int | None]:
+    """(scheme, true parameter count) of the inventory's tensors under `config`, or (None, None) for an ordinary
+    checkpoint."""
     qcfg = (config or {}).get("quantization_config") or {}
     if not isinstance(qcfg, dict):  # a malformed section: read the tensors as they are
         qcfg = {}
     method = str(qcfg.get("quant_method", "")).lower()
     # per group of tensors alike but for their layer or expert index (DeepSeek-V3's 90k tensors are a few hundred):
     # the name pattern keeps every part these tests read, and a group shares dtype and shape
-    groups = group_tensors(tensors)
+    groups = inventory.groups
     last: set[str] = set()  # after a name's last dot
     tails: set[str] = set()  # the same, and whole names without a dot
     middle: set[str] = set()  # between its last two dots
