@@ -11,6 +11,7 @@ name and is treated as an "other" tensor.
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -80,22 +81,21 @@ class GGUFName:
     merged_experts: bool = False  # one of several HF tensors merged into one 3-D GGUF tensor
 
 
-_MAPS: dict[int, tuple[object, str, dict[str, GGUFName | None]]] = {}
+_MAPS: dict[tuple[int, str], tuple[weakref.ref[object], dict[str, GGUFName | None]]] = {}
 
 
 def gguf_name_map(owner: object, groups: Callable[[], Iterable[Sequence[str]]], model_type: str
                   ) -> dict[str, GGUFName | None]:
     """Every name's GGUF name, worked out once per owner (an inventory: its source tensors' names, in groups alike
-    but for their layer or expert indices) and shared by the quantizer's view and the file-size model: a per-name
-    cache overflows past a few hundred thousand tensors, and every lookup after that would miss. The map holds the
-    owner, so its id is not reused meanwhile."""
-    hit = _MAPS.get(id(owner))
-    if hit is not None and hit[0] is owner and hit[1] == model_type:
-        return hit[2]
+    but for their layer or expert indices) and shared by the quantizer's view and the file-size model. Kept while
+    the owner lives, and no longer."""
+    key = (id(owner), model_type)
+    hit = _MAPS.get(key)
+    if hit is not None and hit[0]() is owner:
+        return hit[1]
     found = map_gguf_names(groups(), model_type)
-    if len(_MAPS) >= 4:  # one run prices one or two inventories
-        _MAPS.clear()
-    _MAPS[id(owner)] = (owner, model_type, found)
+    _MAPS[key] = (weakref.ref(owner), found)
+    weakref.finalize(owner, _MAPS.pop, key, None)
     return found
 
 
