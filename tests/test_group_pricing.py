@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from vramcalc.calculator.gguf_names import _gguf_name, map_gguf_names
+from vramcalc.calculator.gguf_names import gguf_name_of, map_gguf_names
 from vramcalc.calculator.quantize import gguf_layout, gguf_view, names_by_group
 from vramcalc.calculator.weights import source_groups
 from vramcalc.inventory import Inventory, TensorInfo, group_tensors
@@ -52,7 +52,7 @@ def test_enough_families_are_built() -> None:
 def test_grouped_gguf_names_match_name_by_name(label: str, inv: Inventory) -> None:
     model_type = str((inv.config or {}).get("model_type") or "")
     grouped = map_gguf_names(names_by_group(inv), model_type)
-    assert grouped == {n: _gguf_name(n, model_type) for group in names_by_group(inv) for n in group}
+    assert grouped == {n: gguf_name_of(n, model_type) for group in names_by_group(inv) for n in group}
 
 
 @pytest.mark.parametrize(("label", "inv"), INVENTORIES, ids=[label for label, _ in INVENTORIES])

@@ -100,29 +100,37 @@ def gguf_name_map(owner: object, groups: Callable[[], Iterable[Sequence[str]]], 
 
 
 def map_gguf_names(groups: Iterable[Sequence[str]], model_type: str) -> dict[str, GGUFName | None]:
-    """`_gguf_name` of every name, a group of names alike but for their indices at a time. Of those indices only the
-    block index reaches a GGUF name ("blk.<i>."): the rules read the rest of the name (its class, follows the
-    pattern; its module path, where an expert's number is dropped), so the first name's answer, renumbered, is every
-    name's. DeepSeek-V3's 45k source names are a few hundred rule walks and a split each."""
+    """`gguf_name_of` of every name, a group of names alike but for their indices at a time (`block_renumbering`):
+    DeepSeek-V3's 45k source names are a few hundred rule walks and a split each."""
     found: dict[str, GGUFName | None] = {}
     for names in groups:
-        first = names[0]
-        m = None if first.startswith(_GGUF_PREFIXES) else _LAYER.search(first)
-        g0 = _gguf_name(first, model_type) if m is not None else None
-        if m is None or g0 is None:  # top-level, GGUF-named, vision or unmapped: name by name
+        renumber = block_renumbering(names[0], model_type)
+        if renumber is None:  # top-level, GGUF-named, vision or unmapped: name by name
             for n in names:
-                found[n] = _gguf_name(n, model_type)
+                found[n] = gguf_name_of(n, model_type)
             continue
-        at = first.count(".", 0, m.start(1))  # the block index's place among the dot-separated parts
-        stem = g0.name[len(f"blk.{int(m.group(1))}."):]
+        at, stem, merged = renumber
         made: dict[str, GGUFName] = {}  # one object per GGUF name (an MoE layer's experts share one)
         for n in names:
             index = n.split(".", at + 1)[at]
             g = made.get(index)
             if g is None:
-                g = made[index] = GGUFName(f"blk.{int(index)}.{stem}", int(index), g0.merged_experts)
+                g = made[index] = GGUFName(f"blk.{int(index)}.{stem}", int(index), merged)
             found[n] = g
     return found
+
+
+def block_renumbering(name: str, model_type: str) -> tuple[int, str, bool] | None:
+    """For a name inside a block: the place of its block index among the dot-separated parts, the GGUF name's stem
+    after "blk.<i>." and whether experts merge into it. Every name alike but for its indices shares all three: of
+    those indices only the block index reaches a GGUF name, and the rules read the rest of the name (its class
+    follows the pattern; its module path, where an expert's number is dropped). None outside a block, for a name
+    already in GGUF form, and for one that is not mapped."""
+    m = None if name.startswith(_GGUF_PREFIXES) else _LAYER.search(name)
+    g = gguf_name_of(name, model_type) if m is not None else None
+    if m is None or g is None:
+        return None
+    return name.count(".", 0, m.start(1)), g.name[len(f"blk.{int(m.group(1))}."):], g.merged_experts
 
 
 _GGUF_PREFIXES = ("blk.", "token_embd.", "output.", "output_norm.", "rope_freqs.", "position_embd.")
@@ -131,10 +139,11 @@ _GGUF_PREFIXES = ("blk.", "token_embd.", "output.", "output_norm.", "rope_freqs.
 @lru_cache(maxsize=1 << 17)  # the same names come back for every target format
 def gguf_name(hf_name: str, model_type: str | None = None) -> GGUFName | None:
     """The GGUF name `convert_hf_to_gguf.py` gives this tensor, or None if this family is not mapped."""
-    return _gguf_name(hf_name, model_type)
+    return gguf_name_of(hf_name, model_type)
 
 
-def _gguf_name(hf_name: str, model_type: str | None = None) -> GGUFName | None:
+def gguf_name_of(hf_name: str, model_type: str | None = None) -> GGUFName | None:
+    """`gguf_name` without its cache: for a pass over many names that each come once."""
     if hf_name.startswith(_GGUF_PREFIXES):
         m = re.match(r"^blk\.(\d+)\.", hf_name)
         return GGUFName(hf_name, int(m.group(1)) if m else None, "_exps." in hf_name)

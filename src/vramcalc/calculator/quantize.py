@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from vramcalc.calculator.gguf_names import gguf_name_map, layer_of, map_gguf_names
+from vramcalc.calculator.gguf_names import block_renumbering, gguf_name_map, gguf_name_of, layer_of, map_gguf_names
 from vramcalc.calculator.weights import (
     TensorTypeChooser,
     default_chooser,
@@ -434,28 +434,17 @@ Parts = list[tuple[str | None, list["TensorInfo"]]]  # a group's tensors by the 
 
 
 def gguf_layout(inventory: Inventory, groups: Groups) -> tuple[list[GGUFTensor], dict[int, Parts]] | None:
-    """`gguf_view`'s tensors worked out a group of alike source tensors at a time (the image encoder's class and a
-    GGUF tensor's shape follow the group), with each group's members by the GGUF tensor each becomes (None: none,
-    the image encoder's), keyed by the id of the group's list. None where two groups meet in one GGUF tensor
-    (a pipeline's components with the same block names): which shape the merged tensor takes then follows the
-    tensor order, and `gguf_view` walks it."""
+    """`gguf_view`'s tensors worked out a group of alike source tensors at a time, with each group's members by the
+    GGUF tensor each becomes (None: none, the image encoder's), keyed by the id of the group's list. A group in a
+    block splits by its block index alone (`block_renumbering`); the image encoder's class and a GGUF tensor's shape
+    follow the group. None where two groups meet in one GGUF tensor (a pipeline's components with the same block
+    names): which shape the merged tensor takes then follows the tensor order, and `gguf_view` walks it."""
     model_type = str((inventory.config or {}).get("model_type") or "")
-    name_of = gguf_name_map(inventory, lambda: ([t.name for t in alike] for alike in groups.values()), model_type)
     merged: dict[str, GGUFTensor] = {}
     parts_of: dict[int, Parts] = {}
     for members in groups.values():
-        vision = classify(members[0].name) in ("vision", "projector")
-        parts: dict[str | None, list[TensorInfo]] = {}
-        for t in members:
-            g = name_of[t.name]
-            # a name mapped into a block is never the image encoder's; an unmapped one keeps its own name
-            name = g.name if g is not None and g.name != t.name else None if vision else t.name
-            part = parts.get(name)
-            if part is None:
-                parts[name] = [t]
-            else:
-                part.append(t)
-        for name, part in parts.items():
+        parts = _gguf_parts(members, model_type)
+        for name, part in parts:
             if name is None:
                 continue
             if name in merged:
@@ -465,8 +454,32 @@ def gguf_layout(inventory: Inventory, groups: Groups) -> tuple[list[GGUFTensor],
             merged[name] = GGUFTensor(name, first.shape[-1] if first.shape else 1,
                                       max(n_dims, 3) if count > 1 else n_dims,
                                       (first.shape[0] if n_dims >= 3 else 1) + count - 1)
-        parts_of[id(members)] = list(parts.items())
+        parts_of[id(members)] = parts
     return list(merged.values()), parts_of
+
+
+def _gguf_parts(members: list[TensorInfo], model_type: str) -> Parts:
+    """A group's tensors by the GGUF tensor each becomes, in order."""
+    renumber = block_renumbering(members[0].name, model_type)
+    if renumber is not None:
+        at, stem, _ = renumber
+        by_index: dict[str, list[TensorInfo]] = {}
+        for t in members:
+            index = t.name.split(".", at + 1)[at]
+            part = by_index.get(index)
+            if part is None:
+                by_index[index] = [t]
+            else:
+                part.append(t)
+        return [(f"blk.{int(index)}.{stem}", part) for index, part in by_index.items()]
+    vision = classify(members[0].name) in ("vision", "projector")
+    parts: dict[str | None, list[TensorInfo]] = {}
+    for t in members:
+        g = gguf_name_of(t.name, model_type)
+        # a name mapped into a block is never the image encoder's; an unmapped one keeps its own name
+        name = g.name if g is not None and g.name != t.name else None if vision else t.name
+        parts.setdefault(name, []).append(t)
+    return list(parts.items())
 
 
 class TensorChooser:
