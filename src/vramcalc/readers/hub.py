@@ -240,8 +240,9 @@ class _Hub(HubTransport):
         files: list[FileInfo] = []
         metadata: dict[str, str] = {}
         guesses = self._header_guesses(wanted)
-        for done, (t, f, meta) in enumerate(self._each(
-                lambda n: self._safetensors(n, sizes.get(n), guesses.get(n)), wanted), 1):
+        fetched = self._each(lambda n: self._header_bytes(n, sizes.get(n), guesses.get(n)), wanted)
+        for done, (name, (head, n, size)) in enumerate(zip(wanted, fetched, strict=True), 1):
+            t, f, meta = self._parse_header(name, head, n, size)  # here: the workers only wait on the network
             tensors += t
             files.append(f)
             metadata.update(meta)
@@ -357,8 +358,10 @@ class _Hub(HubTransport):
             raise HubError(e.what, e.todo) from None
 
     # ---------------------------------------------------------------- formats
-    def _safetensors(self, name: str, size: int | None, guess: int | None = None
-                     ) -> tuple[list[TensorInfo], FileInfo, dict[str, str]]:
+    def _header_bytes(self, name: str, size: int | None, guess: int | None = None
+                      ) -> tuple[bytes, int, int | None]:
+        """A shard's header: its first bytes (the 8-byte length, then the header), the header's length, the file's
+        size."""
         from vramcalc.readers.safetensors_header import header_length
 
         where = f"{self.repo_id}/{name}"
@@ -371,7 +374,7 @@ class _Hub(HubTransport):
                 raise HubError(f"{where}: the server sent {len(head):,} of the header's {8 + n:,} bytes",
                                "retry later")
         self.raw_headers[name] = head[:8 + n]
-        return self._parse_header(name, head, n, size)
+        return head, n, size
 
     def _parse_header(self, name: str, head: bytes, n: int, size: int | None
                       ) -> tuple[list[TensorInfo], FileInfo, dict[str, str]]:
@@ -461,7 +464,7 @@ class _CachedHub(_Hub):
         return dict(self.kept.sizes)
 
     def _each(self, read: Callable[[str], _T], names: list[str]) -> Iterator[_T]:
-        return map(read, names)  # parsing only: threads would take turns under the GIL, and cost the switches
+        return map(read, names)  # files on this disk: no network wait for threads to overlap
 
     def _header_guesses(self, shards: list[str]) -> dict[str, int]:
         return {}  # the cache holds each header whole: no range to size
@@ -472,8 +475,8 @@ class _CachedHub(_Hub):
         value: dict[str, Any] | None = self.kept.jsons[name]
         return value
 
-    def _safetensors(self, name: str, size: int | None, guess: int | None = None
-                     ) -> tuple[list[TensorInfo], FileInfo, dict[str, str]]:
+    def _header_bytes(self, name: str, size: int | None, guess: int | None = None
+                      ) -> tuple[bytes, int, int | None]:
         from vramcalc.readers.safetensors_header import header_length
 
         head = self.kept.header(name)
@@ -482,7 +485,7 @@ class _CachedHub(_Hub):
         n = header_length(head[:8], name=f"{self.repo_id}/{name}", file_size=size)
         if 8 + n != len(head):
             raise _CacheMiss(name)
-        return self._parse_header(name, head, n, size)
+        return head, n, size
 
     def _gguf_header(self, name: str, size: int | None) -> Any:
         from vramcalc.readers.gguf import parse_gguf_prefix
