@@ -36,15 +36,9 @@ def _gallop(top: int, lo: int, hi: int) -> int:
 
 
 def smallest(ok: Callable[[int], bool], lo: int, hi: int) -> int | None:
-    """The smallest k in [lo, hi] with ok(k) (ok false, then true), None if not even ok(hi)."""
+    """The smallest k in [lo, hi] with ok(k) (ok false, then true), None if not even ok(hi): one past the largest k
+    where ok fails."""
     if hi < lo or not ok(hi):
         return None
-    if ok(lo):
-        return lo
-    while hi - lo > 1:  # not ok(lo), ok(hi)
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    failing = largest(lambda k: not ok(k), lo, hi - 1)
+    return lo if failing is None else failing + 1
