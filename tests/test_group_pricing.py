@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from vramcalc.calculator.gguf_names import gguf_name_of, map_gguf_names
+from vramcalc.calculator.gguf_names import gguf_name, map_gguf_names
 from vramcalc.calculator.quantize import gguf_layout, gguf_view, names_by_group
 from vramcalc.calculator.weights import source_groups
 from vramcalc.inventory import Inventory, TensorInfo, group_tensors
@@ -52,7 +52,7 @@ def test_enough_families_are_built() -> None:
 def test_grouped_gguf_names_match_name_by_name(label: str, inv: Inventory) -> None:
     model_type = str((inv.config or {}).get("model_type") or "")
     grouped = map_gguf_names(names_by_group(inv), model_type)
-    assert grouped == {n: gguf_name_of(n, model_type) for group in names_by_group(inv) for n in group}
+    assert grouped == {n: gguf_name(n, model_type) for group in names_by_group(inv) for n in group}
 
 
 @pytest.mark.parametrize(("label", "inv"), INVENTORIES, ids=[label for label, _ in INVENTORIES])
@@ -95,7 +95,7 @@ def test_gguf_named_tensors_keep_their_names() -> None:
 
 @pytest.mark.parametrize(("label", "inv"), INVENTORIES[::7], ids=[label for label, _ in INVENTORIES[::7]])
 def test_layers_counted_from_the_groups_match_name_by_name(label: str, inv: Inventory) -> None:
-    from vramcalc.calculator.gguf_names import gguf_name, layer_of
+    from vramcalc.calculator.gguf_names import layer_of
     from vramcalc.calculator.quantize import _count_layers
 
     by_name = {layer_of(n.name) for t in inv.tensors if (n := gguf_name(t.name)) is not None}

@@ -14,7 +14,6 @@ import re
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from vramcalc.components import classify
 
@@ -100,14 +99,14 @@ def gguf_name_map(owner: object, groups: Callable[[], Iterable[Sequence[str]]], 
 
 
 def map_gguf_names(groups: Iterable[Sequence[str]], model_type: str) -> dict[str, GGUFName | None]:
-    """`gguf_name_of` of every name, a group of names alike but for their indices at a time (`block_renumbering`):
+    """`gguf_name` of every name, a group of names alike but for their indices at a time (`block_renumbering`):
     DeepSeek-V3's 45k source names are 23 groups: a rule walk each, and a split per name."""
     found: dict[str, GGUFName | None] = {}
     for names in groups:
         renumber = block_renumbering(names[0], model_type)
         if renumber is None:  # top-level, GGUF-named, vision or unmapped: name by name
             for n in names:
-                found[n] = gguf_name_of(n, model_type)
+                found[n] = gguf_name(n, model_type)
             continue
         at, stem, merged = renumber
         made: dict[str, GGUFName] = {}  # one object per GGUF name (an MoE layer's experts share one)
@@ -127,7 +126,7 @@ def block_renumbering(name: str, model_type: str) -> tuple[int, str, bool] | Non
     follows the pattern; its module path, where an expert's number is dropped). None outside a block, for a name
     already in GGUF form, and for one that is not mapped."""
     m = None if name.startswith(_GGUF_PREFIXES) else _LAYER.search(name)
-    g = gguf_name_of(name, model_type) if m is not None else None
+    g = gguf_name(name, model_type) if m is not None else None
     if m is None or g is None:
         return None
     return name.count(".", 0, m.start(1)), g.name[len(f"blk.{int(m.group(1))}."):], g.merged_experts
@@ -136,14 +135,9 @@ def block_renumbering(name: str, model_type: str) -> tuple[int, str, bool] | Non
 _GGUF_PREFIXES = ("blk.", "token_embd.", "output.", "output_norm.", "rope_freqs.", "position_embd.")
 
 
-@lru_cache(maxsize=1 << 17)  # the same names come back for every target format
 def gguf_name(hf_name: str, model_type: str | None = None) -> GGUFName | None:
-    """The GGUF name `convert_hf_to_gguf.py` gives this tensor, or None if this family is not mapped."""
-    return gguf_name_of(hf_name, model_type)
-
-
-def gguf_name_of(hf_name: str, model_type: str | None = None) -> GGUFName | None:
-    """`gguf_name` without its cache: for a pass over many names that each come once."""
+    """The GGUF name `convert_hf_to_gguf.py` gives this tensor, or None if this family is not mapped (uncached: a
+    pass over many names maps them a group at a time, `map_gguf_names`)."""
     if hf_name.startswith(_GGUF_PREFIXES):
         m = re.match(r"^blk\.(\d+)\.", hf_name)
         return GGUFName(hf_name, int(m.group(1)) if m else None, "_exps." in hf_name)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from vramcalc.calculator.gguf_names import block_renumbering, gguf_name_map, gguf_name_of, layer_of, map_gguf_names
+from vramcalc.calculator.gguf_names import block_renumbering, gguf_name, gguf_name_map, layer_of, map_gguf_names
 from vramcalc.calculator.weights import (
     TensorTypeChooser,
     default_chooser,
@@ -475,7 +475,7 @@ def _gguf_parts(members: list[TensorInfo], model_type: str) -> Parts:
     vision = classify(members[0].name) in ("vision", "projector")
     parts: dict[str | None, list[TensorInfo]] = {}
     for t in members:
-        g = gguf_name_of(t.name, model_type)
+        g = gguf_name(t.name, model_type)
         # a name mapped into a block is never the image encoder's; an unmapped one keeps its own name
         name = g.name if g is not None and g.name != t.name else None if vision else t.name
         parts.setdefault(name, []).append(t)
