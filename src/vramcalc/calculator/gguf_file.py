@@ -99,7 +99,7 @@ def _gguf_tensors(plan: WeightPlan, inventory: Inventory) -> tuple[list[_GT], li
         else:  # a plan not made by llama.cpp's chooser: name its tensors here
             if name_of is None:
                 name_of = gguf_name_map(inventory, lambda: names_by_group(inventory), model_type)
-            counts = _gguf_names(p.members or (p.tensor,), model_type, name_of)
+            counts = _gguf_names(p.members or (p.tensor,), name_of)
         for name, count in counts:
             if name in out:
                 out[name].nbytes += count * p.nbytes
@@ -115,27 +115,16 @@ def _gguf_tensors(plan: WeightPlan, inventory: Inventory) -> tuple[list[_GT], li
     return list(out.values()), notes
 
 
-_NAMES_CACHE: dict[tuple[str, tuple[int, ...]], tuple[tuple[TensorInfo, ...], list[tuple[str, int]]]] = {}
-
-
-def _gguf_names(members: tuple[TensorInfo, ...], model_type: str,
-                name_of: dict[str, GGUFName | None]) -> list[tuple[str, int]]:
+def _gguf_names(members: tuple[TensorInfo, ...], name_of: dict[str, GGUFName | None]) -> list[tuple[str, int]]:
     """The GGUF names a group's tensors get, with how many source tensors each merges (an MoE layer's experts are
-    one GGUF tensor), in order. Each format's plan regroups the same tensor objects: their names are mapped once,
-    not once per format (DeepSeek-V3's 90k tensors × six llama.cpp formats)."""
-    key = (model_type, tuple(map(id, members)))
-    hit = _NAMES_CACHE.get(key)  # the cache holds the tensors themselves: their ids cannot be reused meanwhile
-    if hit is not None:
-        return hit[1]
+    one GGUF tensor), in order: for a plan that does not carry them (`TensorPlan.gguf`, which llama.cpp's chooser
+    fills)."""
     counts: dict[str, int] = {}
     for member in members:
         g = name_of[member.name]
         name = g.name if g else member.name
         counts[name] = counts.get(name, 0) + 1
-    if len(_NAMES_CACHE) > 65_536:  # bounded whatever the model: one run prices one or two inventories
-        _NAMES_CACHE.clear()
-    _NAMES_CACHE[key] = (members, list(counts.items()))
-    return _NAMES_CACHE[key][1]
+    return list(counts.items())
 
 
 def _generated_tensors(inventory: Inventory) -> list[_GT]:
